@@ -1,0 +1,202 @@
+"""Colour-coded maps to region masks, robust to anti-aliased edges, JPEG noise and near-miss colours.
+
+The rule, in three steps:
+
+1. *Painted colours* are found among flat pixels only (each channel within ``FLAT_TOLERANCE`` of all 8
+   neighbours), so the hundreds of blended colours on anti-aliased edges never become regions. Flat colours
+   closer than ``MERGE_DISTANCE`` (RGB 0..255, Euclidean) are one painted colour; in automatic mode a painted
+   colour must cover ``MIN_REGION_FRACTION`` of the flat pixels.
+2. Every pixel, edges included, goes to its nearest painted colour.
+3. With a reference palette (``palette_from``) the map's painted colours are matched one-to-one to the
+   palette by the assignment that minimises the total colour distance, so a doodle's (254, 0, 0) lands in the
+   region the style map paints (255, 51, 31), even when another palette colour is closer in plain RGB. A
+   match further than ``FAR_COLOUR_DISTANCE`` is used but logged as a warning that names the colour and where
+   it is.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+
+from .errors import DoodleError
+from .regions import RegionMasks
+
+log = logging.getLogger(__name__)
+
+FLAT_TOLERANCE = 24
+MERGE_DISTANCE = 48.0
+MIN_REGION_FRACTION = 0.002
+FAR_COLOUR_DISTANCE = 120.0
+
+
+def masks_from_colors(
+    image: torch.Tensor | Sequence[torch.Tensor],
+    n_colors: int = 0,
+    palette_from: RegionMasks | None = None,
+) -> RegionMasks:
+    """Turn colour-coded maps ``[B, H, W, C]`` (0..1, C = 1, 3 or 4) into one-hot region masks.
+
+    ``n_colors`` = 0 detects the number of regions; otherwise the map must have exactly that many painted
+    colours. ``palette_from`` reuses another map's palette so that regions line up across maps.
+    """
+    rgb = image_to_rgb8(image)
+    if n_colors < 0:
+        raise DoodleError(f"n_colors must be 0 (automatic) or a positive number, got {n_colors}")
+    if palette_from is None:
+        palette = detect_palette(rgb, n_colors)
+        labels = nearest_colour(rgb, palette)
+        return RegionMasks.from_labels(torch.from_numpy(labels), torch.from_numpy(palette / 255.0).float())
+
+    reference = palette_from.palette.detach().cpu().double().numpy() * 255.0
+    if n_colors not in (0, len(reference)):
+        raise DoodleError(
+            f"n_colors is {n_colors} but palette_from has {len(reference)} regions: set n_colors to 0 "
+            f"or {len(reference)}"
+        )
+    own = detect_palette(rgb, 0)
+    if len(own) > len(reference):
+        raise DoodleError(
+            f"the map has {len(own)} painted colours ({_describe(own)}) but palette_from has only "
+            f"{len(reference)} regions ({_describe(reference)}): repaint the extra colours or use a palette "
+            "with more regions"
+        )
+    to_reference = match_colours(own, reference, rgb)
+    labels = to_reference[nearest_colour(rgb, own)]
+    return RegionMasks.from_labels(torch.from_numpy(labels), palette_from.palette.detach().cpu().float())
+
+
+def image_to_rgb8(image: torch.Tensor | Sequence[torch.Tensor]) -> np.ndarray:
+    """Validate a map batch and return it as ``uint8 [B, H, W, 3]``.
+
+    Greyscale is repeated to RGB; RGBA is composited over black, so transparent parts form one black region.
+    """
+    if not isinstance(image, torch.Tensor):
+        sizes = {tuple(item.shape[-3:-1]) for item in image}
+        if len(sizes) > 1:
+            raise DoodleError(f"the maps in one batch must have one size, got {sorted(sizes)}: resize them first")
+        image = torch.cat([item if item.ndim == 4 else item[None] for item in image])
+    if image.ndim == 3:
+        image = image[None]
+    if image.ndim != 4:
+        raise DoodleError(f"a colour map must be an image [batch, height, width, channels], got {tuple(image.shape)}")
+    if image.shape[0] == 0 or image.shape[1] == 0 or image.shape[2] == 0:
+        raise DoodleError(f"the colour map is empty (shape {tuple(image.shape)})")
+    channels = image.shape[-1]
+    if channels not in (1, 3, 4):
+        raise DoodleError(f"a colour map needs 1, 3 or 4 channels, got {channels}")
+    image = image.detach().float().cpu()
+    if not torch.isfinite(image).all():
+        raise DoodleError("the colour map contains NaN or infinite pixels")
+    if channels == 1:
+        image = image.expand(-1, -1, -1, 3)
+    elif channels == 4:
+        image = image[..., :3] * image[..., 3:]
+    return (image.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+
+
+def detect_palette(rgb: np.ndarray, n_colors: int) -> np.ndarray:
+    """The painted colours of ``uint8 [B, H, W, 3]`` maps, largest area first, as float RGB 0..255 ``[R, 3]``."""
+    colours, counts = _cluster_flat_colours(rgb)
+    if n_colors == 0:
+        keep = counts >= max(1.0, MIN_REGION_FRACTION * counts.sum())
+        keep[0] = True
+        return colours[keep]
+    minimum = MIN_REGION_FRACTION * counts.sum()
+    if len(colours) < n_colors:
+        raise DoodleError(
+            f"n_colors asks for {n_colors} regions but the map has only {len(colours)} painted colours "
+            f"({_describe(colours)}): lower n_colors or set it to 0 (automatic)"
+        )
+    if len(colours) > n_colors and counts[n_colors] >= minimum:
+        significant = int((counts >= minimum).sum())
+        raise DoodleError(
+            f"the map has {significant} painted colours but n_colors is {n_colors} "
+            f"({_describe(colours[:significant])}): set n_colors to {significant} or 0 (automatic)"
+        )
+    return colours[:n_colors]
+
+
+def nearest_colour(rgb: np.ndarray, colours: np.ndarray) -> np.ndarray:
+    """Index of the nearest of ``colours`` for every pixel, ``int64 [B, H, W]``."""
+    pixels = torch.from_numpy(rgb).float().reshape(-1, 3)
+    centres = torch.from_numpy(np.asarray(colours)).float()
+    labels = torch.cdist(pixels, centres).argmin(dim=1)
+    return labels.reshape(rgb.shape[:3]).numpy()
+
+
+def match_colours(own: np.ndarray, reference: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+    """For each of a map's painted colours, the index of its partner in ``reference`` (one-to-one)."""
+    distances = np.linalg.norm(own[:, None, :] - reference[None, :, :], axis=2)
+    rows, cols = linear_sum_assignment(distances)
+    partner = np.empty(len(own), dtype=np.int64)
+    partner[rows] = cols
+    labels = nearest_colour(rgb, own)
+    for index, target in enumerate(partner):
+        if distances[index, target] > FAR_COLOUR_DISTANCE:
+            where = np.argwhere(labels == index)
+            y, x = where[:, 1].mean(), where[:, 2].mean()
+            log.warning(
+                "doodle colour %s (around x=%d, y=%d) is far from every palette colour; it was mapped to %s",
+                _rgb_text(own[index]),
+                x,
+                y,
+                _rgb_text(reference[target]),
+            )
+    return partner
+
+
+def _cluster_flat_colours(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Greedy clustering of the flat pixels' colours, most frequent first: (centres [K, 3], counts [K])."""
+    flat = _flat_pixels(rgb)
+    if not flat.any():
+        flat = np.ones(rgb.shape[:3], dtype=bool)
+    codes = rgb[flat].astype(np.int32)
+    keys = (codes[:, 0] << 16) | (codes[:, 1] << 8) | codes[:, 2]
+    unique, counts = np.unique(keys, return_counts=True)
+    order = np.argsort(-counts, kind="stable")
+    unique, counts = unique[order], counts[order]
+    values = np.stack([(unique >> 16) & 255, (unique >> 8) & 255, unique & 255], axis=1).astype(np.float64)
+
+    sums: list[np.ndarray] = []
+    totals: list[float] = []
+    seeds: list[np.ndarray] = []
+    for value, count in zip(values, counts, strict=True):
+        if seeds:
+            distances = np.linalg.norm(np.asarray(seeds) - value, axis=1)
+            nearest = int(distances.argmin())
+            if distances[nearest] < MERGE_DISTANCE:
+                sums[nearest] += value * count
+                totals[nearest] += count
+                continue
+        seeds.append(value)
+        sums.append(value * count)
+        totals.append(float(count))
+    centres = np.asarray(sums) / np.asarray(totals)[:, None]
+    counts_out = np.asarray(totals)
+    order = np.argsort(-counts_out, kind="stable")
+    return centres[order], counts_out[order]
+
+
+def _flat_pixels(rgb: np.ndarray) -> np.ndarray:
+    """Pixels whose 8 neighbours all share their colour within ``FLAT_TOLERANCE``: painted, not edges."""
+    padded = np.pad(rgb.astype(np.int16), ((0, 0), (1, 1), (1, 1), (0, 0)), mode="edge")
+    height, width = rgb.shape[1:3]
+    spread = np.zeros(rgb.shape[:3], dtype=np.int16)
+    for dy in (0, 1, 2):
+        for dx in (0, 1, 2):
+            shifted = padded[:, dy : dy + height, dx : dx + width]
+            spread = np.maximum(spread, np.abs(shifted - rgb).max(axis=3))
+    return spread <= FLAT_TOLERANCE
+
+
+def _rgb_text(colour: np.ndarray) -> str:
+    return "(" + ",".join(str(int(round(c))) for c in colour) + ")"
+
+
+def _describe(colours: np.ndarray) -> str:
+    return " ".join(_rgb_text(c) for c in colours)

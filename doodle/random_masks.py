@@ -1,0 +1,215 @@
+"""Random smooth region masks: diamond-square heights, 1-D K-means into regions, a median filter, no specks.
+
+They are the feed-forward generator's training data and a "surprise me" doodle. Unlike the reference code,
+every requested region is present in every mask (a filter that erases one triggers a redraw), pieces smaller
+than ``min_piece`` of the image are absorbed by their neighbours, and any width and height work.
+"""
+
+from __future__ import annotations
+
+import colorsys
+
+import numpy as np
+import torch
+from scipy import ndimage
+
+from .errors import DoodleError
+from .regions import RegionMasks
+
+MAX_ATTEMPTS = 50
+
+
+def random_masks(
+    width: int,
+    height: int,
+    n_regions: int,
+    seed: int,
+    batch_size: int = 1,
+    roughness: float = 0.5,
+    smoothing: int = 11,
+    min_piece: float = 0.02,
+    palette: torch.Tensor | None = None,
+    shuffle_regions: bool = False,
+) -> RegionMasks:
+    """A reproducible batch of random region masks.
+
+    ``roughness`` (0..1) is how much of each coarser level's random amplitude the next finer level keeps: low
+    gives round blobs, high ragged coasts. ``smoothing`` is the median filter's diameter in pixels.
+    ``shuffle_regions`` gives each region a random height rank per mask, so no region is always the
+    middle band (training uses it to balance region areas).
+    """
+    _validate(width, height, n_regions, batch_size, roughness, smoothing, min_piece)
+    if palette is None:
+        palette = default_palette(n_regions)
+    elif palette.shape[0] != n_regions:
+        raise DoodleError(f"palette_from has {palette.shape[0]} regions but n_regions is {n_regions}")
+    rng = np.random.default_rng(seed % 2**64)
+    labels = np.stack(
+        [
+            random_labels(height, width, n_regions, rng, roughness, smoothing, min_piece, shuffle_regions)
+            for _ in range(batch_size)
+        ]
+    )
+    return RegionMasks.from_labels(torch.from_numpy(labels), palette.detach().cpu().float())
+
+
+def random_labels(
+    height: int,
+    width: int,
+    n_regions: int,
+    rng: np.random.Generator,
+    roughness: float,
+    smoothing: int,
+    min_piece: float,
+    shuffle_regions: bool = False,
+) -> np.ndarray:
+    """One label map ``int64 [H, W]`` with all ``n_regions`` present and no piece below ``min_piece``."""
+    for _ in range(MAX_ATTEMPTS):
+        heights = diamond_square(height, width, roughness, rng)
+        labels = kmeans_1d(heights, n_regions)
+        labels = median_filter_ordered(labels, n_regions, smoothing)
+        labels = absorb_small_pieces(labels, int(min_piece * height * width))
+        if len(np.unique(labels)) == n_regions:
+            if shuffle_regions:
+                labels = rng.permutation(n_regions)[labels]
+            return labels
+    raise DoodleError(
+        f"could not fit {n_regions} regions into {width}x{height} with smoothing {smoothing} and min_piece "
+        f"{min_piece}: use fewer regions, a larger size or less smoothing"
+    )
+
+
+def diamond_square(height: int, width: int, roughness: float, rng: np.random.Generator) -> np.ndarray:
+    """A fractal height map in about [-1, 1], cut from the smallest (2^n + 1)-square grid that covers the size."""
+    levels = max(1, int(np.ceil(np.log2(max(height, width, 2) - 1))))
+    side = 2**levels + 1
+    grid = np.zeros((side, side))
+    grid[:: side - 1, :: side - 1] = rng.uniform(-1, 1, (2, 2))
+    step, amplitude = side - 1, 1.0
+    while step > 1:
+        half = step // 2
+        corners = (
+            grid[0:-1:step, 0:-1:step]
+            + grid[0:-1:step, step::step]
+            + grid[step::step, 0:-1:step]
+            + grid[step::step, step::step]
+        )
+        centres = grid[half::step, half::step]
+        grid[half::step, half::step] = corners / 4 + rng.uniform(-amplitude, amplitude, centres.shape)
+        _square_step(grid, step, amplitude, rng)
+        step, amplitude = half, amplitude * roughness
+    top = rng.integers(0, side - height + 1)
+    left = rng.integers(0, side - width + 1)
+    return grid[top : top + height, left : left + width]
+
+
+def _square_step(grid: np.ndarray, step: int, amplitude: float, rng: np.random.Generator) -> None:
+    """Set the edge midpoints to the mean of their (up to four) neighbours plus noise."""
+    half = step // 2
+    padded = np.pad(grid, half, constant_values=np.nan)
+    for row_start, col_start in ((0, half), (half, 0)):
+        rows = np.arange(row_start, grid.shape[0], step)[:, None] + half
+        cols = np.arange(col_start, grid.shape[1], step)[None, :] + half
+        neighbours = np.stack(
+            [padded[rows - half, cols], padded[rows + half, cols], padded[rows, cols - half], padded[rows, cols + half]]
+        )
+        mean = np.nanmean(neighbours, axis=0)
+        grid[rows - half, cols - half] = mean + rng.uniform(-amplitude, amplitude, mean.shape)
+
+
+def kmeans_1d(values: np.ndarray, k: int, iterations: int = 50) -> np.ndarray:
+    """K-means of scalar values, labels ordered by centre (0 = lowest). Exact on a 1024-bin histogram."""
+    counts, edges = np.histogram(values, bins=1024)
+    bins = (edges[:-1] + edges[1:]) / 2
+    cumulative = np.cumsum(counts) / counts.sum()
+    centres = bins[np.searchsorted(cumulative, (np.arange(k) + 0.5) / k).clip(0, len(bins) - 1)].astype(float)
+    for _ in range(iterations):
+        centres.sort()
+        assignment = np.searchsorted((centres[:-1] + centres[1:]) / 2, bins)
+        weights = np.bincount(assignment, weights=counts, minlength=k)
+        sums = np.bincount(assignment, weights=counts * bins, minlength=k)
+        updated = np.where(weights > 0, sums / np.maximum(weights, 1), centres)
+        if np.allclose(updated, centres):
+            break
+        centres = updated
+    centres.sort()
+    return np.searchsorted((centres[:-1] + centres[1:]) / 2, values).astype(np.int64)
+
+
+def median_filter_ordered(labels: np.ndarray, n_labels: int, diameter: int) -> np.ndarray:
+    """Median filter of ordered labels with a disk, by threshold decomposition (one box count per threshold).
+
+    For ordered labels the median is the number of thresholds t with a majority of the disk at label >= t;
+    the disk has an odd number of pixels, so there are no ties.
+    """
+    if diameter <= 1 or n_labels == 1:
+        return labels
+    radius = diameter // 2
+    yy, xx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
+    disk = torch.from_numpy((yy**2 + xx**2 <= radius**2).astype(np.float32))
+    above = torch.stack([torch.from_numpy(labels >= t) for t in range(1, n_labels)]).float()[:, None]
+    padded = torch.nn.functional.pad(above, (radius,) * 4, mode="replicate")
+    votes = torch.nn.functional.conv2d(padded, disk[None, None])[:, 0]
+    return (votes > disk.sum() / 2).sum(dim=0).numpy().astype(np.int64)
+
+
+def absorb_small_pieces(labels: np.ndarray, min_pixels: int) -> np.ndarray:
+    """Give every connected piece smaller than ``min_pixels`` to the nearest larger piece."""
+    if min_pixels <= 1:
+        return labels
+    keep = np.zeros(labels.shape, dtype=bool)
+    for label in np.unique(labels):
+        pieces, count = ndimage.label(labels == label)
+        sizes = np.bincount(pieces.ravel(), minlength=count + 1)
+        sizes[0] = 0
+        keep |= sizes[pieces] >= min_pixels
+    if keep.all() or not keep.any():
+        return labels
+    _, (rows, cols) = ndimage.distance_transform_edt(~keep, return_indices=True)
+    return labels[rows, cols]
+
+
+def default_palette(n_regions: int) -> torch.Tensor:
+    """Distinct, bright colours for previews: hues spread around the wheel, alternating lightness."""
+    colours = [colorsys.hsv_to_rgb(i / n_regions, 0.75, 1.0 if i % 2 == 0 else 0.7) for i in range(n_regions)]
+    return torch.tensor(colours, dtype=torch.float32)
+
+
+def _validate(
+    width: int, height: int, n_regions: int, batch_size: int, roughness: float, smoothing: int, min_piece: float
+) -> None:
+    if width < 1 or height < 1:
+        raise DoodleError(f"width and height must be at least 1, got {width}x{height}")
+    if width * height > 8192 * 8192:
+        raise DoodleError(f"{width}x{height} is too large for random masks: use at most 8192x8192")
+    if n_regions < 1 or n_regions > width * height:
+        raise DoodleError(f"n_regions must be between 1 and the number of pixels, got {n_regions}")
+    if batch_size < 1:
+        raise DoodleError(f"batch_size must be at least 1, got {batch_size}")
+    if not 0.0 <= roughness <= 1.0:
+        raise DoodleError(f"roughness must be between 0 and 1, got {roughness}")
+    if smoothing < 0:
+        raise DoodleError(f"smoothing must be 0 or more, got {smoothing}")
+    if not 0.0 <= min_piece < 1.0 / n_regions:
+        raise DoodleError(f"min_piece must be between 0 and 1/n_regions ({1 / n_regions:.3f}), got {min_piece}")
+
+
+def training_masks(
+    size: int, n_regions: int, batch_size: int, rng: np.random.Generator, min_area: float | None = None
+) -> torch.Tensor:
+    """One-hot masks ``[B, R, size, size]`` for training, balanced so that no region is starved.
+
+    Every region takes a random height rank in each mask (no region is always the thin middle band), and a
+    mask where some region covers less than ``min_area`` (default: half its fair share, 1/(2R)) is redrawn
+    (up to ``MAX_ATTEMPTS`` times). Roughness varies between 0.35 and 0.75, as the reference code meant to.
+    """
+    floor = 0.5 / n_regions if min_area is None else min_area
+    smoothing = max(3, size // 16) | 1
+    masks = []
+    for _ in range(batch_size):
+        for _ in range(MAX_ATTEMPTS):
+            labels = random_labels(size, size, n_regions, rng, rng.uniform(0.35, 0.75), smoothing, 0.01, True)
+            if np.bincount(labels.ravel(), minlength=n_regions).min() >= floor * labels.size:
+                break
+        masks.append(torch.from_numpy(labels))
+    return torch.nn.functional.one_hot(torch.stack(masks), n_regions).permute(0, 3, 1, 2).float()

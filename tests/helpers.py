@@ -1,0 +1,41 @@
+"""Small builders shared by the core tests (no ComfyUI)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from doodle.vgg import VGGFeatures
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples"
+TINY_CONFIG = [4, "M", 6, "M", 8, "M", 8, 8, "M", 8]
+"""Has every layer the loss uses (conv1_1, conv2_1, conv3_1, conv4_1, conv4_2, conv5_1) at toy widths."""
+
+
+def tiny_network(seed: int = 0, dtype: torch.dtype = torch.float32) -> VGGFeatures:
+    torch.manual_seed(seed)
+    network = VGGFeatures(TINY_CONFIG, "imagenet")
+    for conv in network.convs.values():
+        torch.nn.init.normal_(conv.weight, std=0.5)
+        torch.nn.init.normal_(conv.bias, std=0.1)
+    return network.to(dtype)
+
+
+def load_rgb(path: Path) -> torch.Tensor:
+    """An image file as IMAGE ``[1, H, W, 3]``."""
+    return torch.from_numpy(np.array(Image.open(path).convert("RGB"), dtype=np.float32) / 255.0)[None]
+
+
+def painted_map(labels: np.ndarray, colours: list[tuple[int, int, int]], blur: bool = True) -> torch.Tensor:
+    """A colour map painted from ``labels`` with anti-aliased (box-blurred) edges, as IMAGE ``[1, H, W, 3]``."""
+    image = np.asarray(colours, dtype=np.float32)[labels]
+    if blur:
+        padded = np.pad(image, ((1, 1), (1, 1), (0, 0)), mode="edge")
+        image = (
+            sum(padded[dy : dy + labels.shape[0], dx : dx + labels.shape[1]] for dy in range(3) for dx in range(3)) / 9
+        )
+    return torch.from_numpy(np.round(image) / 255.0).float()[None]

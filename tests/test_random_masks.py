@@ -1,0 +1,90 @@
+"""Random masks: reproducible, every region present, no specks, roughness matters; the filter's maths."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+
+from doodle.errors import DoodleError
+from doodle.random_masks import kmeans_1d, median_filter_ordered, random_masks, training_masks
+
+
+def test_same_seed_same_masks_other_seed_other_masks() -> None:
+    first = random_masks(96, 64, 4, seed=3, batch_size=2)
+    assert torch.equal(first.masks, random_masks(96, 64, 4, seed=3, batch_size=2).masks)
+    assert not torch.equal(first.masks, random_masks(96, 64, 4, seed=4, batch_size=2).masks)
+
+
+@pytest.mark.parametrize(("width", "height", "regions"), [(64, 64, 5), (129, 37, 3), (200, 90, 6), (17, 300, 2)])
+def test_every_region_present_and_no_specks(width: int, height: int, regions: int) -> None:
+    min_piece = 0.02
+    masks = random_masks(width, height, regions, seed=11, batch_size=6, min_piece=min_piece, smoothing=7)
+    assert masks.masks.shape == (6, regions, height, width)
+    assert torch.equal(masks.masks.sum(dim=1), torch.ones(6, height, width))
+    for labels in masks.labels().numpy():
+        assert set(np.unique(labels)) == set(range(regions))
+        for region in range(regions):
+            pieces, count = ndimage.label(labels == region)
+            sizes = np.bincount(pieces.ravel())[1:]
+            assert sizes.min() >= min_piece * width * height
+
+
+def boundary_length(labels: np.ndarray) -> int:
+    return int((labels[:, 1:] != labels[:, :-1]).sum() + (labels[1:] != labels[:-1]).sum())
+
+
+def test_roughness_visibly_changes_the_coastline() -> None:
+    smooth = random_masks(128, 128, 3, seed=1, batch_size=8, roughness=0.2, smoothing=0, min_piece=0).labels().numpy()
+    rough = random_masks(128, 128, 3, seed=1, batch_size=8, roughness=0.9, smoothing=0, min_piece=0).labels().numpy()
+    assert np.mean([boundary_length(x) for x in rough]) > 1.5 * np.mean([boundary_length(x) for x in smooth])
+
+
+def test_median_filter_by_thresholds_equals_a_direct_median_filter() -> None:
+    rng = np.random.default_rng(0)
+    labels = ndimage.zoom(rng.integers(0, 4, (8, 10)), 4, order=0)[:30, :37]
+    labels = np.where(rng.random(labels.shape) < 0.1, rng.integers(0, 4, labels.shape), labels)
+    radius = 3
+    yy, xx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
+    disk = yy**2 + xx**2 <= radius**2
+    expected = ndimage.median_filter(labels, footprint=disk, mode="nearest")
+    assert np.array_equal(median_filter_ordered(labels, 4, 2 * radius + 1), expected)
+
+
+def test_kmeans_1d_is_a_fixed_point_with_labels_ordered_by_height() -> None:
+    values = np.concatenate([np.random.default_rng(1).normal(m, 0.1, 500) for m in (-1.0, 0.2, 1.5)])
+    labels = kmeans_1d(values, 3)
+    centres = np.array([values[labels == k].mean() for k in range(3)])
+    assert np.all(np.diff(centres) > 0)
+    nearest = np.abs(values[:, None] - centres[None]).argmin(axis=1)
+    assert (nearest == labels).mean() > 0.995
+
+
+def test_training_masks_give_every_region_a_fair_share() -> None:
+    masks = training_masks(64, 5, 16, np.random.default_rng(0))
+    areas = masks.mean(dim=(2, 3))
+    assert areas.min() >= 0.5 / 5 - 1e-6
+    assert torch.equal(masks.sum(dim=1), torch.ones(16, 64, 64))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"width": 0}, "width and height"),
+        ({"n_regions": 0}, "n_regions"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"roughness": 1.5}, "roughness"),
+        ({"smoothing": -1}, "smoothing"),
+        ({"width": 100000, "height": 100000}, "too large"),
+    ],
+)
+def test_bad_parameters_get_clear_messages(kwargs: dict, message: str) -> None:
+    arguments = {"width": 32, "height": 32, "n_regions": 3, "seed": 0} | kwargs
+    with pytest.raises(DoodleError, match=message):
+        random_masks(**arguments)
+
+
+def test_impossible_region_count_is_refused_not_looped_forever() -> None:
+    with pytest.raises(DoodleError, match="could not fit"):
+        random_masks(8, 8, 7, seed=0, smoothing=7, min_piece=0.1)
