@@ -1,0 +1,151 @@
+"""The feed-forward doodle generator g(masks, noise): a multi-scale texture network with reflection padding.
+
+Level k (0 = full resolution) sees the masks averaged down by 2^k and its own noise. The coarsest level's
+features are upsampled and joined with the next finer level's, down to full resolution, then mapped to RGB.
+Reflection padding avoids the lines that zero and replicate padding drew; inputs of any size are padded (by
+repeating their edge) to a multiple of 2^(levels-1), at least twice that so the coarsest level can reflect,
+and cropped back. Noise is a hash of (seed, image, level, channel, y, x) rather than
+a random stream, so any tile of a large image gets exactly the noise the whole image would: tiled rendering
+reproduces the full render pixel for pixel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+MASK_SCALE = 1.0
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """Everything that defines the architecture; stored in the weights file."""
+
+    n_regions: int
+    levels: int = 5
+    widths: tuple[int, ...] = (24, 32, 32, 48, 64)
+    noise_channels: int = 8
+
+    def __post_init__(self) -> None:
+        if len(self.widths) != self.levels:
+            raise ValueError(f"widths needs one entry per level ({self.levels}), got {self.widths}")
+
+    @property
+    def multiple(self) -> int:
+        """Input sides are padded to a multiple of this."""
+        return 2 ** (self.levels - 1)
+
+    def to_dict(self) -> dict:
+        return asdict(self) | {"widths": list(self.widths), "name": "multiscale-texture-net"}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> GeneratorConfig:
+        return cls(
+            int(data["n_regions"]),
+            int(data["levels"]),
+            tuple(int(w) for w in data["widths"]),
+            int(data["noise_channels"]),
+        )
+
+
+def conv_block(channels_in: int, channels_out: int) -> nn.Sequential:
+    """3x3, 3x3, 1x1 convolutions with LeakyReLU; reflection padding (no border artefacts)."""
+    return nn.Sequential(
+        nn.Conv2d(channels_in, channels_out, 3, padding=1, padding_mode="reflect"),
+        nn.LeakyReLU(0.1),
+        nn.Conv2d(channels_out, channels_out, 3, padding=1, padding_mode="reflect"),
+        nn.LeakyReLU(0.1),
+        nn.Conv2d(channels_out, channels_out, 1),
+        nn.LeakyReLU(0.1),
+    )
+
+
+class DoodleGenerator(nn.Module):
+    def __init__(self, config: GeneratorConfig) -> None:
+        super().__init__()
+        self.config = config
+        inputs = config.n_regions + config.noise_channels
+        self.inputs = nn.ModuleList(conv_block(inputs, width) for width in config.widths)
+        self.joins = nn.ModuleList(
+            conv_block(config.widths[level] + config.widths[level + 1], config.widths[level])
+            for level in range(config.levels - 1)
+        )
+        self.to_rgb = nn.Conv2d(config.widths[0], 3, 1)
+
+    def forward(
+        self, masks: torch.Tensor, seed: int, offset: tuple[int, int] = (0, 0), first_image: int = 0
+    ) -> torch.Tensor:
+        """RGB ``[B, 3, H, W]`` for one-hot masks ``[B, R, H, W]``, unclamped: callers clamp to 0..1.
+
+        The output is linear (no sigmoid): a saturated sigmoid has no gradient, and training got stuck in
+        flat black or white images; training instead penalises values outside 0..1.
+
+        ``offset`` (multiples of ``config.multiple``) places this input inside a larger image, so a tile's
+        noise matches the whole image's; ``first_image`` is the batch index of the first mask, likewise.
+        """
+        height, width = masks.shape[-2:]
+        multiple = self.config.multiple
+        if offset[0] % multiple or offset[1] % multiple:
+            raise ValueError(f"tile offsets must be multiples of {multiple}, got {offset}")
+        pad_h, pad_w = (max(2, -(-side // multiple)) * multiple - side for side in (height, width))
+        masks = F.pad(masks, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else masks
+        features = None
+        for level in reversed(range(self.config.levels)):
+            factor = 2**level
+            level_masks = F.avg_pool2d(masks, factor) if factor > 1 else masks
+            noise = hashed_noise(
+                seed,
+                (masks.shape[0], self.config.noise_channels, *level_masks.shape[-2:]),
+                level,
+                (offset[0] // factor, offset[1] // factor),
+                first_image,
+                masks.device,
+            ).to(masks.dtype)
+            local = self.inputs[level](torch.cat([level_masks * MASK_SCALE, noise], dim=1))
+            if features is None:
+                features = local
+            else:
+                features = self.joins[level](
+                    torch.cat([local, F.interpolate(features, scale_factor=2.0, mode="nearest")], dim=1)
+                )
+        rgb = 0.5 + self.to_rgb(features)
+        return rgb[..., :height, :width]
+
+
+_MASK32 = 0xFFFFFFFF
+
+
+def _mix(values: torch.Tensor) -> torch.Tensor:
+    """murmur3's 32-bit finaliser on int64 tensors holding 32-bit values (products wrap; low bits stay exact)."""
+    values = values ^ (values >> 16)
+    values = (values * 0x85EBCA6B) & _MASK32
+    values = values ^ (values >> 13)
+    values = (values * 0xC2B2AE35) & _MASK32
+    return values ^ (values >> 16)
+
+
+def hashed_noise(
+    seed: int,
+    shape: tuple[int, int, int, int],
+    level: int,
+    offset: tuple[int, int],
+    first_image: int,
+    device: torch.device | str,
+) -> torch.Tensor:
+    """Uniform noise in [-1, 1) that is a pure function of (seed, image, level, channel, y, x)."""
+    batch, channels, height, width = shape
+    coordinates = (
+        torch.arange(batch, device=device).view(-1, 1, 1, 1) + first_image,
+        torch.arange(channels, device=device).view(1, -1, 1, 1) + 64 * level,
+        torch.arange(height, device=device).view(1, 1, -1, 1) + offset[0],
+        torch.arange(width, device=device).view(1, 1, 1, -1) + offset[1],
+    )
+    state = _mix(
+        torch.tensor(seed & _MASK32, device=device) ^ _mix(torch.tensor((seed >> 32) & _MASK32, device=device))
+    )
+    for coordinate in coordinates:
+        state = _mix(state ^ ((coordinate * 0x9E3779B1) & _MASK32))
+    return (state >> 8).to(torch.float32) / 2.0**23 - 1.0

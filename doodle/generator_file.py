@@ -1,0 +1,148 @@
+"""Generator files: safetensors with metadata, checked on load, written atomically. Never unpickled.
+
+A file holds the generator's weights (``model.*``), and for a training checkpoint the optimiser's moments
+(``optimizer.*``), plus string metadata: ``doodle_format`` = "generator", ``format_version``,
+``architecture`` (JSON), ``palette`` (JSON RGB 0..1), ``n_regions``, ``loss_network`` and ``training``
+(JSON: settings, steps done, seconds, final loss).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load, save
+
+from .errors import DoodleError
+from .generator import DoodleGenerator, GeneratorConfig
+
+FORMAT = "generator"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class GeneratorBundle:
+    """A generator with what it needs to be used and trained further; the DOODLE_GENERATOR value."""
+
+    model: DoodleGenerator
+    palette: torch.Tensor
+    loss_network: str
+    training: dict = field(default_factory=dict)
+    optimizer_state: dict[str, torch.Tensor] = field(default_factory=dict)
+    name: str = ""
+
+    @property
+    def n_regions(self) -> int:
+        return self.model.config.n_regions
+
+
+def save_generator(bundle: GeneratorBundle, path: Path) -> Path:
+    """Write ``bundle`` to ``path`` atomically: a temporary file, fsync, then rename over the old file.
+
+    A crash or a full disk leaves the previous file as it was.
+    """
+    tensors = {f"model.{key}": value.detach().cpu().contiguous() for key, value in bundle.model.state_dict().items()}
+    tensors |= {f"optimizer.{key}": value.detach().cpu().contiguous() for key, value in bundle.optimizer_state.items()}
+    metadata = {
+        "doodle_format": FORMAT,
+        "format_version": str(FORMAT_VERSION),
+        "architecture": json.dumps(bundle.model.config.to_dict()),
+        "palette": json.dumps([[round(float(c), 6) for c in colour] for colour in bundle.palette]),
+        "n_regions": str(bundle.n_regions),
+        "loss_network": bundle.loss_network,
+        "training": json.dumps(bundle.training),
+    }
+    data = save(tensors, metadata=metadata)
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise DoodleError(
+            f"could not save the generator to {path} ({error.strerror or error}): "
+            "free some disk space or choose a writable folder; any earlier file there is intact"
+        ) from error
+    return path
+
+
+def load_generator(path: Path, device: torch.device | str = "cpu") -> GeneratorBundle:
+    """Read and check a generator file; every problem becomes a DoodleError that says what is wrong."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise DoodleError(f"could not read generator file {path}: {error.strerror or error}") from error
+    return parse_generator(data, path.name, device)
+
+
+def parse_generator(data: bytes, name: str, device: torch.device | str = "cpu") -> GeneratorBundle:
+    try:
+        tensors = load(data)
+        metadata = _metadata(data)
+    except (SafetensorError, ValueError, KeyError, OverflowError, UnicodeDecodeError) as error:
+        raise DoodleError(
+            f"{name} is not a readable safetensors file (truncated, damaged or another format): {error}"
+        ) from error
+    if metadata.get("doodle_format") != FORMAT:
+        raise DoodleError(
+            f"{name} is a safetensors file but not a doodle generator (no doodle_format=generator metadata)"
+        )
+    try:
+        version = int(metadata["format_version"])
+        if version > FORMAT_VERSION:
+            raise DoodleError(
+                f"{name} has format version {version}, newer than this doodle reads ({FORMAT_VERSION}): update doodle"
+            )
+        config = GeneratorConfig.from_dict(json.loads(metadata["architecture"]))
+        palette = torch.tensor(json.loads(metadata["palette"]), dtype=torch.float32)
+        training = json.loads(metadata.get("training", "{}"))
+        loss_network = metadata["loss_network"]
+    except DoodleError:
+        raise
+    except (KeyError, ValueError, TypeError) as error:
+        raise DoodleError(f"{name} has missing or damaged metadata ({error!r})") from error
+    if palette.ndim != 2 or palette.shape != (config.n_regions, 3) or not torch.isfinite(palette).all():
+        raise DoodleError(f"{name}: the palette does not match its {config.n_regions} regions")
+    if (
+        not 1 <= config.n_regions <= 256
+        or not 1 <= config.levels <= 8
+        or not all(1 <= w <= 1024 for w in config.widths)
+    ):
+        raise DoodleError(f"{name}: implausible architecture {config}")
+    with torch.inference_mode(False):
+        model = DoodleGenerator(config)
+        _load_weights(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, name)
+        model = model.to(device).eval()
+    optimizer_state = {k[10:]: v for k, v in tensors.items() if k.startswith("optimizer.")}
+    return GeneratorBundle(model, palette, loss_network, training, optimizer_state, name)
+
+
+def _metadata(data: bytes) -> dict[str, str]:
+    header_length = int.from_bytes(data[:8], "little")
+    if header_length > len(data) - 8:
+        raise ValueError("header longer than the file")
+    return json.loads(data[8 : 8 + header_length]).get("__metadata__", {}) or {}
+
+
+def _load_weights(model: DoodleGenerator, state: dict[str, torch.Tensor], name: str) -> None:
+    expected = model.state_dict()
+    for key, reference in expected.items():
+        value = state.get(key)
+        if value is None or value.shape != reference.shape:
+            raise DoodleError(f"{name}: weight {key} is {'missing' if value is None else 'of the wrong shape'}")
+        if not torch.isfinite(value).all():
+            raise DoodleError(f"{name}: weight {key} contains NaN or infinite values (damaged file)")
+    unexpected = set(state) - set(expected)
+    if unexpected:
+        raise DoodleError(f"{name}: unexpected weights {sorted(unexpected)[:3]} (a different architecture)")
+    model.load_state_dict({key: value.float() for key, value in state.items()})

@@ -1,0 +1,202 @@
+"""Optimisation-based doodle: L-BFGS over pixels, coarse to fine, any aspect ratio."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch.nn import functional as F
+
+from .errors import DoodleError
+from .grad_mode import gradients_enabled, normal_tensor
+from .objective import DoodleObjective
+from .progress import Progress, no_progress
+from .vgg import VGGFeatures
+
+INITS = ("style-mean", "noise", "content")
+MIN_SIDE = 16
+MAX_PIXELS = 4096 * 4096
+
+
+def optimize_doodle(
+    network: VGGFeatures,
+    style_image: torch.Tensor,
+    style_masks: torch.Tensor,
+    target_masks: torch.Tensor,
+    iterations: int = 300,
+    seed: int = 0,
+    size: int = 0,
+    scales: int = 1,
+    content_image: torch.Tensor | None = None,
+    content_weight: float = 0.0,
+    init: str = "style-mean",
+    tv_weight: float = 0.0,
+    progress: Progress = no_progress,
+) -> torch.Tensor:
+    """Paint ``target_masks`` ``[1, R, h, w]`` with the style of ``style_image`` ``[1, 3, H, W]`` (RGB 0..1).
+
+    ``size`` is the output's long side (0 keeps the target's); ``scales`` > 1 optimises first at 1/2^(N-1)
+    of it, then each finer level starts from the upsampled result. ``iterations`` are split over the levels.
+    Returns ``[1, 3, h', w']`` in 0..1 on the network's device.
+    """
+    _validate(style_masks, target_masks, iterations, scales, init, content_image, size)
+    device = next(network.parameters()).device
+    height, width = _output_size(target_masks.shape[-2:], size)
+    with gradients_enabled():
+        style_image, style_masks, target_masks = (
+            normal_tensor(t).to(device) for t in (style_image, style_masks, target_masks)
+        )
+        generator = torch.Generator(device="cpu").manual_seed(seed)
+        budget = _split_iterations(iterations, scales)
+        image: torch.Tensor | None = None
+        done = 0
+        for level, steps in enumerate(budget):
+            factor = 2.0 ** (level - scales + 1)
+            level_size = (max(MIN_SIDE, round(height * factor)), max(MIN_SIDE, round(width * factor)))
+            objective = _level_objective(network, style_image, style_masks, level_size, max(level_size), tv_weight)
+            masks = _resize_masks(target_masks, level_size)
+            objective.set_target_masks(masks)
+            content = None if content_image is None else _resize(normal_tensor(content_image).to(device), level_size)
+            objective.set_content(content, content_weight)
+            if image is None:
+                image = _initial_image(init, masks, style_image, style_masks, content, generator)
+            else:
+                image = F.interpolate(image, size=level_size, mode="bilinear", align_corners=False)
+            image = _run_lbfgs(objective, image, steps, lambda i, preview, n=done: progress(n + i, iterations, preview))
+            done += steps
+        progress(iterations, iterations, None)
+        return image.detach().clamp(0, 1)
+
+
+def _run_lbfgs(objective: DoodleObjective, start: torch.Tensor, steps: int, on_step) -> torch.Tensor:
+    """``steps`` L-BFGS iterations, reporting after each so a host can stop it.
+
+    The strong-Wolfe line search costs about two loss evaluations per iteration, but without it torch's first
+    step (scaled by 1/|gradient|_1) is so small that each scale wasted its first dozen iterations.
+    """
+    pixels = start.detach().clone().requires_grad_(True)
+    optimiser = torch.optim.LBFGS(
+        [pixels],
+        lr=1.0,
+        max_iter=1,
+        history_size=100,
+        tolerance_grad=-1,
+        tolerance_change=-1,
+        line_search_fn="strong_wolfe",
+    )
+
+    def closure() -> torch.Tensor:
+        optimiser.zero_grad()
+        loss = objective(pixels)
+        loss.backward()
+        return loss
+
+    for step in range(steps):
+        loss = optimiser.step(closure)
+        if not torch.isfinite(loss):
+            raise DoodleError(
+                "the optimisation diverged (loss is not finite): lower content_weight or use init=style-mean"
+            )
+        on_step(step + 1, lambda: pixels.detach().clamp(0, 1))
+    return pixels.detach()
+
+
+def _level_objective(
+    network: VGGFeatures,
+    style_image: torch.Tensor,
+    style_masks: torch.Tensor,
+    level_size: tuple[int, int],
+    long_side: int,
+    tv_weight: float,
+) -> DoodleObjective:
+    """Style targets at a style-image scale whose long side matches the target's at this level."""
+    style_height, style_width = style_image.shape[-2:]
+    scale = long_side / max(style_height, style_width)
+    style_size = (max(MIN_SIDE, round(style_height * scale)), max(MIN_SIDE, round(style_width * scale)))
+    return DoodleObjective(network, _resize(style_image, style_size), _resize_masks(style_masks, style_size), tv_weight)
+
+
+def _initial_image(
+    init: str,
+    masks: torch.Tensor,
+    style_image: torch.Tensor,
+    style_masks: torch.Tensor,
+    content: torch.Tensor | None,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    noise = torch.randn((1, 3, *masks.shape[-2:]), generator=generator).to(masks.device)
+    if init == "content" and content is not None:
+        return content.clone()
+    if init == "noise":
+        return (0.5 + 0.2 * noise).clamp(0, 1)
+    area = style_masks.sum(dim=(2, 3)).clamp_min(1e-6)
+    region_means = torch.einsum("bchw,brhw->brc", style_image, style_masks) / area[..., None]
+    painted = torch.einsum("brc,brhw->bchw", region_means, masks)
+    return (painted + 0.05 * noise).clamp(0, 1)
+
+
+def _resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    if tuple(image.shape[-2:]) == tuple(size):
+        return image
+    return F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=True)
+
+
+def _resize_masks(masks: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Shrink by area averaging (soft borders, still summing to one); enlarge by nearest neighbour."""
+    if tuple(masks.shape[-2:]) == tuple(size):
+        return masks
+    if size[0] <= masks.shape[-2] and size[1] <= masks.shape[-1]:
+        return F.interpolate(masks, size=size, mode="area")
+    return F.interpolate(masks, size=size, mode="nearest-exact")
+
+
+def _output_size(target_size: torch.Size, size: int) -> tuple[int, int]:
+    height, width = int(target_size[0]), int(target_size[1])
+    if size == 0:
+        return height, width
+    scale = size / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def _split_iterations(iterations: int, scales: int) -> list[int]:
+    """Equal shares per level, the remainder to the finest."""
+    share = iterations // scales
+    return [share] * (scales - 1) + [iterations - share * (scales - 1)]
+
+
+def _validate(
+    style_masks: torch.Tensor,
+    target_masks: torch.Tensor,
+    iterations: int,
+    scales: int,
+    init: str,
+    content_image: torch.Tensor | None,
+    size: int,
+) -> None:
+    if iterations < 1 or iterations > 100_000:
+        raise DoodleError(f"iterations must be between 1 and 100000, got {iterations}")
+    if scales < 1 or scales > 8:
+        raise DoodleError(f"scales must be between 1 and 8, got {scales}")
+    if iterations < scales:
+        raise DoodleError(f"iterations ({iterations}) must be at least the number of scales ({scales})")
+    if init not in INITS:
+        raise DoodleError(f"init must be one of {INITS}, got {init!r}")
+    if init == "content" and content_image is None:
+        raise DoodleError("init is 'content' but no content_image was given")
+    if size < 0:
+        raise DoodleError(f"size must be 0 (the target's size) or positive, got {size}")
+    if style_masks.shape[1] != target_masks.shape[1]:
+        raise DoodleError(
+            f"the target masks have {target_masks.shape[1]} regions but the style masks have {style_masks.shape[1]}: "
+            "make the target's masks with palette_from set to the style's masks"
+        )
+    height, width = _output_size(target_masks.shape[-2:], size)
+    if height * width > MAX_PIXELS:
+        raise DoodleError(f"{width}x{height} is too large to optimise: use size of at most 4096 or fewer pixels")
+    if min(height, width) < MIN_SIDE:
+        raise DoodleError(f"{width}x{height} is too small: both sides must be at least {MIN_SIDE} pixels")
+    for name, tensor in (("style_masks", style_masks), ("target_masks", target_masks)):
+        if not torch.isfinite(tensor).all():
+            raise DoodleError(f"{name} contain NaN or infinite values")
+    if content_image is not None and not math.isfinite(float(content_image.sum())):
+        raise DoodleError("content_image contains NaN or infinite pixels")

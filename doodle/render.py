@@ -1,0 +1,105 @@
+"""Rendering with a trained generator: whole or in tiles, with bounded memory and clear size errors.
+
+Tiles are computed with a margin wider than the generator's receptive field and the margin is cropped off;
+with the position-hashed noise, a tiled render equals the whole render (no seams, no blending).
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+from .errors import DoodleError
+from .generator_file import GeneratorBundle
+from .progress import Progress, no_progress
+
+TILE_MARGIN_STEPS = 8
+"""Margin around each tile, in units of the generator's size multiple (16 px for 5 levels)."""
+MAX_UNTILED_PIXELS = 2048 * 2048
+MAX_PIXELS = 16384 * 16384
+
+
+def render(
+    bundle: GeneratorBundle,
+    masks: torch.Tensor,
+    seed: int = 0,
+    tile_size: int = 1024,
+    half_precision: bool = False,
+    progress: Progress = no_progress,
+) -> torch.Tensor:
+    """Paint one-hot masks ``[B, R, H, W]``; returns RGB ``[B, 3, H, W]`` in 0..1 on the generator's device.
+
+    ``tile_size`` = 0 renders in one piece (refused above 2048x2048 pixels); otherwise images larger than a
+    tile are rendered tile by tile. Image ``i`` of the batch gets the noise of (seed, i).
+    """
+    _validate(bundle, masks, tile_size)
+    model = bundle.model.eval()
+    device = next(model.parameters()).device
+    height, width = masks.shape[-2:]
+    tiles = _tile_grid(height, width, tile_size, model.config.multiple)
+    output = torch.empty((masks.shape[0], 3, height, width), device=device)
+    total = masks.shape[0] * len(tiles)
+    autocast = (
+        torch.autocast("cuda", torch.float16) if half_precision and device.type == "cuda" else contextlib.nullcontext()
+    )
+    margin = TILE_MARGIN_STEPS * model.config.multiple
+    try:
+        with torch.no_grad(), autocast:
+            for index in range(masks.shape[0]):
+                image_masks = masks[index : index + 1].to(device=device, dtype=torch.float32)
+                for number, (top, left, bottom, right) in enumerate(tiles):
+                    y0, x0 = max(0, top - margin), max(0, left - margin)
+                    y1, x1 = min(height, bottom + margin), min(width, right + margin)
+                    piece = model(image_masks[..., y0:y1, x0:x1], seed, offset=(y0, x0), first_image=index)
+                    output[index, :, top:bottom, left:right] = (
+                        piece[0, :, top - y0 : bottom - y0, left - x0 : right - x0].float().clamp(0, 1)
+                    )
+                    progress(index * len(tiles) + number + 1, total, None)
+    except torch.OutOfMemoryError as error:
+        _free(device)
+        raise DoodleError(
+            f"out of memory rendering {width}x{height}: use a smaller tile_size, a smaller batch or a smaller image"
+        ) from error
+    return output
+
+
+def _tile_grid(height: int, width: int, tile_size: int, multiple: int) -> list[tuple[int, int, int, int]]:
+    """Tile rectangles (top, left, bottom, right) with sides that are multiples of the generator's multiple."""
+    if tile_size == 0 or (height <= tile_size and width <= tile_size):
+        return [(0, 0, height, width)]
+    step = max(multiple, tile_size // multiple * multiple)
+    return [
+        (top, left, min(top + step, height), min(left + step, width))
+        for top in range(0, height, step)
+        for left in range(0, width, step)
+    ]
+
+
+def _validate(bundle: GeneratorBundle, masks: torch.Tensor, tile_size: int) -> None:
+    if masks.ndim != 4:
+        raise DoodleError(f"masks must be [batch, regions, height, width], got {tuple(masks.shape)}")
+    if masks.shape[1] != bundle.n_regions:
+        raise DoodleError(
+            f"the masks have {masks.shape[1]} regions but generator {bundle.name or ''} was trained for "
+            f"{bundle.n_regions}: make the masks with this generator's palette"
+        )
+    height, width = masks.shape[-2:]
+    if height < 1 or width < 1:
+        raise DoodleError(f"cannot render an empty {width}x{height} image")
+    if height * width > MAX_PIXELS:
+        raise DoodleError(f"{width}x{height} is larger than the {MAX_PIXELS} pixels doodle renders")
+    if tile_size < 0:
+        raise DoodleError(f"tile_size must be 0 (no tiling) or positive, got {tile_size}")
+    if tile_size == 0 and height * width > MAX_UNTILED_PIXELS:
+        raise DoodleError(
+            f"{width}x{height} is too large to render in one piece (at most {MAX_UNTILED_PIXELS} pixels): "
+            "set tile_size to 1024 to render it in tiles"
+        )
+    if not torch.isfinite(masks).all():
+        raise DoodleError("the masks contain NaN or infinite values")
+
+
+def _free(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.empty_cache()

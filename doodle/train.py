@@ -1,0 +1,189 @@
+"""Training a generator for one style on balanced random masks, with atomic checkpoints and exact resume.
+
+Every step's random masks and noise are drawn from (seed, step) alone, and the Adam moments and step count
+are saved in the checkpoint, so a run interrupted at any step and resumed ends where an uninterrupted run
+would (within floating-point noise).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from .errors import DoodleError
+from .generator import DoodleGenerator, GeneratorConfig
+from .generator_file import GeneratorBundle, save_generator
+from .grad_mode import gradients_enabled, normal_tensor
+from .objective import DoodleObjective
+from .progress import Progress, no_progress
+from .random_masks import training_masks
+from .regions import RegionMasks
+from .vgg import VGGFeatures
+
+MIN_LR_FRACTION = 0.1
+RANGE_PENALTY = 10.0
+"""Weight of the squared excess outside 0..1 of the (linear) generator output."""
+GRADIENT_CLIP = 1.0
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    steps: int = 1000
+    batch_size: int = 4
+    learning_rate: float = 0.003
+    size: int = 128
+    seed: int = 0
+    checkpoint_every: int = 100
+
+    def validate(self) -> None:
+        if not 1 <= self.steps <= 1_000_000:
+            raise DoodleError(f"steps must be between 1 and 1000000, got {self.steps}")
+        if not 1 <= self.batch_size <= 64:
+            raise DoodleError(f"batch_size must be between 1 and 64, got {self.batch_size}")
+        if not (0 < self.learning_rate <= 1) or not math.isfinite(self.learning_rate):
+            raise DoodleError(f"learning_rate must be in (0, 1], got {self.learning_rate}")
+        if not 32 <= self.size <= 2048:
+            raise DoodleError(f"size (the training resolution) must be between 32 and 2048, got {self.size}")
+        if self.checkpoint_every < 1:
+            raise DoodleError(f"checkpoint_every must be at least 1, got {self.checkpoint_every}")
+
+
+def learning_rate_at(step: int, settings: TrainSettings) -> float:
+    """Cosine decay from the learning rate to a tenth of it over the run."""
+    progress = step / max(1, settings.steps)
+    return settings.learning_rate * (MIN_LR_FRACTION + (1 - MIN_LR_FRACTION) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def train_generator(
+    network: VGGFeatures,
+    loss_network: str,
+    style_image: torch.Tensor,
+    style_masks: RegionMasks,
+    settings: TrainSettings,
+    resume: GeneratorBundle | None = None,
+    checkpoint_path: Path | None = None,
+    progress: Progress = no_progress,
+) -> GeneratorBundle:
+    """Train (or continue training) a generator for ``style_image`` ``[1, 3, H, W]`` and its masks.
+
+    Checkpoints go to ``checkpoint_path`` every ``checkpoint_every`` steps, at the end, and when the run is
+    stopped (Cancel, Ctrl-C, an error), before the stop is passed on.
+    """
+    settings.validate()
+    n_regions = style_masks.n_regions
+    if resume is not None and resume.n_regions != n_regions:
+        raise DoodleError(f"resume_from has {resume.n_regions} regions but the style map has {n_regions}")
+    device = next(network.parameters()).device
+    with gradients_enabled():
+        objective = DoodleObjective(
+            network, normal_tensor(style_image).to(device), normal_tensor(style_masks.masks).to(device)
+        )
+        bundle = _start_bundle(resume, n_regions, style_masks.palette, loss_network, settings, device)
+        model = bundle.model.train()
+        optimiser = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
+        if bundle.optimizer_state:
+            optimiser.load_state_dict(_unflatten_optimizer(bundle.optimizer_state, optimiser))
+        step = int(bundle.training.get("steps_done", 0))
+        started, elapsed_before = time.monotonic(), float(bundle.training.get("seconds", 0.0))
+        smoothed = bundle.training.get("final_loss")
+        preview_masks = normal_tensor(style_masks.masks[:1]).to(device)
+
+        def record() -> None:
+            bundle.optimizer_state = _flatten_optimizer(optimiser)
+            bundle.training = asdict(settings) | {
+                "steps_done": step,
+                "seconds": round(elapsed_before + time.monotonic() - started, 1),
+                "final_loss": smoothed,
+                "style_size": list(style_image.shape[-2:]),
+            }
+            if checkpoint_path is not None:
+                save_generator(bundle, checkpoint_path)
+
+        try:
+            while step < settings.steps:
+                rng = np.random.default_rng([settings.seed, step])
+                masks = training_masks(settings.size, n_regions, settings.batch_size, rng).to(device)
+                for group in optimiser.param_groups:
+                    group["lr"] = learning_rate_at(step, settings)
+                objective.set_target_masks(masks)
+                optimiser.zero_grad()
+                image = model(masks, seed=int(rng.integers(2**62)))
+                loss = objective(image.clamp(0, 1)) + RANGE_PENALTY * out_of_range(image)
+                if not torch.isfinite(loss):
+                    raise DoodleError(f"training diverged at step {step} (loss is not finite): lower learning_rate")
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), GRADIENT_CLIP)
+                optimiser.step()
+                step += 1
+                value = float(loss.detach())
+                smoothed = value if smoothed is None else 0.95 * smoothed + 0.05 * value
+                if step % settings.checkpoint_every == 0 and step < settings.steps:
+                    record()
+                progress(step, settings.steps, lambda: _preview(model, preview_masks))
+        except BaseException:
+            record()
+            raise
+        record()
+        model.eval()
+        return bundle
+
+
+def out_of_range(image: torch.Tensor) -> torch.Tensor:
+    """Mean squared distance of the pixels outside 0..1 to that range."""
+    return (F.relu(image - 1) ** 2 + F.relu(-image) ** 2).mean()
+
+
+def _preview(model: DoodleGenerator, masks: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return model(masks, seed=0).clamp(0, 1)
+
+
+def _start_bundle(
+    resume: GeneratorBundle | None,
+    n_regions: int,
+    palette: torch.Tensor,
+    loss_network: str,
+    settings: TrainSettings,
+    device: torch.device,
+) -> GeneratorBundle:
+    if resume is not None:
+        model = DoodleGenerator(resume.model.config)
+        model.load_state_dict(resume.model.state_dict())
+        return GeneratorBundle(
+            model.to(device),
+            resume.palette,
+            resume.loss_network,
+            dict(resume.training),
+            dict(resume.optimizer_state),
+            resume.name,
+        )
+    torch.manual_seed(settings.seed)
+    model = DoodleGenerator(GeneratorConfig(n_regions)).to(device)
+    return GeneratorBundle(model, palette.detach().cpu().clone(), loss_network)
+
+
+def _flatten_optimizer(optimiser: torch.optim.Adam) -> dict[str, torch.Tensor]:
+    """Adam's per-parameter moments and step counts as flat named tensors (safetensors holds no pickles)."""
+    flat = {}
+    for index, state in optimiser.state_dict()["state"].items():
+        for key, value in state.items():
+            flat[f"{index}.{key}"] = torch.as_tensor(value).detach().clone()
+    return flat
+
+
+def _unflatten_optimizer(flat: dict[str, torch.Tensor], optimiser: torch.optim.Adam) -> dict:
+    state_dict = optimiser.state_dict()
+    states: dict[int, dict[str, torch.Tensor]] = {}
+    for name, value in flat.items():
+        index, key = name.split(".", 1)
+        states.setdefault(int(index), {})[key] = value
+    if set(states) - set(state_dict["param_groups"][0]["params"]):
+        raise DoodleError("resume_from's optimiser state does not fit its generator (damaged checkpoint)")
+    state_dict["state"] = states
+    return state_dict

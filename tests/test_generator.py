@@ -1,0 +1,74 @@
+"""The generator: any size, deterministic, tile-consistent noise, seamless tiled rendering."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from doodle.errors import DoodleError
+from doodle.generator import DoodleGenerator, GeneratorConfig, hashed_noise
+from doodle.generator_file import GeneratorBundle
+from doodle.random_masks import random_masks
+from doodle.render import render
+
+
+def small_bundle(regions: int = 3) -> GeneratorBundle:
+    torch.manual_seed(0)
+    model = DoodleGenerator(GeneratorConfig(regions, levels=4, widths=(8, 8, 8, 8), noise_channels=4))
+    return GeneratorBundle(model.eval(), torch.rand(regions, 3), "vgg16-hed", name="small")
+
+
+@pytest.mark.parametrize(("height", "width"), [(37, 53), (8, 8), (1, 70), (64, 48)])
+def test_any_size_renders_to_that_size(height: int, width: int) -> None:
+    masks = random_masks(width, height, 3, seed=0, smoothing=0, min_piece=0).masks
+    image = render(small_bundle(), masks, seed=1, tile_size=0)
+    assert image.shape == (1, 3, height, width)
+    assert torch.isfinite(image).all() and image.min() >= 0 and image.max() <= 1
+
+
+def test_same_seed_same_image_other_seed_other_image() -> None:
+    bundle, masks = small_bundle(), random_masks(40, 40, 3, seed=0).masks
+    first = render(bundle, masks, seed=5)
+    assert torch.equal(first, render(bundle, masks, seed=5))
+    assert (first - render(bundle, masks, seed=6)).abs().max() > 1e-5
+
+
+def test_noise_of_a_tile_is_the_slice_of_the_whole_images_noise() -> None:
+    whole = hashed_noise(2**40 + 7, (2, 3, 48, 64), level=1, offset=(0, 0), first_image=0, device="cpu")
+    tile = hashed_noise(2**40 + 7, (1, 3, 16, 32), level=1, offset=(16, 32), first_image=1, device="cpu")
+    assert torch.equal(tile, whole[1:2, :, 16:32, 32:64])
+    assert -1 <= whole.min() < -0.9 and 0.9 < whole.max() < 1
+    assert abs(float(whole.mean())) < 0.05
+
+
+def test_tiled_render_equals_the_whole_render() -> None:
+    bundle = small_bundle()
+    masks = random_masks(300, 170, 3, seed=2).masks
+    whole = render(bundle, masks, seed=3, tile_size=0)
+    tiled = render(bundle, masks, seed=3, tile_size=64)
+    torch.testing.assert_close(tiled, whole, atol=1e-5, rtol=0)
+
+
+def test_batch_images_get_their_own_noise() -> None:
+    masks = random_masks(32, 32, 3, seed=0).masks.expand(2, -1, -1, -1)
+    images = render(small_bundle(), masks, seed=0)
+    assert (images[0] - images[1]).abs().max() > 1e-5
+
+
+@pytest.mark.parametrize(
+    ("masks", "tile", "message"),
+    [
+        (torch.zeros(1, 4, 8, 8), 0, "4 regions but generator small was trained for 3"),
+        (torch.zeros(1, 3, 3000, 3000), 0, "too large to render in one piece"),
+        (torch.zeros(1, 3, 8, 8), -1, "tile_size"),
+        (torch.full((1, 3, 8, 8), float("nan")), 0, "NaN"),
+    ],
+)
+def test_bad_render_requests_get_clear_messages(masks: torch.Tensor, tile: int, message: str) -> None:
+    with pytest.raises(DoodleError, match=message):
+        render(small_bundle(), masks, tile_size=tile)
+
+
+def test_reflection_padding_everywhere() -> None:
+    convs = [m for m in small_bundle().model.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3)]
+    assert convs and all(conv.padding_mode == "reflect" for conv in convs)

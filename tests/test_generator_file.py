@@ -1,0 +1,142 @@
+"""Generator files: round trip, every kind of damage gives a DoodleError, saves are atomic, no unpickling."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import struct
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from safetensors.torch import save_file
+
+from doodle.errors import DoodleError
+from doodle.generator_file import load_generator, parse_generator, save_generator
+from doodle.random_masks import random_masks
+from doodle.render import render
+from tests.test_generator import small_bundle
+
+
+def test_round_trip_keeps_weights_metadata_and_output(tmp_path: Path) -> None:
+    bundle = small_bundle()
+    bundle.training = {"steps_done": 7, "final_loss": 0.5}
+    bundle.optimizer_state = {"0.exp_avg": torch.ones(3)}
+    path = save_generator(bundle, tmp_path / "g.safetensors")
+    loaded = load_generator(path)
+    masks = random_masks(40, 30, 3, seed=0).masks
+    assert torch.equal(render(loaded, masks, seed=1), render(bundle, masks, seed=1))
+    torch.testing.assert_close(loaded.palette, bundle.palette, atol=1e-6, rtol=0)
+    assert loaded.training == bundle.training and loaded.loss_network == "vgg16-hed"
+    assert torch.equal(loaded.optimizer_state["0.exp_avg"], torch.ones(3))
+    assert loaded.model.config == bundle.model.config
+
+
+def saved_bytes(tmp_path: Path) -> bytes:
+    return save_generator(small_bundle(), tmp_path / "g.safetensors").read_bytes()
+
+
+def edited_metadata(data: bytes, edit) -> bytes:
+    length = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8 : 8 + length])
+    edit(header["__metadata__"])
+    encoded = json.dumps(header).encode()
+    encoded += b" " * (-len(encoded) % 8)
+    return struct.pack("<Q", len(encoded)) + encoded + data[8 + length :]
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda d: d[: len(d) // 2], "not a readable safetensors"),
+        (lambda d: b"\x00" * 3, "not a readable safetensors"),
+        (lambda d: pickle.dumps({"a": 1}), "not a readable safetensors"),
+        (lambda d: edited_metadata(d, lambda m: m.update(doodle_format="lora")), "not a doodle generator"),
+        (lambda d: edited_metadata(d, lambda m: m.update(format_version="99")), "newer than this doodle reads"),
+        (lambda d: edited_metadata(d, lambda m: m.pop("architecture")), "missing or damaged metadata"),
+        (lambda d: edited_metadata(d, lambda m: m.update(palette="[[1, 2, 3]]")), "palette does not match"),
+        (
+            lambda d: edited_metadata(
+                d,
+                lambda m: m.update(architecture='{"n_regions": 3, "levels": 2, "widths": [8, 8], "noise_channels": 4}'),
+            ),
+            "weight",
+        ),
+    ],
+)
+def test_damaged_or_foreign_files_give_clear_errors(tmp_path: Path, damage, message: str) -> None:
+    with pytest.raises(DoodleError, match=message):
+        parse_generator(damage(saved_bytes(tmp_path)), "g.safetensors")
+
+
+def test_foreign_safetensors_without_metadata_is_refused(tmp_path: Path) -> None:
+    save_file({"weight": torch.zeros(2)}, str(tmp_path / "other.safetensors"))
+    with pytest.raises(DoodleError, match="not a doodle generator"):
+        load_generator(tmp_path / "other.safetensors")
+
+
+class Exploit:
+    def __reduce__(self):
+        return (os.system, ("touch /tmp/doodle-exploit-ran",))
+
+
+def test_a_pickle_is_never_unpickled(tmp_path: Path) -> None:
+    path = tmp_path / "evil.safetensors"
+    torch.save({"x": Exploit()}, path)
+    with pytest.raises(DoodleError):
+        load_generator(path)
+    assert not Path("/tmp/doodle-exploit-ran").exists()
+
+
+def test_failed_save_leaves_the_previous_file_intact(tmp_path: Path) -> None:
+    path = save_generator(small_bundle(), tmp_path / "g.safetensors")
+    before = path.read_bytes()
+    os.chmod(tmp_path, 0o500)
+    try:
+        if os.access(tmp_path, os.W_OK):
+            pytest.skip("running as a user who can write anywhere; covered by the disk-full test")
+        with pytest.raises(DoodleError, match="could not save"):
+            save_generator(small_bundle(2), path)
+    finally:
+        os.chmod(tmp_path, 0o700)
+    assert path.read_bytes() == before
+
+
+def test_disk_full_during_save_leaves_the_previous_file_intact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = save_generator(small_bundle(), tmp_path / "g.safetensors")
+    before = path.read_bytes()
+
+    def no_space(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", no_space)
+    with pytest.raises(DoodleError, match="No space left"):
+        save_generator(small_bundle(2), path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["g.safetensors"], "no temporary file is left behind"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_mutated_files_never_crash_or_run_code(tmp_path: Path, data: st.DataObject) -> None:
+    original = bytearray(saved_bytes(tmp_path))
+    kind = data.draw(st.sampled_from(["truncate", "flip", "splice"]))
+    if kind == "truncate":
+        mutated = bytes(original[: data.draw(st.integers(0, len(original) - 1))])
+    elif kind == "flip":
+        for _ in range(data.draw(st.integers(1, 8))):
+            position = data.draw(st.integers(0, min(len(original) - 1, 4096)))
+            original[position] ^= 1 << data.draw(st.integers(0, 7))
+        mutated = bytes(original)
+    else:
+        start = data.draw(st.integers(0, 600))
+        mutated = bytes(original[:start]) + data.draw(st.binary(max_size=64)) + bytes(original[start + 8 :])
+    try:
+        bundle = parse_generator(mutated, "fuzzed.safetensors")
+    except DoodleError:
+        return
+    output = render(bundle, random_masks(24, 24, bundle.n_regions, seed=0).masks, tile_size=0)
+    assert torch.isfinite(output).all()

@@ -1,0 +1,108 @@
+"""L-BFGS doodles: the loss falls, any aspect ratio, inference mode, cancel, bad input."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from doodle.errors import DoodleError
+from doodle.objective import DoodleObjective
+from doodle.optimize import optimize_doodle
+from tests.helpers import tiny_network
+
+
+def two_regions(height: int, width: int, split: int) -> torch.Tensor:
+    masks = torch.zeros(1, 2, height, width)
+    masks[0, 0, :, :split] = 1
+    masks[0, 1] = 1 - masks[0, 0]
+    return masks
+
+
+def style_image() -> torch.Tensor:
+    torch.manual_seed(0)
+    image = torch.rand(1, 3, 40, 40) * 0.2
+    image[:, 0, :, :20] += 0.7
+    image[:, 2, :, 20:] += torch.sin(torch.arange(20.0) * 2)[None, None, :] * 0.3 + 0.4
+    return image.clamp(0, 1)
+
+
+def test_optimisation_lowers_the_loss_and_keeps_any_aspect_ratio() -> None:
+    network, style, style_masks = tiny_network(), style_image(), two_regions(40, 40, 20)
+    target = two_regions(27, 45, 30)
+    result = optimize_doodle(network, style, style_masks, target, iterations=30, scales=2, seed=1, init="noise")
+    assert result.shape == (1, 3, 27, 45)
+    objective = DoodleObjective(network, style, style_masks)
+    objective.set_target_masks(target)
+    torch.manual_seed(1)
+    start = (0.5 + 0.2 * torch.randn(1, 3, 27, 45)).clamp(0, 1)
+    assert float(objective(result)) < 0.5 * float(objective(start))
+
+
+def test_size_sets_the_long_side() -> None:
+    result = optimize_doodle(
+        tiny_network(), style_image(), two_regions(40, 40, 20), two_regions(30, 60, 20), iterations=2, size=40
+    )
+    assert result.shape == (1, 3, 20, 40)
+
+
+def test_works_under_the_hosts_inference_mode() -> None:
+    network = tiny_network()  # networks are loaded outside inference mode (see test_networks)
+    with torch.inference_mode():
+        style, masks = style_image(), two_regions(40, 40, 20)
+        result = optimize_doodle(network, style, masks, masks, iterations=3)
+    assert torch.isfinite(result).all()
+
+
+def test_cancel_stops_within_one_iteration() -> None:
+    calls = []
+
+    def cancel_at_three(done: int, total: int, preview=None) -> None:
+        calls.append(done)
+        if done == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        optimize_doodle(
+            tiny_network(),
+            style_image(),
+            two_regions(40, 40, 20),
+            two_regions(40, 40, 20),
+            iterations=50,
+            progress=cancel_at_three,
+        )
+    assert calls == [1, 2, 3]
+
+
+def test_content_image_pulls_the_result_towards_it() -> None:
+    network, style, masks = tiny_network(), style_image(), two_regions(40, 40, 20)
+    content = torch.zeros(1, 3, 40, 40)
+    content[:, :, 10:30, 10:30] = 1
+    free = optimize_doodle(network, style, masks, masks, iterations=20, seed=0)
+    kept = optimize_doodle(
+        network, style, masks, masks, iterations=20, seed=0, content_image=content, content_weight=5.0, init="content"
+    )
+    assert (kept - content).abs().mean() < (free - content).abs().mean()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"iterations": 0}, "iterations"),
+        ({"scales": 0}, "scales"),
+        ({"init": "zeros"}, "init"),
+        ({"init": "content"}, "no content_image"),
+        ({"size": -5}, "size"),
+        ({"size": 100000}, "too large"),
+        ({"target_masks": two_regions(40, 40, 20).repeat(1, 2, 1, 1)}, "4 regions but the style masks have 2"),
+        ({"target_masks": two_regions(4, 40, 20)}, "too small"),
+    ],
+)
+def test_bad_input_gets_clear_messages(kwargs: dict, message: str) -> None:
+    arguments = {"target_masks": two_regions(40, 40, 20), "iterations": 5} | kwargs
+    with pytest.raises(DoodleError, match=message):
+        optimize_doodle(tiny_network(), style_image(), two_regions(40, 40, 20), **arguments)
+
+
+def test_style_image_and_map_of_different_sizes_are_refused() -> None:
+    with pytest.raises(DoodleError, match="style image is 40x40 but its map is 30x40"):
+        DoodleObjective(tiny_network(), style_image(), two_regions(40, 30, 10))

@@ -1,0 +1,108 @@
+"""Training: resume ends where an uninterrupted run ends; a stop keeps its checkpoint; bad settings refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from doodle.errors import DoodleError
+from doodle.generator_file import load_generator
+from doodle.regions import RegionMasks
+from doodle.train import TrainSettings, train_generator
+from tests.helpers import tiny_network
+
+
+def style_pair() -> tuple[torch.Tensor, RegionMasks]:
+    torch.manual_seed(0)
+    image = torch.rand(1, 3, 48, 64)
+    labels = torch.zeros(1, 48, 64, dtype=torch.long)
+    labels[:, 20:] = 1
+    labels[:, :, 40:] = 2
+    return image, RegionMasks.from_labels(labels, torch.eye(3))
+
+
+def run(steps: int, path: Path | None = None, resume=None, progress=None):
+    image, masks = style_pair()
+    settings = TrainSettings(steps=steps, batch_size=2, learning_rate=0.003, size=32, seed=5, checkpoint_every=2)
+    options = {"progress": progress} if progress else {}
+    return train_generator(
+        tiny_network(), "tiny", image, masks, settings, resume=resume, checkpoint_path=path, **options
+    )
+
+
+def test_interrupted_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path: Path) -> None:
+    straight = run(6)
+
+    def stop_at_four(done: int, total: int, preview=None) -> None:
+        if done == 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(6, tmp_path / "g.safetensors", progress=stop_at_four)
+    checkpoint = load_generator(tmp_path / "g.safetensors")
+    assert checkpoint.training["steps_done"] == 4
+    resumed = run(6, tmp_path / "g.safetensors", resume=checkpoint)
+    assert resumed.training["steps_done"] == 6
+    for key, value in straight.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[key], value, atol=1e-5, rtol=1e-4)
+
+
+def test_training_lowers_the_loss_and_records_how_it_was_trained(tmp_path: Path) -> None:
+    losses = []
+    image, masks = style_pair()
+    network = tiny_network()
+    from doodle.objective import DoodleObjective
+
+    original = DoodleObjective.__call__
+
+    def recording(self, batch):
+        value = original(self, batch)
+        losses.append(float(value.detach()))
+        return value
+
+    DoodleObjective.__call__ = recording
+    try:
+        bundle = train_generator(
+            network,
+            "tiny",
+            image,
+            masks,
+            TrainSettings(steps=30, batch_size=2, size=32, learning_rate=0.01, checkpoint_every=100),
+        )
+    finally:
+        DoodleObjective.__call__ = original
+    assert sum(losses[-5:]) < 0.8 * sum(losses[:5])
+    assert bundle.training["steps_done"] == 30 and bundle.training["size"] == 32
+    assert bundle.training["final_loss"] > 0
+
+
+def test_preview_is_an_image_of_the_style_maps_size() -> None:
+    previews = []
+    run(1, progress=lambda done, total, preview=None: previews.append(preview()))
+    assert previews[0].shape == (1, 3, 48, 64)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("steps", 0, "steps"),
+        ("batch_size", -1, "batch_size"),
+        ("learning_rate", 0.0, "learning_rate"),
+        ("learning_rate", float("nan"), "learning_rate"),
+        ("size", 8, "size"),
+    ],
+)
+def test_bad_settings_are_refused_before_any_work(field: str, value, message: str) -> None:
+    settings = TrainSettings(**{field: value})
+    with pytest.raises(DoodleError, match=message):
+        settings.validate()
+
+
+def test_resume_with_another_region_count_is_refused(tmp_path: Path) -> None:
+    bundle = run(1)
+    image = torch.rand(1, 3, 32, 32)
+    two = RegionMasks.from_labels(torch.zeros(1, 32, 32, dtype=torch.long), torch.eye(3)[:2])
+    with pytest.raises(DoodleError, match="resume_from has 3 regions but the style map has 2"):
+        train_generator(tiny_network(), "tiny", image, two, TrainSettings(steps=2, size=32), resume=bundle)
