@@ -74,7 +74,7 @@ def _run_lbfgs(objective: DoodleObjective, start: torch.Tensor, steps: int, on_s
     The strong-Wolfe line search costs about two loss evaluations per iteration, but without it torch's first
     step (scaled by 1/|gradient|_1) is so small that each scale wasted its first dozen iterations.
     """
-    pixels = start.detach().clone().requires_grad_(True)
+    pixels = start.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
     optimiser = torch.optim.LBFGS(
         [pixels],
         lr=1.0,

@@ -106,3 +106,19 @@ def test_bad_input_gets_clear_messages(kwargs: dict, message: str) -> None:
 def test_style_image_and_map_of_different_sizes_are_refused() -> None:
     with pytest.raises(DoodleError, match="style image is 40x40 but its map is 30x40"):
         DoodleObjective(tiny_network(), style_image(), two_regions(40, 30, 10))
+
+
+def test_channels_last_content_image_as_init_works() -> None:
+    content = torch.rand(1, 40, 40, 3).permute(0, 3, 1, 2)  # a view of ComfyUI's [B, H, W, C] layout
+    masks = two_regions(40, 40, 20)
+    result = optimize_doodle(
+        tiny_network(),
+        style_image(),
+        masks,
+        masks,
+        iterations=2,
+        init="content",
+        content_image=content,
+        content_weight=1.0,
+    )
+    assert result.shape == (1, 3, 40, 40)

@@ -1,0 +1,49 @@
+"""Image files and layouts: ComfyUI's IMAGE is ``[B, H, W, C]``, the networks use ``[B, C, H, W]``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from .errors import DoodleError
+
+
+def load_image(path: str | Path) -> torch.Tensor:
+    """An image file as ``[1, H, W, C]`` float in 0..1 (C = 3, or 4 when it has transparency; 16-bit kept)."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+            if image.mode in ("I;16", "I;16B", "I"):
+                array = np.asarray(image, dtype=np.float32) / 65535.0
+                return torch.from_numpy(array.copy())[None, :, :, None].expand(-1, -1, -1, 3).contiguous()
+            mode = "RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB"
+            array = np.asarray(image.convert(mode), dtype=np.float32) / 255.0
+    except (OSError, UnidentifiedImageError) as error:
+        raise DoodleError(f"could not read image {path}: {error}") from error
+    return torch.from_numpy(array.copy())[None]
+
+
+def save_image(image: torch.Tensor, path: str | Path) -> Path:
+    """Save ``[H, W, C]``/``[1, H, W, C]`` (0..1) atomically: a stopped run never leaves half a file."""
+    path = Path(path)
+    if image.ndim == 4:
+        image = image[0]
+    array = (image.detach().float().clamp(0, 1).cpu().numpy() * 255).round().astype(np.uint8)
+    temporary = path.with_name(f".{path.name}.tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(temporary, format=Image.registered_extensions().get(path.suffix.lower(), "PNG"))
+    os.replace(temporary, path)
+    return path
+
+
+def to_channels_first(image: torch.Tensor) -> torch.Tensor:
+    """IMAGE ``[B, H, W, C]`` to ``[B, 3, H, W]``, dropping alpha."""
+    return image[..., :3].permute(0, 3, 1, 2).contiguous()
+
+
+def to_channels_last(image: torch.Tensor) -> torch.Tensor:
+    return image.permute(0, 2, 3, 1)
