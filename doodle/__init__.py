@@ -1,0 +1,9 @@
+"""doodle: neural doodles (semantic style transfer) in plain PyTorch, usable with or without ComfyUI.
+
+See :mod:`doodle.api` for the Python API and ``python -m doodle --help`` for the command line.
+"""
+
+from .errors import DoodleError
+from .regions import RegionMasks
+
+__all__ = ["DoodleError", "RegionMasks"]

