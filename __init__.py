@@ -1,0 +1,17 @@
+"""doodle for ComfyUI: neural doodles (paint colour sketches in an artwork's style).
+
+ComfyUI calls :func:`comfy_entrypoint`; the node modules import ComfyUI's API, so they are imported only
+then, and this package stays importable without ComfyUI (by pytest, for instance).
+"""
+
+import logging
+
+
+async def comfy_entrypoint():
+    try:
+        from .nodes import comfy_entrypoint as entrypoint
+    except Exception:
+        # ComfyUI logs only the message of an exception raised here; the traceback is what helps.
+        logging.getLogger(__name__).exception("doodle: the node modules failed to import")
+        raise
+    return await entrypoint()

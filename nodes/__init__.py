@@ -1,0 +1,32 @@
+"""The ComfyUI side of doodle: thin V3 nodes over the core in ``doodle/``."""
+
+from __future__ import annotations
+
+from comfy_api.latest import ComfyExtension, io
+
+from . import host
+from .generator import LoadDoodleGenerator, RenderDoodle, TrainDoodleStyle
+from .masks import MaskFromColors, RandomDoodleMask
+from .optimize import OptimizeDoodle
+
+NODES: list[type[io.ComfyNode]] = [
+    MaskFromColors,
+    RandomDoodleMask,
+    LoadDoodleGenerator,
+    RenderDoodle,
+    TrainDoodleStyle,
+    OptimizeDoodle,
+]
+
+
+class DoodleExtension(ComfyExtension):
+    async def on_load(self) -> None:
+        host.register_model_folders()
+        host.install_example_inputs()
+
+    async def get_node_list(self) -> list[type[io.ComfyNode]]:
+        return NODES
+
+
+async def comfy_entrypoint() -> DoodleExtension:
+    return DoodleExtension()

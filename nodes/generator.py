@@ -1,0 +1,163 @@
+"""LoadDoodleGenerator, RenderDoodle and TrainDoodleStyle: the feed-forward doodle."""
+
+from __future__ import annotations
+
+import re
+
+from comfy_api.latest import io, ui
+
+from ..doodle import api
+from . import host
+from .types import CATEGORY, SEED_MAX, DoodleGenerator, DoodleMasks
+
+SAVE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,99}$")
+
+
+class LoadDoodleGenerator(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="LoadDoodleGenerator",
+            display_name="Load Doodle Generator",
+            category=CATEGORY,
+            description="Load a trained generator from models/doodle_generators or the generators shipped with doodle.",
+            inputs=[io.Combo.Input("generator_name", options=host.generator_names())],
+            outputs=[DoodleGenerator.Output(display_name="generator")],
+        )
+
+    @classmethod
+    def fingerprint_inputs(cls, generator_name: str) -> float:
+        """Reload when the file changes (a training run rewrote it)."""
+        return host.generator_path(generator_name).stat().st_mtime
+
+    @classmethod
+    def execute(cls, generator_name: str) -> io.NodeOutput:
+        return io.NodeOutput(api.load_generator(host.generator_path(generator_name), host.device()))
+
+
+class RenderDoodle(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="RenderDoodle",
+            display_name="Render Doodle",
+            category=CATEGORY,
+            description="Paint masks or a colour doodle with a trained generator in one forward pass.",
+            inputs=[
+                DoodleGenerator.Input("generator"),
+                io.Int.Input("seed", default=0, min=0, max=SEED_MAX, control_after_generate=True),
+                DoodleMasks.Input("masks", optional=True, tooltip="Region masks (give masks or doodle)."),
+                io.Image.Input(
+                    "doodle",
+                    optional=True,
+                    tooltip="A colour doodle, mapped to the generator's palette by nearest colour.",
+                ),
+                io.Int.Input(
+                    "batch_size",
+                    default=1,
+                    min=1,
+                    max=64,
+                    optional=True,
+                    tooltip="Paintings of one doodle, each with its own noise.",
+                ),
+                io.Int.Input(
+                    "tile_size",
+                    default=1024,
+                    min=0,
+                    max=8192,
+                    step=16,
+                    optional=True,
+                    tooltip="Render large images in tiles of this size (seamless); 0 = one piece.",
+                ),
+                io.Boolean.Input("half_precision", default=False, optional=True, tooltip="float16 on CUDA only."),
+            ],
+            outputs=[io.Image.Output(display_name="image")],
+        )
+
+    @classmethod
+    def execute(
+        cls,
+        generator,
+        seed: int,
+        masks=None,
+        doodle=None,
+        batch_size: int = 1,
+        tile_size: int = 1024,
+        half_precision: bool = False,
+    ) -> io.NodeOutput:
+        generator.model.to(host.device())
+        try:
+            image = api.render_image(
+                generator, seed, masks, doodle, batch_size, tile_size, half_precision, progress=host.ComfyProgress(1)
+            )
+        finally:
+            host.free_memory()
+        image = image.to(host.output_device())
+        return io.NodeOutput(image, ui=ui.PreviewImage(image, cls=cls))
+
+
+class TrainDoodleStyle(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="TrainDoodleStyle",
+            display_name="Train Doodle Style",
+            category=CATEGORY,
+            description="Train a generator for one style on random masks. Saves to models/doodle_generators/"
+            "<save_name>.safetensors every 50 steps and on Cancel; resume_from continues a run. 200 steps show "
+            "the idea; 1000+ give good textures (much faster on a GPU).",
+            inputs=[
+                io.Image.Input("style_image"),
+                DoodleMasks.Input("style_masks", tooltip="MaskFromColors of the style image's map."),
+                io.Int.Input(
+                    "steps",
+                    default=200,
+                    min=1,
+                    max=100000,
+                    tooltip="Total steps; a resumed run continues up to this many.",
+                ),
+                io.Int.Input("batch_size", default=4, min=1, max=64),
+                io.Float.Input("learning_rate", default=0.003, min=0.0001, max=1.0, step=0.0001),
+                io.Int.Input("size", default=128, min=32, max=2048, step=16, tooltip="Training resolution."),
+                io.Int.Input("seed", default=0, min=0, max=SEED_MAX, control_after_generate=True),
+                io.Combo.Input("loss_network", options=api.available_networks(host.vgg_dirs())),
+                io.String.Input("save_name", default="my_style", tooltip="File name in models/doodle_generators."),
+                DoodleGenerator.Input("resume_from", optional=True),
+            ],
+            outputs=[DoodleGenerator.Output(display_name="generator")],
+        )
+
+    @classmethod
+    def execute(
+        cls,
+        style_image,
+        style_masks,
+        steps: int,
+        batch_size: int,
+        learning_rate: float,
+        size: int,
+        seed: int,
+        loss_network: str,
+        save_name: str,
+        resume_from=None,
+    ) -> io.NodeOutput:
+        name = save_name.strip().removesuffix(".safetensors")
+        if not SAVE_NAME.match(name):
+            raise api.DoodleError(f"save_name {save_name!r} must be a plain file name (letters, digits, space, _ . -)")
+        settings = api.TrainSettings(steps, batch_size, learning_rate, size, seed % 2**63, checkpoint_every=50)
+        try:
+            bundle = api.train_style(
+                loss_network,
+                style_image,
+                style_masks,
+                settings,
+                host.device(),
+                host.vgg_dirs(),
+                resume=resume_from,
+                checkpoint_path=host.generator_save_dir() / f"{name}.safetensors",
+                progress=host.ComfyProgress(steps),
+            )
+        finally:
+            host.free_memory()
+        bundle.name = f"{name}.safetensors"
+        return io.NodeOutput(bundle)

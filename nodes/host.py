@@ -1,0 +1,106 @@
+"""The one seam between the nodes and ComfyUI: device, progress with previews, Cancel, model folders.
+
+Everything ComfyUI-specific that the nodes need lives here, so the node modules stay thin adapters.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import comfy.model_management
+import comfy.utils
+import folder_paths
+import numpy as np
+import torch
+from PIL import Image
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+GENERATORS_FOLDER = "doodle_generators"
+VGG_FOLDER = "vgg"
+SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
+PREVIEW_SECONDS = 2.0
+
+
+def register_model_folders() -> None:
+    """Register ``models/doodle_generators`` (plus the package's ``weights/``) and ``models/vgg``.
+
+    Paths that ``extra_model_paths.yaml`` already added under these names are kept; only the extension filter
+    is set, so ComfyUI's lists show loadable files only.
+    """
+    _register(GENERATORS_FOLDER, [Path(folder_paths.models_dir) / GENERATORS_FOLDER, SHIPPED_WEIGHTS], {".safetensors"})
+    _register(VGG_FOLDER, [Path(folder_paths.models_dir) / VGG_FOLDER], {".safetensors", ".pth"})
+
+
+def install_example_inputs() -> None:
+    """Copy the example maps and paintings into ComfyUI's ``input/`` as ``doodle_<style>_<file>``.
+
+    The example workflows load them by those names; a file already there (perhaps edited) is left alone.
+    """
+    input_dir = Path(folder_paths.get_input_directory())
+    for source in sorted(EXAMPLES.glob("*/*.png")):
+        target = input_dir / f"doodle_{source.parent.name}_{source.name}"
+        if not target.exists():
+            input_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+
+
+def _register(name: str, defaults: list[Path], extensions: set[str]) -> None:
+    paths, _ = folder_paths.folder_names_and_paths.get(name, ([], set()))
+    merged = list(paths) + [str(p) for p in defaults if str(p) not in paths]
+    folder_paths.folder_names_and_paths[name] = (merged, set(extensions))
+
+
+def generator_names() -> list[str]:
+    return folder_paths.get_filename_list(GENERATORS_FOLDER)
+
+
+def generator_path(name: str) -> Path:
+    return Path(folder_paths.get_full_path_or_raise(GENERATORS_FOLDER, name))
+
+
+def generator_save_dir() -> Path:
+    """Where trained generators go: the first ``doodle_generators`` folder (``models/doodle_generators``)."""
+    return Path(folder_paths.get_folder_paths(GENERATORS_FOLDER)[0])
+
+
+def vgg_dirs() -> tuple[str, ...]:
+    return tuple(folder_paths.get_folder_paths(VGG_FOLDER))
+
+
+def device() -> torch.device:
+    return comfy.model_management.get_torch_device()
+
+
+def output_device() -> torch.device:
+    return comfy.model_management.intermediate_device()
+
+
+def free_memory() -> None:
+    comfy.model_management.soft_empty_cache()
+
+
+def to_pil(image: torch.Tensor) -> Image.Image:
+    """``[1, 3, H, W]`` or ``[H, W, 3]`` in 0..1 to a PIL image for previews."""
+    if image.ndim == 4:
+        image = image[0].permute(1, 2, 0)
+    array = (image.detach().float().clamp(0, 1).cpu().numpy() * 255).round().astype(np.uint8)
+    return Image.fromarray(array)
+
+
+class ComfyProgress:
+    """ComfyUI's progress bar, with a preview at most every ``PREVIEW_SECONDS``; raises on Cancel."""
+
+    def __init__(self, total: int) -> None:
+        self.bar = comfy.utils.ProgressBar(total)
+        self.last_preview = 0.0
+
+    def __call__(self, done: int, total: int, preview=None) -> None:
+        comfy.model_management.throw_exception_if_processing_interrupted()
+        payload = None
+        now = time.monotonic()
+        if preview is not None and (now - self.last_preview >= PREVIEW_SECONDS or done >= total):
+            payload = ("JPEG", to_pil(preview()), 512)
+            self.last_preview = now
+        self.bar.update_absolute(done, total, payload)

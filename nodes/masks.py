@@ -1,0 +1,104 @@
+"""MaskFromColors and RandomDoodleMask: colour maps and random maps to DOODLE_MASKS."""
+
+from __future__ import annotations
+
+from comfy_api.latest import io, ui
+
+from ..doodle import api
+from . import host
+from .types import CATEGORY, SEED_MAX, DoodleMasks
+
+
+class MaskFromColors(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="MaskFromColors",
+            display_name="Mask From Colors",
+            category=CATEGORY,
+            description="Turn a colour-coded map into region masks. Anti-aliased edges and JPEG noise are ignored; "
+            "near-miss colours (254,0,0 vs 255,51,31) are matched to palette_from's regions.",
+            inputs=[
+                io.Image.Input("image", tooltip="A map painted in flat colours, one colour per region."),
+                io.Int.Input(
+                    "n_colors",
+                    default=0,
+                    min=0,
+                    max=64,
+                    tooltip="Number of regions; 0 detects the painted colours automatically.",
+                ),
+                DoodleMasks.Input(
+                    "palette_from",
+                    optional=True,
+                    tooltip="Masks of another map (the style's): reuse its palette so regions line up.",
+                ),
+            ],
+            outputs=[
+                DoodleMasks.Output(display_name="masks"),
+                io.Image.Output(display_name="preview", tooltip="Each pixel in its region's palette colour."),
+            ],
+        )
+
+    @classmethod
+    def execute(cls, image, n_colors: int, palette_from=None) -> io.NodeOutput:
+        masks = api.masks_from_colors(image, n_colors, palette_from)
+        preview = masks.preview().to(host.output_device())
+        return io.NodeOutput(masks, preview, ui=ui.PreviewImage(preview, cls=cls))
+
+
+class RandomDoodleMask(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="RandomDoodleMask",
+            display_name="Random Doodle Mask",
+            category=CATEGORY,
+            description="Random smooth region maps (diamond-square heights, K-means, median filter): a surprise "
+            "doodle, and the training data of feed-forward generators.",
+            inputs=[
+                io.Int.Input("width", default=512, min=16, max=8192, step=8),
+                io.Int.Input("height", default=384, min=16, max=8192, step=8),
+                io.Int.Input("n_regions", default=4, min=1, max=16, tooltip="Ignored when palette_from is given."),
+                io.Int.Input("seed", default=0, min=0, max=SEED_MAX, control_after_generate=True),
+                io.Int.Input("batch_size", default=1, min=1, max=64),
+                io.Float.Input(
+                    "roughness",
+                    default=0.5,
+                    min=0.0,
+                    max=1.0,
+                    step=0.05,
+                    tooltip="Low: round blobs. High: ragged coasts.",
+                ),
+                io.Int.Input(
+                    "smoothing",
+                    default=11,
+                    min=0,
+                    max=101,
+                    tooltip="Median filter diameter in pixels: removes thin slivers.",
+                ),
+                DoodleMasks.Input(
+                    "palette_from",
+                    optional=True,
+                    tooltip="Use these masks' palette (and region count), e.g. a generator's style map.",
+                ),
+            ],
+            outputs=[DoodleMasks.Output(display_name="masks"), io.Image.Output(display_name="preview")],
+        )
+
+    @classmethod
+    def execute(
+        cls,
+        width: int,
+        height: int,
+        n_regions: int,
+        seed: int,
+        batch_size: int,
+        roughness: float,
+        smoothing: int,
+        palette_from=None,
+    ) -> io.NodeOutput:
+        palette = None if palette_from is None else palette_from.palette
+        regions = n_regions if palette is None else palette.shape[0]
+        masks = api.random_masks(width, height, regions, seed, batch_size, roughness, smoothing, palette=palette)
+        preview = masks.preview().to(host.output_device())
+        return io.NodeOutput(masks, preview, ui=ui.PreviewImage(preview, cls=cls))

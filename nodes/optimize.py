@@ -1,0 +1,77 @@
+"""OptimizeDoodle-LBFGS: the optimisation-based doodle (slow, the quality reference)."""
+
+from __future__ import annotations
+
+from comfy_api.latest import io, ui
+
+from ..doodle import api
+from ..doodle.optimize import INITS
+from . import host
+from .types import CATEGORY, SEED_MAX, DoodleMasks
+
+
+class OptimizeDoodle(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="OptimizeDoodle-LBFGS",
+            display_name="Optimize Doodle (L-BFGS)",
+            category=CATEGORY,
+            description="Paint the target masks so each region has the texture of the same region of the style "
+            "image, by L-BFGS over pixels. Minutes on a CPU; use a trained generator for speed.",
+            inputs=[
+                io.Image.Input("style_image"),
+                DoodleMasks.Input("style_masks", tooltip="MaskFromColors of the style image's map."),
+                DoodleMasks.Input("target_masks", tooltip="MaskFromColors of the doodle, palette_from = style_masks."),
+                io.Int.Input("iterations", default=300, min=1, max=10000, tooltip="L-BFGS steps over all scales."),
+                io.Int.Input("seed", default=0, min=0, max=SEED_MAX, control_after_generate=True),
+                io.Combo.Input(
+                    "loss_network",
+                    options=api.available_networks(host.vgg_dirs()),
+                    tooltip="vgg19: torchvision ImageNet (downloaded when online); vgg16-hed: offline.",
+                ),
+                io.Int.Input("size", default=0, min=0, max=4096, step=8, tooltip="Output long side; 0 = the target's."),
+                io.Int.Input("scales", default=2, min=1, max=8, tooltip="Coarse-to-fine levels (1 = single scale)."),
+                io.Image.Input("content_image", optional=True, tooltip="A photo whose layout to keep."),
+                io.Float.Input("content_weight", default=0.0, min=0.0, max=100.0, step=0.05, optional=True),
+                io.Combo.Input("init", options=list(INITS), default="style-mean", optional=True),
+            ],
+            outputs=[io.Image.Output(display_name="image")],
+        )
+
+    @classmethod
+    def execute(
+        cls,
+        style_image,
+        style_masks,
+        target_masks,
+        iterations: int,
+        seed: int,
+        loss_network: str,
+        size: int,
+        scales: int,
+        content_image=None,
+        content_weight: float = 0.0,
+        init: str = "style-mean",
+    ) -> io.NodeOutput:
+        try:
+            image = api.optimize_image(
+                loss_network,
+                style_image,
+                style_masks,
+                target_masks,
+                host.device(),
+                host.vgg_dirs(),
+                content_image=content_image,
+                progress=host.ComfyProgress(iterations),
+                iterations=iterations,
+                seed=seed,
+                size=size,
+                scales=scales,
+                content_weight=content_weight,
+                init=init,
+            )
+        finally:
+            host.free_memory()
+        image = image.to(host.output_device())
+        return io.NodeOutput(image, ui=ui.PreviewImage(image, cls=cls))
