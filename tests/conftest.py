@@ -1,0 +1,34 @@
+"""Shared pytest fixtures. The ComfyUI server fixture starts one real server for the session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.comfyui_harness import (
+    ComfyUIClient,
+    ComfyUIServer,
+    comfyui_required,
+    find_comfyui_dir,
+)
+
+
+@pytest.fixture(scope="session")
+def comfyui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyUIClient]:
+    """A client of one real ComfyUI server (started once per session) with doodle installed.
+
+    Skips when no ComfyUI checkout is found ($DOODLE_COMFYUI_DIR or <repo>/.comfyui; get one with
+    scripts/get_comfyui.sh), unless DOODLE_REQUIRE_COMFYUI=1, as in CI, where that fails.
+    """
+    comfyui_dir = find_comfyui_dir()
+    if comfyui_dir is None:
+        msg = "no ComfyUI: set DOODLE_COMFYUI_DIR or run scripts/get_comfyui.sh .venv/bin/python .comfyui"
+        if comfyui_required():
+            pytest.fail(msg + " (DOODLE_REQUIRE_COMFYUI is set)")
+        pytest.skip(msg)
+    server = ComfyUIServer(comfyui_dir, tmp_path_factory.mktemp("comfyui-base"))
+    try:
+        yield server.start()
+    finally:
+        server.stop()
