@@ -86,17 +86,23 @@ def load_network(
     device: torch.device | str = "cpu",
     extra_dirs: tuple[str, ...] = (),
     allow_download: bool = True,
+    pooling: str = "avg",
 ) -> VGGFeatures:
-    """The frozen feature extractor ``name`` on ``device``, loaded once per process."""
+    """The frozen feature extractor ``name`` on ``device``, loaded once per process.
+
+    ``pooling`` "max" gives the network as trained; the default "avg" is the original method's choice.
+    """
     path = find_network_file(name, extra_dirs)
     if path is None:
-        if name == "vgg19" and allow_download:
-            return _download_vgg19(str(torch.device(device)))
-        raise DoodleError(
-            f"loss network {name!r} was not found in {[str(d) for d in search_dirs(extra_dirs)]}: "
-            f"{_spec(name).how_to_get}"
-        )
-    return _load_cached(name, str(path), str(torch.device(device)))
+        if not (name == "vgg19" and allow_download):
+            raise DoodleError(
+                f"loss network {name!r} was not found in {[str(d) for d in search_dirs(extra_dirs)]}: "
+                f"{_spec(name).how_to_get}"
+            )
+        network = _download_vgg19(str(torch.device(device)))
+    else:
+        network = _load_cached(name, str(path), str(torch.device(device)))
+    return network if pooling == network.pooling else network.with_pooling(pooling)
 
 
 @functools.lru_cache(maxsize=4)

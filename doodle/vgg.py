@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Collection, Sequence
 
 import torch
@@ -69,6 +70,14 @@ class VGGFeatures(nn.Module):
                 channels = int(width)
         self.requires_grad_(False)
         self.eval()
+
+    def with_pooling(self, pooling: str) -> VGGFeatures:
+        """The same network (weights shared, not copied) with another pooling."""
+        if pooling not in ("avg", "max"):
+            raise ValueError(f"pooling must be 'avg' or 'max', got {pooling!r}")
+        twin = copy.copy(self)
+        twin.pooling = pooling
+        return twin
 
     @property
     def layer_names(self) -> list[str]:

@@ -106,3 +106,15 @@ def test_network_loaded_under_inference_mode_still_gives_gradients(tmp_path: Pat
     image = torch.rand(1, 3, 16, 16, requires_grad=True)
     network(image, ["conv2_1"])["conv2_1"].sum().backward()
     assert image.grad is not None and image.grad.abs().sum() > 0
+
+
+def test_max_pooling_shares_the_weights_and_changes_the_features(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("DOODLE_VGG_DIR", str(tmp_path / "vgg"))
+    fake_hed_h5(tmp_path / "w.h5")
+    convert_hed(tmp_path / "w.h5")
+    average = load_network("vgg16-hed", allow_download=False)
+    maximum = load_network("vgg16-hed", allow_download=False, pooling="max")
+    assert maximum.convs["conv1_1"].weight is average.convs["conv1_1"].weight and average.pooling == "avg"
+    image = torch.rand(1, 3, 8, 8)
+    expected = torch.nn.functional.max_pool2d(average(image, ["conv1_2"])["conv1_2"], 2)
+    torch.testing.assert_close(maximum.convs["conv2_1"](expected).relu(), maximum(image, ["conv2_1"])["conv2_1"])
