@@ -9,7 +9,7 @@ from .errors import DoodleError
 from .generator_file import GeneratorBundle, load_generator, save_generator
 from .image_io import to_channels_first, to_channels_last
 from .networks import available_networks, load_network
-from .optimize import optimize_doodle
+from .optimize import optimize_doodle, validate_request
 from .progress import Progress, no_progress
 from .random_masks import random_masks
 from .regions import RegionMasks
@@ -82,10 +82,15 @@ def optimize_image(
     progress: Progress = no_progress,
     **settings,
 ) -> torch.Tensor:
-    """L-BFGS doodle on IMAGE tensors; ``settings`` are :func:`optimize_doodle`'s keyword arguments."""
+    """L-BFGS doodle on IMAGE tensors; ``settings`` are :func:`optimize_doodle`'s keyword arguments.
+
+    Everything is checked before the network is loaded, so bad input fails at once.
+    """
     _check_style_pair(style_image, style_masks)
-    network = load_network(network_name, device, network_dirs)
     content = None if content_image is None else to_channels_first(content_image[:1])
+    request = {key: settings[key] for key in ("iterations", "scales", "init", "size") if key in settings}
+    validate_request(style_masks.masks, target_masks.masks, content_image=content, **request)
+    network = load_network(network_name, device, network_dirs)
     result = optimize_doodle(
         network,
         to_channels_first(style_image[:1]),

@@ -39,7 +39,7 @@ def optimize_doodle(
     of it, then each finer level starts from the upsampled result. ``iterations`` are split over the levels.
     Returns ``[1, 3, h', w']`` in 0..1 on the network's device.
     """
-    _validate(style_masks, target_masks, iterations, scales, init, content_image, size)
+    validate_request(style_masks, target_masks, iterations, scales, init, content_image, size)
     device = next(network.parameters()).device
     height, width = _output_size(target_masks.shape[-2:], size)
     with gradients_enabled():
@@ -164,15 +164,16 @@ def _split_iterations(iterations: int, scales: int) -> list[int]:
     return [share] * (scales - 1) + [iterations - share * (scales - 1)]
 
 
-def _validate(
+def validate_request(
     style_masks: torch.Tensor,
     target_masks: torch.Tensor,
-    iterations: int,
-    scales: int,
-    init: str,
-    content_image: torch.Tensor | None,
-    size: int,
+    iterations: int = 300,
+    scales: int = 1,
+    init: str = "style-mean",
+    content_image: torch.Tensor | None = None,
+    size: int = 0,
 ) -> None:
+    """Raise a DoodleError for any request :func:`optimize_doodle` cannot do; cheap, so hosts call it first."""
     if iterations < 1 or iterations > 100_000:
         raise DoodleError(f"iterations must be between 1 and 100000, got {iterations}")
     if scales < 1 or scales > 8:

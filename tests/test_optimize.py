@@ -122,3 +122,16 @@ def test_channels_last_content_image_as_init_works() -> None:
         content_weight=1.0,
     )
     assert result.shape == (1, 3, 40, 40)
+
+
+def test_bad_request_fails_before_the_network_is_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from doodle import api
+    from doodle.regions import RegionMasks
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("the network must not be loaded for a bad request")
+
+    monkeypatch.setattr(api, "load_network", no_loading)
+    masks = RegionMasks(two_regions(40, 40, 20), torch.eye(3)[:2])
+    with pytest.raises(DoodleError, match="iterations"):
+        api.optimize_image("vgg16-hed", torch.rand(1, 40, 40, 3), masks, masks, iterations=0)
