@@ -1,0 +1,174 @@
+"""The doodle nodes inside a real ComfyUI: registration, each node, every example workflow, errors, cancel."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.comfyui_harness import ComfyUIClient, PromptExecutionError
+from tests.helpers import EXAMPLES, REPO
+from tests.workflow_convert import ui_to_api
+
+NODE_IDS = (
+    "MaskFromColors",
+    "RandomDoodleMask",
+    "LoadDoodleGenerator",
+    "RenderDoodle",
+    "TrainDoodleStyle",
+    "OptimizeDoodle-LBFGS",
+)
+WORKFLOWS = sorted((REPO / "example_workflows").glob("*.json"))
+FAST_SETTINGS = {
+    "OptimizeDoodle-LBFGS": {"iterations": 4, "size": 64, "loss_network": "vgg16-hed"},
+    "TrainDoodleStyle": {"steps": 2, "batch_size": 1, "size": 64, "loss_network": "vgg16-hed"},
+}
+
+
+@pytest.fixture(scope="module")
+def comfy(comfyui: ComfyUIClient) -> ComfyUIClient:
+    comfyui.require_nodes(*NODE_IDS)
+    return comfyui
+
+
+def test_nodes_register_under_one_menu_with_tooltips(comfy: ComfyUIClient) -> None:
+    info = comfy.object_info()
+    for node_id in NODE_IDS:
+        assert info[node_id]["category"] == "doodle"
+        assert info[node_id]["description"]
+    seed = info["RenderDoodle"]["input"]["required"]["seed"]
+    assert seed[1]["control_after_generate"] is True and seed[1]["max"] == 2**64 - 1
+    assert "tooltip" in info["MaskFromColors"]["input"]["required"]["n_colors"][1]
+    generators = info["LoadDoodleGenerator"]["input"]["required"]["generator_name"][1]["options"]
+    assert {"monet.safetensors", "renoir.safetensors"} <= set(generators)
+    assert "vgg16-hed" in info["OptimizeDoodle-LBFGS"]["input"]["required"]["loss_network"][1]["options"]
+
+
+def test_example_images_were_copied_into_input(comfy: ComfyUIClient) -> None:
+    for style in ("monet", "renoir"):
+        for name in ("style.png", "style_mask.png", "target_mask.png"):
+            copied = comfy.input_dir / f"doodle_{style}_{name}"
+            assert copied.read_bytes() == (EXAMPLES / style / name).read_bytes()
+
+
+def test_mask_from_colors_preview_paints_the_five_monet_regions(comfy: ComfyUIClient) -> None:
+    prompt = {
+        "1": {"class_type": "LoadImage", "inputs": {"image": "doodle_monet_style_mask.png"}},
+        "2": {"class_type": "MaskFromColors", "inputs": {"image": ["1", 0], "n_colors": 0}},
+        "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 1], "filename_prefix": "masks"}},
+    }
+    result = comfy.run(prompt)
+    preview = result.image("3")
+    assert preview.shape == (384, 512, 3)
+    assert len(np.unique(preview.reshape(-1, 3), axis=0)) == 5
+    assert result.ui("2")["images"], "the node shows its preview"
+
+
+def test_random_doodle_mask_batch_has_every_region(comfy: ComfyUIClient) -> None:
+    prompt = {
+        "1": {
+            "class_type": "RandomDoodleMask",
+            "inputs": {
+                "width": 96,
+                "height": 64,
+                "n_regions": 4,
+                "seed": 2**64 - 1,
+                "batch_size": 2,
+                "roughness": 0.6,
+                "smoothing": 5,
+            },
+        },
+        "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 1], "filename_prefix": "random"}},
+    }
+    images = comfy.run(prompt).images("2")
+    assert len(images) == 2
+    for image in images:
+        assert image.shape == (64, 96, 3)
+        assert len(np.unique(image.reshape(-1, 3), axis=0)) == 4
+
+
+def fast_prompt(comfy: ComfyUIClient, workflow_path: Path) -> dict:
+    prompt = ui_to_api(json.loads(workflow_path.read_text()), comfy.object_info())
+    for node in prompt.values():
+        node["inputs"].update(FAST_SETTINGS.get(node["class_type"], {}))
+    return prompt
+
+
+def region_colours_differ(image: np.ndarray, doodle: np.ndarray) -> bool:
+    """Each painted region of the doodle gets its own mean colour in the result."""
+    colours = np.unique(doodle.reshape(-1, 3), axis=0, return_counts=True)
+    painted = colours[0][colours[1] > 0.02 * doodle.shape[0] * doodle.shape[1]]
+    means = [image[(doodle == colour).all(axis=2)].mean(axis=0) for colour in painted]
+    distances = [np.abs(a - b).sum() for i, a in enumerate(means) for b in means[i + 1 :]]
+    return min(distances) > 10
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=[w.stem for w in WORKFLOWS])
+def test_every_example_workflow_runs_and_paints_each_region(comfy: ComfyUIClient, workflow: Path) -> None:
+    prompt = fast_prompt(comfy, workflow)
+    result = comfy.run(prompt, timeout=600)
+    saves = [node_id for node_id, node in prompt.items() if node["class_type"] == "SaveImage"]
+    assert saves
+    for node_id in saves:
+        image = result.image(node_id)
+        assert image.ndim == 3 and image.shape[2] == 3 and image.std() > 3
+    if workflow.stem == "1_doodle_to_painting":
+        doodle = np.asarray(Image.open(EXAMPLES / "monet" / "target_mask.png").convert("RGB"))
+        painted = result.image(saves[0])
+        assert painted.shape == doodle.shape
+        assert region_colours_differ(painted.astype(float), doodle)
+    if workflow.stem == "2_train_your_own_style":
+        assert (comfy.models_dir / "doodle_generators" / "my_renoir.safetensors").is_file()
+
+
+def test_trained_generator_loads_back_and_renders(comfy: ComfyUIClient) -> None:
+    comfy.run(fast_prompt(comfy, REPO / "example_workflows" / "2_train_your_own_style.json"), timeout=600)
+    prompt = {
+        "1": {"class_type": "LoadDoodleGenerator", "inputs": {"generator_name": "my_renoir.safetensors"}},
+        "2": {"class_type": "LoadImage", "inputs": {"image": "doodle_renoir_target_mask.png"}},
+        "3": {
+            "class_type": "RenderDoodle",
+            "inputs": {"generator": ["1", 0], "seed": 1, "doodle": ["2", 0], "batch_size": 2, "tile_size": 128},
+        },
+        "4": {"class_type": "SaveImage", "inputs": {"images": ["3", 0], "filename_prefix": "mine"}},
+    }
+    images = comfy.run(prompt, timeout=300).images("4")
+    assert len(images) == 2 and images[0].shape == (320, 512, 3)
+    assert np.abs(images[0].astype(int) - images[1].astype(int)).max() > 0, "each image has its own noise"
+
+
+@pytest.mark.parametrize(
+    ("node", "inputs", "message"),
+    [
+        ("MaskFromColors", {"n_colors": 3}, "n_colors is 3"),
+        ("RenderDoodle", {}, "either masks or a doodle"),
+    ],
+)
+def test_bad_input_stops_the_node_with_our_message(comfy: ComfyUIClient, node: str, inputs: dict, message: str) -> None:
+    prompt = {
+        "1": {"class_type": "LoadImage", "inputs": {"image": "doodle_monet_style_mask.png"}},
+        "2": {"class_type": "LoadDoodleGenerator", "inputs": {"generator_name": "monet.safetensors"}},
+    }
+    if node == "MaskFromColors":
+        prompt["3"] = {"class_type": node, "inputs": {"image": ["1", 0]} | inputs}
+        prompt["4"] = {"class_type": "SaveImage", "inputs": {"images": ["3", 1], "filename_prefix": "bad"}}
+    else:
+        prompt["3"] = {"class_type": node, "inputs": {"generator": ["2", 0], "seed": 0} | inputs}
+        prompt["4"] = {"class_type": "SaveImage", "inputs": {"images": ["3", 0], "filename_prefix": "bad"}}
+    with pytest.raises(PromptExecutionError) as error:
+        comfy.run(prompt)
+    assert message in str(error.value) and "DoodleError" in str(error.value)
+
+
+def test_cancelled_optimisation_leaves_the_host_ready_for_the_next_prompt(comfy: ComfyUIClient) -> None:
+    prompt = fast_prompt(comfy, REPO / "example_workflows" / "3_optimize_doodle.json")
+    optimise = next(node for node in prompt.values() if node["class_type"] == "OptimizeDoodle-LBFGS")
+    optimise["inputs"].update(iterations=5000, size=96, seed=123)
+    result = comfy.cancel(comfy.submit(prompt), timeout=120)
+    assert result.status.get("status_str") != "success"
+    optimise["inputs"].update(iterations=3, seed=124)
+    image = comfy.run(prompt, timeout=300).images(next(k for k, v in prompt.items() if v["class_type"] == "SaveImage"))
+    assert image[0].shape[:2] == (72, 96)
