@@ -1,0 +1,64 @@
+"""Feed-forward speed: render times, the L-BFGS / render ratio on one target, training seconds per step.
+
+    python benchmarks/feed_forward_speed.py [--generator weights/monet.safetensors] [--lbfgs-iterations 100]
+
+The L-BFGS time is for --lbfgs-iterations iterations (300 give a finished painting: scale it) on the same
+target (Monet's doodle, 512x384) as the render of the first row; all in one run, on one machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from doodle import api
+from doodle.image_io import load_image
+from doodle.train import TrainSettings
+
+
+def timed(function, repeats: int = 3) -> float:
+    function()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--generator", default="weights/monet.safetensors")
+    parser.add_argument("--network", default="vgg16-hed")
+    parser.add_argument("--lbfgs-iterations", type=int, default=100)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[512, 1024, 2048])
+    args = parser.parse_args()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    bundle = api.load_generator(args.generator, device)
+    doodle = load_image("examples/monet/target_mask.png")
+    style, style_map = load_image("examples/monet/style.png"), load_image("examples/monet/style_mask.png")
+    print(f"device {device}, {torch.get_num_threads()} threads, generator {args.generator}")
+    print(f"{'what':>28} {'seconds':>9}")
+    target_render = timed(lambda: api.render_image(bundle, 0, doodle=doodle))
+    print(f"{'render 512x384 (the doodle)':>28} {target_render:9.3f}")
+    for size in args.sizes:
+        masks = api.random_masks(size, size, bundle.n_regions, seed=0, palette=bundle.palette)
+        seconds = timed(lambda m=masks: api.render_image(bundle, 0, masks=m), repeats=1 if size > 1024 else 3)
+        print(f"{f'render {size}x{size}':>28} {seconds:9.3f}")
+    style_masks = api.masks_from_colors(style_map)
+    target = api.masks_from_colors(doodle, palette_from=style_masks)
+    start = time.perf_counter()
+    api.optimize_image(args.network, style, style_masks, target, device, iterations=args.lbfgs_iterations, scales=1)
+    lbfgs = time.perf_counter() - start
+    print(f"{f'L-BFGS {args.lbfgs_iterations} it. 512x384':>28} {lbfgs:9.3f}")
+    print(f"{'L-BFGS / render':>28} {lbfgs / target_render:9.0f}x")
+    settings = TrainSettings(steps=3, batch_size=4, size=128, checkpoint_every=100)
+    start = time.perf_counter()
+    api.train_style(args.network, style, style_masks, settings, device)
+    print(f"{'training s/step (4x128²)':>28} {(time.perf_counter() - start) / 3:9.3f}")
+
+
+if __name__ == "__main__":
+    main()
