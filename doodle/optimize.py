@@ -9,6 +9,7 @@ from torch.nn import functional as F
 
 from .errors import DoodleError
 from .grad_mode import gradients_enabled, normal_tensor
+from .memory import out_of_memory_as_error
 from .objective import DoodleObjective
 from .progress import Progress, no_progress
 from .vgg import VGGFeatures
@@ -42,7 +43,8 @@ def optimize_doodle(
     validate_request(style_masks, target_masks, iterations, scales, init, content_image, size)
     device = next(network.parameters()).device
     height, width = _output_size(target_masks.shape[-2:], size)
-    with gradients_enabled():
+    hint = "use a smaller size or fewer scales (or render with a trained generator, which tiles)"
+    with gradients_enabled(), out_of_memory_as_error(f"optimising {width}x{height}", hint):
         style_image, style_masks, target_masks = (
             normal_tensor(t).to(device) for t in (style_image, style_masks, target_masks)
         )

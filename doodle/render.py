@@ -12,6 +12,7 @@ import torch
 
 from .errors import DoodleError
 from .generator_file import GeneratorBundle
+from .memory import out_of_memory_as_error
 from .progress import Progress, no_progress
 
 TILE_MARGIN_STEPS = 8
@@ -44,23 +45,18 @@ def render(
         torch.autocast("cuda", torch.float16) if half_precision and device.type == "cuda" else contextlib.nullcontext()
     )
     margin = TILE_MARGIN_STEPS * model.config.multiple
-    try:
-        with torch.no_grad(), autocast:
-            for index in range(masks.shape[0]):
-                image_masks = masks[index : index + 1].to(device=device, dtype=torch.float32)
-                for number, (top, left, bottom, right) in enumerate(tiles):
-                    y0, x0 = max(0, top - margin), max(0, left - margin)
-                    y1, x1 = min(height, bottom + margin), min(width, right + margin)
-                    piece = model(image_masks[..., y0:y1, x0:x1], seed, offset=(y0, x0), first_image=index)
-                    output[index, :, top:bottom, left:right] = (
-                        piece[0, :, top - y0 : bottom - y0, left - x0 : right - x0].float().clamp(0, 1)
-                    )
-                    progress(index * len(tiles) + number + 1, total, None)
-    except torch.OutOfMemoryError as error:
-        _free(device)
-        raise DoodleError(
-            f"out of memory rendering {width}x{height}: use a smaller tile_size, a smaller batch or a smaller image"
-        ) from error
+    hint = "use a smaller tile_size, a smaller batch or a smaller image"
+    with out_of_memory_as_error(f"rendering {width}x{height}", hint), torch.no_grad(), autocast:
+        for index in range(masks.shape[0]):
+            image_masks = masks[index : index + 1].to(device=device, dtype=torch.float32)
+            for number, (top, left, bottom, right) in enumerate(tiles):
+                y0, x0 = max(0, top - margin), max(0, left - margin)
+                y1, x1 = min(height, bottom + margin), min(width, right + margin)
+                piece = model(image_masks[..., y0:y1, x0:x1], seed, offset=(y0, x0), first_image=index)
+                output[index, :, top:bottom, left:right] = (
+                    piece[0, :, top - y0 : bottom - y0, left - x0 : right - x0].float().clamp(0, 1)
+                )
+                progress(index * len(tiles) + number + 1, total, None)
     return output
 
 
@@ -98,8 +94,3 @@ def _validate(bundle: GeneratorBundle, masks: torch.Tensor, tile_size: int) -> N
         )
     if not torch.isfinite(masks).all():
         raise DoodleError("the masks contain NaN or infinite values")
-
-
-def _free(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.empty_cache()

@@ -20,6 +20,7 @@ from .errors import DoodleError
 from .generator import DoodleGenerator, GeneratorConfig
 from .generator_file import GeneratorBundle, save_generator
 from .grad_mode import gradients_enabled, normal_tensor
+from .memory import out_of_memory_as_error
 from .objective import DoodleObjective
 from .progress import Progress, no_progress
 from .random_masks import training_masks
@@ -80,7 +81,8 @@ def train_generator(
     if resume is not None and resume.n_regions != n_regions:
         raise DoodleError(f"resume_from has {resume.n_regions} regions but the style map has {n_regions}")
     device = next(network.parameters()).device
-    with gradients_enabled():
+    hint = "use a smaller size or batch_size (the last checkpoint is kept)"
+    with gradients_enabled(), out_of_memory_as_error(f"training at {settings.size} px", hint):
         objective = DoodleObjective(
             network, normal_tensor(style_image).to(device), normal_tensor(style_masks.masks).to(device)
         )
