@@ -17,8 +17,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-MASK_SCALE = 1.0
-
 
 @dataclass(frozen=True)
 class GeneratorConfig:
@@ -104,7 +102,7 @@ class DoodleGenerator(nn.Module):
                 first_image,
                 masks.device,
             ).to(masks.dtype)
-            local = self.inputs[level](torch.cat([level_masks * MASK_SCALE, noise], dim=1))
+            local = self.inputs[level](torch.cat([level_masks, noise], dim=1))
             if features is None:
                 features = local
             else:

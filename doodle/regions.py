@@ -53,13 +53,6 @@ class RegionMasks:
         """Every pixel painted in its region's palette colour, as an image ``[B, H, W, 3]``."""
         return self.palette.to(self.masks.device)[self.labels()]
 
-    def to(self, device: torch.device | str) -> RegionMasks:
-        return RegionMasks(self.masks.to(device), self.palette.to(device))
-
     def select(self, index: int) -> RegionMasks:
         """The masks of one batch element, still batched (``[1, R, H, W]``)."""
         return RegionMasks(self.masks[index : index + 1], self.palette)
-
-    def area_fractions(self) -> torch.Tensor:
-        """Fraction of the image each region covers, ``[B, R]``."""
-        return self.masks.mean(dim=(2, 3))
