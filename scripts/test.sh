@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: install, fetch a real ComfyUI and the offline network, run pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh test
+bash scripts/get_comfyui.sh .venv/bin/python .comfyui
+bash scripts/get_offline_network.sh
+export DOODLE_COMFYUI_DIR="$PWD/.comfyui" DOODLE_REQUIRE_COMFYUI=1
+.venv/bin/python -m pytest "$@"
