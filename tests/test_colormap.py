@@ -149,3 +149,18 @@ def test_single_colour_and_single_pixel_maps_are_one_region() -> None:
     assert masks_from_colors(torch.full((1, 8, 8, 3), 0.3)).n_regions == 1
     one = masks_from_colors(torch.full((1, 1, 1, 3), 0.3))
     assert one.n_regions == 1 and one.masks.shape == (1, 1, 1, 1)
+
+
+def test_16_bit_png_map_loads_and_gives_its_regions(tmp_path) -> None:
+    from doodle.image_io import load_image
+
+    labels = synthetic_labels()
+    grey = np.array([0, 20000, 45000, 65535], dtype=np.uint16)[labels]
+    Image.fromarray(grey).save(tmp_path / "map16.png")
+    image = load_image(tmp_path / "map16.png")
+    assert image.shape == (1, 60, 80, 3)
+    masks = masks_from_colors(image)
+    assert masks.n_regions == 4
+    found = masks.labels()[0].numpy()
+    partners = [set(found[interior(labels) & (labels == k)]) for k in range(4)]
+    assert all(len(p) == 1 for p in partners) and len(set.union(*partners)) == 4
