@@ -53,11 +53,11 @@ def mask_pyramid(
 
 @dataclass(frozen=True)
 class RegionPlan:
-    """Where each (image, region) pair lives in one layer: gathered pixel indices, their weights, areas."""
+    """Where each (image, region) pair lives in one layer: gathered pixel indices, sqrt of their weights, areas."""
 
     index: torch.Tensor
-    weight: torch.Tensor
-    bounds: list[tuple[int, int]]
+    root_weight: torch.Tensor
+    sizes: list[int]
     area: torch.Tensor
     batch: int
     regions: int
@@ -67,30 +67,27 @@ def region_plan(layer_masks: torch.Tensor) -> RegionPlan:
     """Precompute the gather plan for masks ``[B, R, h, w]`` of one layer."""
     batch, regions, height, width = layer_masks.shape
     flat = layer_masks.reshape(batch, regions, height * width)
-    indices, weights, bounds, start = [], [], [], 0
+    indices, weights = [], []
     for b in range(batch):
         for r in range(regions):
             support = torch.nonzero(flat[b, r] > 0).squeeze(1)
             indices.append(support + b * height * width)
             weights.append(flat[b, r, support])
-            bounds.append((start, start + len(support)))
-            start += len(support)
-    return RegionPlan(torch.cat(indices), torch.cat(weights), bounds, flat.sum(dim=2), batch, regions)
+    sizes = [len(index) for index in indices]
+    return RegionPlan(torch.cat(indices), torch.cat(weights).sqrt(), sizes, flat.sum(dim=2), batch, regions)
 
 
 def region_grams(features: torch.Tensor, plan: RegionPlan) -> torch.Tensor:
     """Per-region Grams ``[B, R, C, C]`` of features ``[B, C, h, w]``; zero for empty regions."""
     batch, channels = features.shape[:2]
     flat = features.transpose(0, 1).reshape(channels, -1) if batch > 1 else features.reshape(channels, -1)
-    gathered = flat.index_select(1, plan.index)
-    weighted = gathered * plan.weight
-    grams = []
-    for (start, end), area in zip(plan.bounds, plan.area.reshape(-1), strict=True):
-        if area <= AREA_EPSILON:
-            grams.append(features.new_zeros(channels, channels))
-        else:
-            grams.append(weighted[:, start:end] @ gathered[:, start:end].T / (channels * area))
-    return torch.stack(grams).reshape(batch, plan.regions, channels, channels)
+    # sum_p w f f^T = (f sqrt(w)) (f sqrt(w))^T: one weighted copy serves both sides of the product.
+    weighted = flat.index_select(1, plan.index) * plan.root_weight
+    # split, not slicing: each slice's backward would fill a zero tensor the size of all regions together
+    grams = torch.stack([piece @ piece.T for piece in torch.split(weighted, plan.sizes, dim=1)])
+    area = plan.area.reshape(-1, 1, 1)
+    grams = grams / (channels * area.clamp_min(AREA_EPSILON)) * (area > AREA_EPSILON)
+    return grams.reshape(batch, plan.regions, channels, channels)
 
 
 @dataclass(frozen=True)
