@@ -65,8 +65,8 @@ def masks_from_colors(
             f"{len(reference)} regions ({_describe(reference)}): repaint the extra colours or use a palette "
             "with more regions"
         )
-    to_reference = match_colours(own, reference, rgb)
-    labels = to_reference[nearest_colour(rgb, own)]
+    own_labels = nearest_colour(rgb, own)
+    labels = match_colours(own, reference, own_labels)[own_labels]
     return RegionMasks.from_labels(torch.from_numpy(labels), palette_from.palette.detach().cpu().float())
 
 
@@ -129,16 +129,18 @@ def nearest_colour(rgb: np.ndarray, colours: np.ndarray) -> np.ndarray:
     return labels.reshape(rgb.shape[:3]).numpy()
 
 
-def match_colours(own: np.ndarray, reference: np.ndarray, rgb: np.ndarray) -> np.ndarray:
-    """For each of a map's painted colours, the index of its partner in ``reference`` (one-to-one)."""
+def match_colours(own: np.ndarray, reference: np.ndarray, own_labels: np.ndarray) -> np.ndarray:
+    """For each of a map's painted colours, the index of its partner in ``reference`` (one-to-one).
+
+    ``own_labels`` (each pixel's index into ``own``) only serves to say where a far colour is.
+    """
     distances = np.linalg.norm(own[:, None, :] - reference[None, :, :], axis=2)
     rows, cols = linear_sum_assignment(distances)
     partner = np.empty(len(own), dtype=np.int64)
     partner[rows] = cols
-    labels = nearest_colour(rgb, own)
     for index, target in enumerate(partner):
         if distances[index, target] > FAR_COLOUR_DISTANCE:
-            where = np.argwhere(labels == index)
+            where = np.argwhere(own_labels == index)
             y, x = where[:, 1].mean(), where[:, 2].mean()
             log.warning(
                 "doodle colour %s (around x=%d, y=%d) is far from every palette colour; it was mapped to %s",
