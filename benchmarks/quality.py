@@ -16,18 +16,13 @@ from torch.nn import functional as F
 
 from doodle import api
 from doodle.image_io import load_image, to_channels_first
-from doodle.objective import DoodleObjective
+from doodle.optimize import level_objective, paint_region_means
 
 
 def style_loss_at(network, style, style_masks, target_masks, image: torch.Tensor) -> float:
+    """The L-BFGS objective at ``image``'s size, built exactly as the optimiser builds it."""
     size = tuple(image.shape[-2:])
-    scale = max(size) / max(style.shape[-2:])
-    style_size = (round(style.shape[-2] * scale), round(style.shape[-1] * scale))
-    objective = DoodleObjective(
-        network,
-        F.interpolate(style, size=style_size, mode="area"),
-        F.interpolate(style_masks, size=style_size, mode="area"),
-    )
+    objective = level_objective(network, style, style_masks, size)
     objective.set_target_masks(F.interpolate(target_masks, size=size, mode="area"))
     with torch.no_grad():
         return float(objective(image))
@@ -49,9 +44,7 @@ def main() -> None:
         bundle = api.load_generator(f"weights/{name}.safetensors")
         render = to_channels_first(api.render_image(bundle, 0, doodle=doodle))
         render = F.interpolate(render, size=lbfgs.shape[-2:], mode="area")
-        area = style_masks.masks.sum(dim=(2, 3)).clamp_min(1)
-        means = torch.einsum("bchw,brhw->brc", style, style_masks.masks) / area[..., None]
-        flat = torch.einsum("brc,brhw->bchw", means, F.interpolate(target, size=lbfgs.shape[-2:], mode="area"))
+        flat = paint_region_means(style, style_masks.masks, F.interpolate(target, size=lbfgs.shape[-2:], mode="area"))
         scores = [style_loss_at(network, style, style_masks.masks, target, image) for image in (lbfgs, render, flat)]
         print(f"{name:>7} {scores[0]:8.3f} {scores[1]:8.3f} {scores[1] / scores[0]:6.2f} {scores[2]:20.3f}")
 

@@ -55,7 +55,7 @@ def optimize_doodle(
         for level, steps in enumerate(budget):
             factor = 2.0 ** (level - scales + 1)
             level_size = (max(MIN_SIDE, round(height * factor)), max(MIN_SIDE, round(width * factor)))
-            objective = _level_objective(network, style_image, style_masks, level_size, max(level_size), tv_weight)
+            objective = level_objective(network, style_image, style_masks, level_size, tv_weight)
             masks = _resize_masks(target_masks, level_size)
             objective.set_target_masks(masks)
             content = None if content_image is None else _resize(normal_tensor(content_image).to(device), level_size)
@@ -103,17 +103,16 @@ def _run_lbfgs(objective: DoodleObjective, start: torch.Tensor, steps: int, on_s
     return pixels.detach()
 
 
-def _level_objective(
+def level_objective(
     network: VGGFeatures,
     style_image: torch.Tensor,
     style_masks: torch.Tensor,
     level_size: tuple[int, int],
-    long_side: int,
-    tv_weight: float,
+    tv_weight: float = 0.0,
 ) -> DoodleObjective:
-    """Style targets at a style-image scale whose long side matches the target's at this level."""
+    """Style targets for a target of ``level_size``: the style image is resized to the same long side."""
     style_height, style_width = style_image.shape[-2:]
-    scale = long_side / max(style_height, style_width)
+    scale = max(level_size) / max(style_height, style_width)
     style_size = (max(MIN_SIDE, round(style_height * scale)), max(MIN_SIDE, round(style_width * scale)))
     return DoodleObjective(network, _resize(style_image, style_size), _resize_masks(style_masks, style_size), tv_weight)
 
@@ -131,10 +130,14 @@ def _initial_image(
         return content.clone()
     if init == "noise":
         return (0.5 + 0.2 * noise).clamp(0, 1)
+    return (paint_region_means(style_image, style_masks, masks) + 0.05 * noise).clamp(0, 1)
+
+
+def paint_region_means(style_image: torch.Tensor, style_masks: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """Each target region ``masks`` ``[1, R, h, w]`` flat in the mean colour of its style region."""
     area = style_masks.sum(dim=(2, 3)).clamp_min(1e-6)
     region_means = torch.einsum("bchw,brhw->brc", style_image, style_masks) / area[..., None]
-    painted = torch.einsum("brc,brhw->bchw", region_means, masks)
-    return (painted + 0.05 * noise).clamp(0, 1)
+    return torch.einsum("brc,brhw->bchw", region_means, masks)
 
 
 def _resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
