@@ -48,6 +48,8 @@ def optimize_doodle(
         style_image, style_masks, target_masks = (
             normal_tensor(t).to(device) for t in (style_image, style_masks, target_masks)
         )
+        if content_image is not None:
+            content_image = normal_tensor(content_image).to(device)
         generator = torch.Generator(device="cpu").manual_seed(seed)
         budget = _split_iterations(iterations, scales)
         image: torch.Tensor | None = None
@@ -58,7 +60,7 @@ def optimize_doodle(
             objective = level_objective(network, style_image, style_masks, level_size, tv_weight)
             masks = _resize_masks(target_masks, level_size)
             objective.set_target_masks(masks)
-            content = None if content_image is None else _resize(normal_tensor(content_image).to(device), level_size)
+            content = None if content_image is None else _resize(content_image, level_size)
             objective.set_content(content, content_weight)
             if image is None:
                 image = _initial_image(init, masks, style_image, style_masks, content, generator)
