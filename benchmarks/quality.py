@@ -4,6 +4,7 @@
 
 Both images are scored at the L-BFGS result's size (the render is area-downscaled to it) with the style
 image resized to the same long side, as the optimiser saw it; lower is better, 0 is the style itself.
+The per-region columns show where the render falls short (see ``benchmarks/scoring.py``).
 """
 
 from __future__ import annotations
@@ -11,42 +12,34 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
 from torch.nn import functional as F
 
+from benchmarks.scoring import Example, render_at, score
 from doodle import api
 from doodle.image_io import load_image, to_channels_first
-from doodle.optimize import level_objective, paint_region_means
-
-
-def style_loss_at(network, style, style_masks, target_masks, image: torch.Tensor) -> float:
-    """The L-BFGS objective at ``image``'s size, built exactly as the optimiser builds it."""
-    size = tuple(image.shape[-2:])
-    objective = level_objective(network, style, style_masks, size)
-    objective.set_target_masks(F.interpolate(target_masks, size=size, mode="area"))
-    with torch.no_grad():
-        return float(objective(image))
+from doodle.optimize import paint_region_means
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lbfgs-dir", type=Path, default=Path("out"))
+    parser.add_argument("--weights-dir", type=Path, default=Path("weights"))
     parser.add_argument("--network", default="vgg16-hed")
     args = parser.parse_args()
     network = api.load_network(args.network, allow_download=False)
-    print(f"{'style':>7} {'L-BFGS':>8} {'render':>8} {'ratio':>6} {'flat (region means)':>20}")
+    print(f"{'style':>7} {'L-BFGS':>8} {'render':>8} {'ratio':>6} {'flat':>6}  render per region (L-BFGS per region)")
     for name in ("monet", "renoir"):
-        style = to_channels_first(load_image(f"examples/{name}/style.png"))
-        style_masks = api.masks_from_colors(load_image(f"examples/{name}/style_mask.png"))
-        doodle = load_image(f"examples/{name}/target_mask.png")
-        target = api.masks_from_colors(doodle, palette_from=style_masks).masks
+        example = Example.load(name)
         lbfgs = to_channels_first(load_image(args.lbfgs_dir / f"{name}_lbfgs.png"))
-        bundle = api.load_generator(f"weights/{name}.safetensors")
-        render = to_channels_first(api.render_image(bundle, 0, doodle=doodle))
-        render = F.interpolate(render, size=lbfgs.shape[-2:], mode="area")
-        flat = paint_region_means(style, style_masks.masks, F.interpolate(target, size=lbfgs.shape[-2:], mode="area"))
-        scores = [style_loss_at(network, style, style_masks.masks, target, image) for image in (lbfgs, render, flat)]
-        print(f"{name:>7} {scores[0]:8.3f} {scores[1]:8.3f} {scores[1] / scores[0]:6.2f} {scores[2]:20.3f}")
+        size = tuple(lbfgs.shape[-2:])
+        render = render_at(api.load_generator(args.weights_dir / f"{name}.safetensors"), example, size)
+        target = F.interpolate(example.target, size=size, mode="area")
+        flat = paint_region_means(example.style, example.style_masks.masks, target)
+        (best, best_regions), (ours, our_regions), (flat_score, _) = (
+            score(network, example, image) for image in (lbfgs, render, flat)
+        )
+        regions = " ".join(f"{r:.2f} ({b:.2f})" for r, b in zip(our_regions, best_regions, strict=True))
+        print(f"{name:>7} {best:8.3f} {ours:8.3f} {ours / best:6.1f} {flat_score:6.2f}  {regions}")
 
 
 if __name__ == "__main__":

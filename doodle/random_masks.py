@@ -195,20 +195,30 @@ def _validate(
 
 
 def training_masks(
-    size: int, n_regions: int, batch_size: int, rng: np.random.Generator, min_area: float | None = None
+    size: int,
+    n_regions: int,
+    batch_size: int,
+    rng: np.random.Generator,
+    min_area: float | None = None,
+    balanced: bool = True,
 ) -> torch.Tensor:
     """One-hot masks ``[B, R, size, size]`` for training, balanced so that no region is starved.
 
     Every region takes a random height rank in each mask (no region is always the thin middle band), and a
     mask where some region covers less than ``min_area`` (default: half its fair share, 1/(2R)) is redrawn
     (up to ``MAX_ATTEMPTS`` times). Roughness varies between 0.35 and 0.75, as the reference code meant to.
+    ``balanced=False`` samples as the reference code did (roughness 0.35, regions in height order, no redraw),
+    for comparisons.
     """
-    floor = 0.5 / n_regions if min_area is None else min_area
+    floor = (0.5 / n_regions if min_area is None else min_area) if balanced else 0.0
     smoothing = max(3, size // 16) | 1
     masks = []
     for _ in range(batch_size):
         for _ in range(MAX_ATTEMPTS):
-            labels = random_labels(size, size, n_regions, rng, rng.uniform(0.35, 0.75), smoothing, 0.01, True)
+            roughness = rng.uniform(0.35, 0.75) if balanced else 0.35
+            labels = random_labels(
+                size, size, n_regions, rng, roughness, smoothing, 0.01 if balanced else 0.0, balanced
+            )
             if np.bincount(labels.ravel(), minlength=n_regions).min() >= floor * labels.size:
                 break
         masks.append(torch.from_numpy(labels))

@@ -41,6 +41,8 @@ class TrainSettings:
     size: int = 128
     seed: int = 0
     checkpoint_every: int = 100
+    balanced_masks: bool = True
+    """False samples masks as the reference code did (regions can starve); kept for comparisons."""
 
     def validate(self) -> None:
         if not 1 <= self.steps <= 1_000_000:
@@ -110,7 +112,9 @@ def train_generator(
         try:
             while step < settings.steps:
                 rng = np.random.default_rng([settings.seed, step])
-                masks = training_masks(settings.size, n_regions, settings.batch_size, rng).to(device)
+                masks = training_masks(
+                    settings.size, n_regions, settings.batch_size, rng, balanced=settings.balanced_masks
+                ).to(device)
                 for group in optimiser.param_groups:
                     group["lr"] = learning_rate_at(step, settings)
                 objective.set_target_masks(masks)

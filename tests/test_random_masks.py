@@ -88,3 +88,13 @@ def test_bad_parameters_get_clear_messages(kwargs: dict, message: str) -> None:
 def test_impossible_region_count_is_refused_not_looped_forever() -> None:
     with pytest.raises(DoodleError, match="could not fit"):
         random_masks(8, 8, 7, seed=0, smoothing=7, min_piece=0.1)
+
+
+def test_unbalanced_training_masks_starve_regions_that_balanced_ones_feed() -> None:
+    """The reference sampling (kept for the balance benchmark) really is the one that starves regions."""
+    shares = {
+        balanced: training_masks(64, 5, 32, np.random.default_rng(3), balanced=balanced).mean(dim=(2, 3))
+        for balanced in (False, True)
+    }
+    assert shares[True].min() >= 0.1 - 1e-6
+    assert shares[False].min() < 0.05

@@ -1,0 +1,62 @@
+"""Scoring an image of an example doodle with the L-BFGS objective, in total and region by region.
+
+Shared by the quality and training-balance benchmarks so both measure exactly what the optimiser minimises.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch.nn import functional as F
+
+from doodle import api
+from doodle.image_io import load_image, to_channels_first
+from doodle.optimize import level_objective
+from doodle.regions import RegionMasks
+from doodle.style_loss import region_grams
+from doodle.vgg import VGGFeatures
+
+
+@dataclass(frozen=True)
+class Example:
+    """One of the shipped examples: the style, its map, and the doodle with masks in the style's palette."""
+
+    name: str
+    style: torch.Tensor
+    style_masks: RegionMasks
+    doodle: torch.Tensor
+    target: torch.Tensor
+
+    @classmethod
+    def load(cls, name: str) -> Example:
+        style = to_channels_first(load_image(f"examples/{name}/style.png"))
+        style_masks = api.masks_from_colors(load_image(f"examples/{name}/style_mask.png"))
+        doodle = load_image(f"examples/{name}/target_mask.png")
+        target = api.masks_from_colors(doodle, palette_from=style_masks).masks
+        return cls(name, style, style_masks, doodle, target)
+
+
+def score(network: VGGFeatures, example: Example, image: torch.Tensor) -> tuple[float, list[float]]:
+    """The L-BFGS objective at ``image``'s size (built as the optimiser builds it) and each region's share.
+
+    A region's loss is its relative Gram error ``||G_r - S_r||^2 / ||S_r||^2`` averaged over the layers; the
+    total is the objective itself (errors and norms summed over regions before dividing).
+    """
+    size = tuple(image.shape[-2:])
+    objective = level_objective(network, example.style, example.style_masks.masks, size)
+    objective.set_target_masks(F.interpolate(example.target, size=size, mode="area"))
+    with torch.no_grad():
+        total = float(objective(image))
+        features = network(image, objective.layers)
+        per_region = torch.zeros(example.target.shape[1])
+        for layer, style in objective.targets.grams.items():
+            grams = region_grams(features[layer], objective.plans[layer])[0]
+            per_region += ((grams - style) ** 2).sum(dim=(1, 2)) / (style**2).sum(dim=(1, 2)).clamp_min(1e-12)
+    return total, (per_region / len(objective.layers)).tolist()
+
+
+def render_at(bundle: api.GeneratorBundle, example: Example, size: tuple[int, int], seed: int = 0) -> torch.Tensor:
+    """Render the example doodle at its own size and area-downscale to ``size``, as a user would see it."""
+    render = to_channels_first(api.render_image(bundle, seed, doodle=example.doodle))
+    return F.interpolate(render, size=size, mode="area")
