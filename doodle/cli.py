@@ -26,20 +26,30 @@ EXAMPLES = """examples:
 
 
 class TqdmProgress:
-    """A terminal progress bar; Ctrl-C's KeyboardInterrupt passes through the work untouched."""
+    """A terminal progress bar, drawn from the first report on (a run that fails early draws none).
+
+    Ctrl-C's KeyboardInterrupt passes through the work untouched.
+    """
 
     def __init__(self, description: str) -> None:
-        from tqdm import tqdm
-
-        self.bar = tqdm(desc=description, unit="step", dynamic_ncols=True)
+        self.description = description
+        self.bar = None
 
     def __call__(self, done: int, total: int, preview=None) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            # Reports follow each finished step, so a resumed run started one before its first report;
+            # tqdm counts rate and remaining time from ``initial``.
+            start = max(0, done - 1)
+            self.bar = tqdm(desc=self.description, unit="step", dynamic_ncols=True, initial=start, total=total)
         self.bar.total = total
         self.bar.n = done
         self.bar.refresh()
 
     def close(self) -> None:
-        self.bar.close()
+        if self.bar is not None:
+            self.bar.close()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--size", type=int, default=128, help="training resolution")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--checkpoint-every", type=int, default=50)
+    train.add_argument(
+        "--unbalanced-masks", action="store_true", help="sample masks as the reference code did (for comparisons)"
+    )
     train.add_argument("--resume", action="store_true", help="continue from the output file's checkpoint")
     train.add_argument("-o", "--output", type=Path, required=True)
 
@@ -172,7 +185,13 @@ def _optimize(args: argparse.Namespace, progress: TqdmProgress) -> torch.Tensor:
 def _train(args: argparse.Namespace, progress: TqdmProgress) -> Path:
     style, style_masks = _style_inputs(args)
     settings = api.TrainSettings(
-        args.steps, args.batch_size, args.learning_rate, args.size, args.seed, args.checkpoint_every
+        args.steps,
+        args.batch_size,
+        args.learning_rate,
+        args.size,
+        args.seed,
+        args.checkpoint_every,
+        not args.unbalanced_masks,
     )
     resume = api.load_generator(args.output, args.device) if args.resume else None
     api.train_style(

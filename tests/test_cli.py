@@ -1,0 +1,64 @@
+"""The command line: train -> resume -> render from files, exit codes and messages (tiny network, no download)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from doodle import api, cli
+from doodle.image_io import load_image, save_image
+from tests.helpers import painted_map, tiny_network
+
+COLOURS = [(255, 255, 255), (0, 0, 255), (0, 255, 0)]
+
+
+@pytest.fixture
+def style_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """A 48x48 style painting with a three-colour map; ``load_network`` gives the tiny network."""
+    monkeypatch.setattr(api, "load_network", lambda *args, **kwargs: tiny_network())
+    labels = np.repeat(np.arange(48)[None] * 3 // 48, 48, axis=0)
+    save_image(torch.rand(1, 48, 48, 3, generator=torch.Generator().manual_seed(0)), tmp_path / "style.png")
+    save_image(painted_map(labels, COLOURS, blur=False), tmp_path / "map.png")
+    save_image(painted_map(labels.T[:40], COLOURS, blur=False), tmp_path / "doodle.png")
+    return ["--style", str(tmp_path / "style.png"), "--style-map", str(tmp_path / "map.png"), "--network", "tiny"]
+
+
+def test_train_resume_render_from_the_command_line(tmp_path: Path, style_files: list[str]) -> None:
+    weights = tmp_path / "mine.safetensors"
+    train = ["train", *style_files, "--batch-size", "1", "--size", "32", "-o", str(weights)]
+    assert cli.main([*train, "--steps", "2"]) == 0
+    assert api.load_generator(weights).training["steps_done"] == 2
+    assert cli.main([*train, "--steps", "3", "--resume"]) == 0
+    bundle = api.load_generator(weights)
+    assert bundle.training["steps_done"] == 3 and bundle.n_regions == 3
+
+    output = tmp_path / "painting.png"
+    render = ["render", "--generator", str(weights), "--doodle", str(tmp_path / "doodle.png"), "-o", str(output)]
+    assert cli.main(render) == 0
+    painting = load_image(output)
+    assert painting.shape == (1, 40, 48, 3)
+    expected = api.render_image(bundle, 0, doodle=load_image(tmp_path / "doodle.png"))
+    assert (painting - expected).abs().max() <= 1 / 255 + 1e-6
+
+
+def test_bad_input_exits_with_a_message_and_writes_nothing(tmp_path: Path, style_files: list[str], capsys) -> None:
+    foreign = tmp_path / "foreign.safetensors"
+    foreign.write_bytes(b"not a safetensors file")
+    output = tmp_path / "painting.png"
+    code = cli.main(
+        ["render", "--generator", str(foreign), "--doodle", str(tmp_path / "doodle.png"), "-o", str(output)]
+    )
+    assert code == 2
+    assert capsys.readouterr().err.startswith("error: foreign.safetensors is not a readable safetensors file")
+    assert not output.exists()
+
+
+def test_progress_bar_of_a_resumed_run_counts_its_rate_from_where_it_started() -> None:
+    progress = cli.TqdmProgress("train")
+    progress(1401, 2000)
+    progress(1402, 2000)
+    assert progress.bar.initial == 1400 and progress.bar.n == 1402
+    progress.close()
