@@ -4,7 +4,9 @@
 
 Both images are scored at the L-BFGS result's size (the render is area-downscaled to it) with the style
 image resized to the same long side, as the optimiser saw it; lower is better, 0 is the style itself.
-The per-region columns show where the render falls short (see ``benchmarks/scoring.py``).
+The render's score is the mean over ``--seeds`` noise seeds (one seed's score moves by up to ~20 %: the
+deepest layer sees only a few hundred positions at 256 px). The per-region columns show where the render
+falls short (see ``benchmarks/scoring.py``).
 """
 
 from __future__ import annotations
@@ -25,19 +27,22 @@ def main() -> None:
     parser.add_argument("--lbfgs-dir", type=Path, default=Path("out"))
     parser.add_argument("--weights-dir", type=Path, default=Path("weights"))
     parser.add_argument("--network", default="vgg16-hed")
+    parser.add_argument("--styles", nargs="+", default=["monet", "renoir"])
+    parser.add_argument("--seeds", type=int, default=4, help="render seeds to average over")
     args = parser.parse_args()
     network = api.load_network(args.network, allow_download=False)
     print(f"{'style':>7} {'L-BFGS':>8} {'render':>8} {'ratio':>6} {'flat':>6}  render per region (L-BFGS per region)")
-    for name in ("monet", "renoir"):
+    for name in args.styles:
         example = Example.load(name)
         lbfgs = to_channels_first(load_image(args.lbfgs_dir / f"{name}_lbfgs.png"))
         size = tuple(lbfgs.shape[-2:])
-        render = render_at(api.load_generator(args.weights_dir / f"{name}.safetensors"), example, size)
+        bundle = api.load_generator(args.weights_dir / f"{name}.safetensors")
         target = F.interpolate(example.target, size=size, mode="area")
         flat = paint_region_means(example.style, example.style_masks.masks, target)
-        (best, best_regions), (ours, our_regions), (flat_score, _) = (
-            score(network, example, image) for image in (lbfgs, render, flat)
-        )
+        (best, best_regions), (flat_score, _) = (score(network, example, image) for image in (lbfgs, flat))
+        renders = [score(network, example, render_at(bundle, example, size, seed)) for seed in range(args.seeds)]
+        ours = sum(total for total, _ in renders) / len(renders)
+        our_regions = [sum(column) / len(renders) for column in zip(*(regions for _, regions in renders), strict=True)]
         regions = " ".join(f"{r:.2f} ({b:.2f})" for r, b in zip(our_regions, best_regions, strict=True))
         print(f"{name:>7} {best:8.3f} {ours:8.3f} {ours / best:6.1f} {flat_score:6.2f}  {regions}")
 
