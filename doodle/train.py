@@ -96,6 +96,7 @@ def train_generator(
         step = int(bundle.training.get("steps_done", 0))
         started, elapsed_before = time.monotonic(), float(bundle.training.get("seconds", 0.0))
         smoothed = bundle.training.get("final_loss")
+        first_step, earlier_phases = step, _phases(bundle.training)
         preview_masks = normal_tensor(style_masks.masks[:1]).to(device)
 
         def record() -> None:
@@ -105,6 +106,7 @@ def train_generator(
                 "seconds": round(elapsed_before + time.monotonic() - started, 1),
                 "final_loss": smoothed,
                 "style_size": list(style_image.shape[-2:]),
+                "phases": earlier_phases + [_phase(first_step, step, settings)],
             }
             if checkpoint_path is not None:
                 save_generator(bundle, checkpoint_path)
@@ -138,6 +140,17 @@ def train_generator(
         record()
         model.eval()
         return bundle
+
+
+def _phase(first_step: int, last_step: int, settings: TrainSettings) -> dict:
+    """What one run (a fresh start or a resume) did: a file trained in stages keeps one entry per run."""
+    keys = ("size", "batch_size", "learning_rate", "seed", "balanced_masks")
+    return {"steps": [first_step, last_step]} | {key: getattr(settings, key) for key in keys}
+
+
+def _phases(training: dict) -> list:
+    phases = training.get("phases", [])
+    return list(phases) if isinstance(phases, list) else []
 
 
 def out_of_range(image: torch.Tensor) -> torch.Tensor:

@@ -45,6 +45,8 @@ def test_interrupted_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path: Pa
     assert checkpoint.training["steps_done"] == 4
     resumed = run(6, tmp_path / "g.safetensors", resume=checkpoint)
     assert resumed.training["steps_done"] == 6
+    assert [phase["steps"] for phase in resumed.training["phases"]] == [[0, 4], [4, 6]]
+    assert resumed.training["phases"][1]["size"] == 32
     for key, value in straight.model.state_dict().items():
         torch.testing.assert_close(resumed.model.state_dict()[key], value, atol=1e-5, rtol=1e-4)
 
