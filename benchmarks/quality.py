@@ -4,8 +4,7 @@
 
 Both images are scored at the L-BFGS result's size (the render is area-downscaled to it) with the style
 image resized to the same long side, as the optimiser saw it; lower is better, 0 is the style itself.
-The render's score is the mean over ``--seeds`` noise seeds (one seed's score moves by up to ~20 %: the
-deepest layer sees only a few hundred positions at 256 px). The per-region columns show where the render
+The render's score is the mean over ``--seeds`` noise seeds. The per-region columns show where the render
 falls short (see ``benchmarks/scoring.py``).
 """
 
@@ -16,7 +15,7 @@ from pathlib import Path
 
 from torch.nn import functional as F
 
-from benchmarks.scoring import Example, render_at, score
+from benchmarks.scoring import Example, render_score, score
 from doodle import api
 from doodle.image_io import load_image, to_channels_first
 from doodle.optimize import paint_region_means
@@ -40,9 +39,7 @@ def main() -> None:
         target = F.interpolate(example.target, size=size, mode="area")
         flat = paint_region_means(example.style, example.style_masks.masks, target)
         (best, best_regions), (flat_score, _) = (score(network, example, image) for image in (lbfgs, flat))
-        renders = [score(network, example, render_at(bundle, example, size, seed)) for seed in range(args.seeds)]
-        ours = sum(total for total, _ in renders) / len(renders)
-        our_regions = [sum(column) / len(renders) for column in zip(*(regions for _, regions in renders), strict=True)]
+        ours, our_regions = render_score(network, bundle, example, size, args.seeds)
         regions = " ".join(f"{r:.2f} ({b:.2f})" for r, b in zip(our_regions, best_regions, strict=True))
         print(f"{name:>7} {best:8.3f} {ours:8.3f} {ours / best:6.1f} {flat_score:6.2f}  {regions}")
 

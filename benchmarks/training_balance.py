@@ -19,7 +19,10 @@ import argparse
 
 import numpy as np
 
+from benchmarks.scoring import Example, render_score
+from doodle import api
 from doodle.random_masks import training_masks
+from doodle.train import TrainSettings, train_generator
 
 
 def area_shares(size: int, regions: int, count: int, balanced: bool) -> np.ndarray:
@@ -40,20 +43,16 @@ def print_area_table(size: int, regions: int, count: int) -> None:
 
 
 def print_training_table(style: str, steps: int, size: int, batch_size: int, network_name: str) -> None:
-    from benchmarks.scoring import Example, render_at, score
-    from doodle import api
-    from doodle.train import TrainSettings, train_generator
-
     network = api.load_network(network_name, allow_download=False)
     example = Example.load(style)
     score_size = (example.doodle.shape[1] // 2, example.doodle.shape[2] // 2)
-    scored = f"{score_size[1]}x{score_size[0]}"
+    scored = f"{score_size[1]}x{score_size[0]}, mean of 4 render seeds"
     print(f"{style}: {steps} steps of {batch_size}x{size}², scored on the example doodle at {scored}")
     print(f"{'sampling':>10} {'loss':>6} {'worst region':>13}  per region")
     for name, balanced in (("reference", False), ("ours", True)):
         settings = TrainSettings(steps, batch_size, size=size, seed=0, balanced_masks=balanced)
         bundle = train_generator(network, network_name, example.style, example.style_masks.select(0), settings)
-        total, regions = score(network, example, render_at(bundle, example, score_size))
+        total, regions = render_score(network, bundle, example, score_size, seeds=4)
         print(f"{name:>10} {total:6.3f} {max(regions):13.3f}  {' '.join(f'{r:.3f}' for r in regions)}")
 
 
