@@ -42,15 +42,15 @@ def print_area_table(size: int, regions: int, count: int) -> None:
         print(f"{name:>10} {shares[:, worst].mean():25.3f} {np.percentile(shares[:, worst], 5):9.3f} {starved:25.1%}")
 
 
-def print_training_table(style: str, steps: int, size: int, batch_size: int, network_name: str) -> None:
+def print_training_table(style: str, steps: int, size: int, batch_size: int, seed: int, network_name: str) -> None:
     network = api.load_network(network_name, allow_download=False)
     example = Example.load(style)
     score_size = (example.doodle.shape[1] // 2, example.doodle.shape[2] // 2)
     scored = f"{score_size[1]}x{score_size[0]}, mean of 4 render seeds"
-    print(f"{style}: {steps} steps of {batch_size}x{size}², scored on the example doodle at {scored}")
+    print(f"{style}: {steps} steps of {batch_size}x{size}² (training seed {seed}), scored on the doodle at {scored}")
     print(f"{'sampling':>10} {'loss':>6} {'worst region':>13}  per region")
     for name, balanced in (("reference", False), ("ours", True)):
-        settings = TrainSettings(steps, batch_size, size=size, seed=0, balanced_masks=balanced)
+        settings = TrainSettings(steps, batch_size, size=size, seed=seed, balanced_masks=balanced)
         bundle = train_generator(network, network_name, example.style, example.style_masks.select(0), settings)
         total, regions = render_score(network, bundle, example, score_size, seeds=4)
         print(f"{name:>10} {total:6.3f} {max(regions):13.3f}  {' '.join(f'{r:.3f}' for r in regions)}")
@@ -64,10 +64,11 @@ def main() -> None:
     parser.add_argument("--train-steps", type=int, default=0, help="also train both ways for this many steps")
     parser.add_argument("--style", default="monet")
     parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=0, help="training seed (both runs get the same)")
     parser.add_argument("--network", default="vgg16-hed")
     args = parser.parse_args()
     if args.train_steps:
-        print_training_table(args.style, args.train_steps, args.size, args.batch_size, args.network)
+        print_training_table(args.style, args.train_steps, args.size, args.batch_size, args.seed, args.network)
     else:
         print_area_table(args.size, args.regions, args.masks)
 

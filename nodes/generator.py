@@ -118,7 +118,15 @@ class TrainDoodleStyle(io.ComfyNode):
                 ),
                 io.Int.Input("batch_size", default=4, min=1, max=64),
                 io.Float.Input("learning_rate", default=0.003, min=0.0001, max=1.0, step=0.0001),
-                io.Int.Input("size", default=128, min=32, max=2048, step=16, tooltip="Training resolution."),
+                io.Int.Input(
+                    "size",
+                    default=128,
+                    min=32,
+                    max=2048,
+                    step=16,
+                    tooltip="Training resolution. 128 learns fast; then resume at 256-384 (batch 1-2, same cost per "
+                    "step) so big regions of a 512 px doodle get their large-scale texture too.",
+                ),
                 io.Int.Input("seed", default=0, min=0, max=SEED_MAX, control_after_generate=True),
                 io.Combo.Input("loss_network", options=api.available_networks(host.vgg_dirs())),
                 io.String.Input("save_name", default="my_style", tooltip="File name in models/doodle_generators."),
