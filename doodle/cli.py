@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -33,6 +34,7 @@ class TqdmProgress:
 
     def __init__(self, description: str) -> None:
         self.description = description
+        self.started = time.time()
         self.bar = None
 
     def __call__(self, done: int, total: int, preview=None) -> None:
@@ -43,6 +45,7 @@ class TqdmProgress:
             # tqdm counts rate and remaining time from ``initial``.
             start = max(0, done - 1)
             self.bar = tqdm(desc=self.description, unit="step", dynamic_ncols=True, initial=start, total=total)
+            self.bar.start_t = self.started  # elapsed time counts from the command's start, as rate needs
         self.bar.total = total
         self.bar.n = done
         self.bar.refresh()

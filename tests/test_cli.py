@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -57,8 +58,11 @@ def test_bad_input_exits_with_a_message_and_writes_nothing(tmp_path: Path, style
 
 
 def test_progress_bar_of_a_resumed_run_counts_its_rate_from_where_it_started() -> None:
+    before = time.time()
     progress = cli.TqdmProgress("train")
+    time.sleep(0.05)
     progress(1401, 2000)
     progress(1402, 2000)
     assert progress.bar.initial == 1400 and progress.bar.n == 1402
+    assert before <= progress.bar.start_t <= before + 0.04, "elapsed time must include the work before the report"
     progress.close()
