@@ -14,7 +14,7 @@ from doodle import api
 from doodle.image_io import load_image, to_channels_first
 from doodle.optimize import level_objective
 from doodle.regions import RegionMasks
-from doodle.style_loss import region_grams
+from doodle.style_loss import region_grams, style_loss
 from doodle.vgg import VGGFeatures
 
 
@@ -47,8 +47,8 @@ def score(network: VGGFeatures, example: Example, image: torch.Tensor) -> tuple[
     objective = level_objective(network, example.style, example.style_masks.masks, size)
     objective.set_target_masks(F.interpolate(example.target, size=size, mode="area"))
     with torch.no_grad():
-        total = float(objective(image))
         features = network(image, objective.layers)
+        total = float(style_loss(features, objective.plans, objective.targets))  # the objective: no TV, no content
         per_region = torch.zeros(example.target.shape[1])
         for layer, style in objective.targets.grams.items():
             grams = region_grams(features[layer], objective.plans[layer])[0]

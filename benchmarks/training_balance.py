@@ -24,6 +24,8 @@ from doodle import api
 from doodle.random_masks import training_masks
 from doodle.train import TrainSettings, train_generator
 
+RENDER_SEEDS = 4
+
 
 def area_shares(size: int, regions: int, count: int, balanced: bool) -> np.ndarray:
     """Each mask's area share per region ``[count, regions]``."""
@@ -46,13 +48,13 @@ def print_training_table(style: str, steps: int, size: int, batch_size: int, see
     network = api.load_network(network_name, allow_download=False)
     example = Example.load(style)
     score_size = (example.doodle.shape[1] // 2, example.doodle.shape[2] // 2)
-    scored = f"{score_size[1]}x{score_size[0]}, mean of 4 render seeds"
+    scored = f"{score_size[1]}x{score_size[0]}, mean of {RENDER_SEEDS} render seeds"
     print(f"{style}: {steps} steps of {batch_size}x{size}² (training seed {seed}), scored on the doodle at {scored}")
     print(f"{'sampling':>10} {'loss':>6} {'worst region':>13}  per region")
     for name, balanced in (("reference", False), ("ours", True)):
         settings = TrainSettings(steps, batch_size, size=size, seed=seed, balanced_masks=balanced)
         bundle = train_generator(network, network_name, example.style, example.style_masks.select(0), settings)
-        total, regions = render_score(network, bundle, example, score_size, seeds=4)
+        total, regions = render_score(network, bundle, example, score_size, RENDER_SEEDS)
         print(f"{name:>10} {total:6.3f} {max(regions):13.3f}  {' '.join(f'{r:.3f}' for r in regions)}")
 
 
