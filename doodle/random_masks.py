@@ -210,15 +210,16 @@ def training_masks(
     ``balanced=False`` samples as the reference code did (roughness 0.35, regions in height order, no redraw),
     for comparisons.
     """
-    floor = (0.5 / n_regions if min_area is None else min_area) if balanced else 0.0
+    if balanced:
+        floor, min_piece = (0.5 / n_regions if min_area is None else min_area), 0.01
+    else:
+        floor, min_piece = 0.0, 0.0
     smoothing = max(3, size // 16) | 1
     masks = []
     for _ in range(batch_size):
         for _ in range(MAX_ATTEMPTS):
             roughness = rng.uniform(0.35, 0.75) if balanced else 0.35
-            labels = random_labels(
-                size, size, n_regions, rng, roughness, smoothing, 0.01 if balanced else 0.0, balanced
-            )
+            labels = random_labels(size, size, n_regions, rng, roughness, smoothing, min_piece, balanced)
             if np.bincount(labels.ravel(), minlength=n_regions).min() >= floor * labels.size:
                 break
         masks.append(torch.from_numpy(labels))
