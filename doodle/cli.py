@@ -13,6 +13,7 @@ import torch
 from . import api
 from .errors import DoodleError
 from .image_io import load_image, save_image
+from .random_masks import MASK_SAMPLINGS
 
 EXAMPLES = """examples:
   python -m doodle render --generator weights/monet.safetensors --doodle examples/monet_doodle.png -o out/monet.png
@@ -104,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--checkpoint-every", type=int, default=50)
     train.add_argument(
-        "--unbalanced-masks", action="store_true", help="sample masks as the reference code did (for comparisons)"
+        "--mask-sampling", default=MASK_SAMPLINGS[0], choices=MASK_SAMPLINGS, help="how training masks share area"
     )
     train.add_argument("--resume", action="store_true", help="continue from the output file's checkpoint")
     train.add_argument("-o", "--output", type=Path, required=True)
@@ -194,7 +195,7 @@ def _train(args: argparse.Namespace, progress: TqdmProgress) -> Path:
         args.size,
         args.seed,
         args.checkpoint_every,
-        not args.unbalanced_masks,
+        args.mask_sampling,
     )
     resume = api.load_generator(args.output, args.device) if args.resume else None
     api.train_style(

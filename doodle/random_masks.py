@@ -62,11 +62,16 @@ def random_labels(
     smoothing: int,
     min_piece: float,
     shuffle_regions: bool = False,
+    shares: np.ndarray | None = None,
 ) -> np.ndarray:
-    """One label map ``int64 [H, W]`` with all ``n_regions`` present and no piece below ``min_piece``."""
+    """One label map ``int64 [H, W]`` with all ``n_regions`` present and no piece below ``min_piece``.
+
+    Heights are cut into bands by K-means, or, given ``shares`` (one per band, lowest first, summing to 1),
+    at the quantiles that give each band that share of the area.
+    """
     for _ in range(MAX_ATTEMPTS):
         heights = diamond_square(height, width, roughness, rng)
-        labels = kmeans_1d(heights, n_regions)
+        labels = kmeans_1d(heights, n_regions) if shares is None else quantile_bands(heights, shares)
         labels = median_filter_ordered(labels, n_regions, smoothing)
         labels = absorb_small_pieces(labels, int(min_piece * height * width))
         if len(np.unique(labels)) == n_regions:
@@ -136,6 +141,12 @@ def kmeans_1d(values: np.ndarray, k: int, iterations: int = 50) -> np.ndarray:
     return np.searchsorted((centres[:-1] + centres[1:]) / 2, values).astype(np.int64)
 
 
+def quantile_bands(values: np.ndarray, shares: np.ndarray) -> np.ndarray:
+    """Labels ordered by value (0 = lowest) such that label ``i`` covers about ``shares[i]`` of the values."""
+    cuts = np.quantile(values, np.cumsum(shares)[:-1].clip(0, 1))
+    return np.searchsorted(cuts, values).astype(np.int64)
+
+
 def median_filter_ordered(labels: np.ndarray, n_labels: int, diameter: int) -> np.ndarray:
     """Median filter of ordered labels with a disk, by threshold decomposition (one box count per threshold).
 
@@ -194,33 +205,48 @@ def _validate(
         raise DoodleError(f"min_piece must be between 0 and 1/n_regions ({1 / n_regions:.3f}), got {min_piece}")
 
 
+MASK_SAMPLINGS = ("varied", "equal", "reference")
+"""How training draws region areas; the first is the default. See ``training_masks``."""
+
+
 def training_masks(
     size: int,
     n_regions: int,
     batch_size: int,
     rng: np.random.Generator,
-    min_area: float | None = None,
-    balanced: bool = True,
+    sampling: str = "varied",
 ) -> torch.Tensor:
-    """One-hot masks ``[B, R, size, size]`` for training, balanced so that no region is starved.
+    """One-hot masks ``[B, R, size, size]`` for training, drawn so that no region is starved.
 
-    Every region takes a random height rank in each mask (no region is always the thin middle band), and a
-    mask where some region covers less than ``min_area`` (default: half its fair share, 1/(2R)) is redrawn
-    (up to ``MAX_ATTEMPTS`` times). Roughness varies between 0.35 and 0.75, as the reference code meant to.
-    ``balanced=False`` samples as the reference code did (roughness 0.35, regions in height order, no redraw),
-    for comparisons.
+    ``varied``: each mask draws its own area shares, uniformly from those that give every region at least a
+    quarter of its fair share, and a random order of the regions' height bands. A doodle is mostly one or two
+    big regions (a sky, a field) and a few small ones; this way every region is, over training, sometimes the
+    big one and sometimes a small piece, and big shapes are common rather than rare.
+    ``equal``: every region takes a random height rank, and a mask where one covers less than half its fair
+    share is redrawn: areas near-equal within each mask.
+    ``reference``: as the original code did (K-means bands always in the same order, so the same regions are
+    always the thin middle bands; kept for comparisons).
+    Roughness varies between 0.35 and 0.75 (one value, 0.35, for ``reference``).
     """
-    if balanced:
-        floor, min_piece = (0.5 / n_regions if min_area is None else min_area), 0.01
-    else:
-        floor, min_piece = 0.0, 0.0
+    if sampling not in MASK_SAMPLINGS:
+        raise DoodleError(f"mask sampling must be one of {', '.join(MASK_SAMPLINGS)}, got {sampling!r}")
+    floor = {"varied": 0.0, "equal": 0.5 / n_regions, "reference": 0.0}[sampling]
+    min_piece = 0.0 if sampling == "reference" else 0.01
     smoothing = max(3, size // 16) | 1
     masks = []
     for _ in range(batch_size):
         for _ in range(MAX_ATTEMPTS):
-            roughness = rng.uniform(0.35, 0.75) if balanced else 0.35
-            labels = random_labels(size, size, n_regions, rng, roughness, smoothing, min_piece, balanced)
+            roughness = 0.35 if sampling == "reference" else rng.uniform(0.35, 0.75)
+            shares = _varied_shares(n_regions, rng) if sampling == "varied" else None
+            shuffle = sampling != "reference"
+            labels = random_labels(size, size, n_regions, rng, roughness, smoothing, min_piece, shuffle, shares)
             if np.bincount(labels.ravel(), minlength=n_regions).min() >= floor * labels.size:
                 break
         masks.append(torch.from_numpy(labels))
     return torch.nn.functional.one_hot(torch.stack(masks), n_regions).permute(0, 3, 1, 2).float()
+
+
+def _varied_shares(n_regions: int, rng: np.random.Generator) -> np.ndarray:
+    """Area shares uniform on the simplex, each at least a quarter of the fair share."""
+    floor = 0.25 / n_regions
+    return floor + (1 - n_regions * floor) * rng.dirichlet(np.ones(n_regions))

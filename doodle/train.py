@@ -1,4 +1,4 @@
-"""Training a generator for one style on balanced random masks, with atomic checkpoints and exact resume.
+"""Training a generator for one style on random masks that starve no region, with atomic checkpoints and exact resume.
 
 Every step's random masks and noise are drawn from (seed, step) alone, and the Adam moments and step count
 are saved in the checkpoint, so a run interrupted at any step and resumed ends where an uninterrupted run
@@ -23,7 +23,7 @@ from .grad_mode import gradients_enabled, normal_tensor
 from .memory import out_of_memory_as_error
 from .objective import DoodleObjective
 from .progress import Progress, no_progress
-from .random_masks import training_masks
+from .random_masks import MASK_SAMPLINGS, training_masks
 from .regions import RegionMasks
 from .vgg import VGGFeatures
 
@@ -41,8 +41,8 @@ class TrainSettings:
     size: int = 128
     seed: int = 0
     checkpoint_every: int = 100
-    balanced_masks: bool = True
-    """False samples masks as the reference code did (regions can starve); kept for comparisons."""
+    mask_sampling: str = MASK_SAMPLINGS[0]
+    """How training masks share area among regions: one of ``MASK_SAMPLINGS`` (see ``training_masks``)."""
 
     def validate(self) -> None:
         if not 1 <= self.steps <= 1_000_000:
@@ -53,6 +53,8 @@ class TrainSettings:
             raise DoodleError(f"learning_rate must be in (0, 1], got {self.learning_rate}")
         if not 32 <= self.size <= 2048:
             raise DoodleError(f"size (the training resolution) must be between 32 and 2048, got {self.size}")
+        if self.mask_sampling not in MASK_SAMPLINGS:
+            raise DoodleError(f"mask_sampling must be one of {', '.join(MASK_SAMPLINGS)}, got {self.mask_sampling!r}")
         if self.checkpoint_every < 1:
             raise DoodleError(f"checkpoint_every must be at least 1, got {self.checkpoint_every}")
 
@@ -114,9 +116,8 @@ def train_generator(
         try:
             while step < settings.steps:
                 rng = np.random.default_rng([settings.seed, step])
-                masks = training_masks(
-                    settings.size, n_regions, settings.batch_size, rng, balanced=settings.balanced_masks
-                ).to(device)
+                masks = training_masks(settings.size, n_regions, settings.batch_size, rng, settings.mask_sampling)
+                masks = masks.to(device)
                 for group in optimiser.param_groups:
                     group["lr"] = learning_rate_at(step, settings)
                 objective.set_target_masks(masks)
@@ -144,7 +145,7 @@ def train_generator(
 
 def _phase(first_step: int, last_step: int, settings: TrainSettings) -> dict:
     """What one run (a fresh start or a resume) did: a file trained in stages keeps one entry per run."""
-    keys = ("size", "batch_size", "learning_rate", "seed", "balanced_masks")
+    keys = ("size", "batch_size", "learning_rate", "seed", "mask_sampling")
     return {"steps": [first_step, last_step]} | {key: getattr(settings, key) for key in keys}
 
 

@@ -11,6 +11,7 @@ import torch
 
 from doodle import api, cli
 from doodle.image_io import load_image, save_image
+from doodle.random_masks import MASK_SAMPLINGS
 from tests.helpers import painted_map, tiny_network
 
 COLOURS = [(255, 255, 255), (0, 0, 255), (0, 255, 0)]
@@ -32,9 +33,10 @@ def test_train_resume_render_from_the_command_line(tmp_path: Path, style_files: 
     train = ["train", *style_files, "--batch-size", "1", "--size", "32", "-o", str(weights)]
     assert cli.main([*train, "--steps", "2"]) == 0
     assert api.load_generator(weights).training["steps_done"] == 2
-    assert cli.main([*train, "--steps", "3", "--resume"]) == 0
+    assert cli.main([*train, "--steps", "3", "--resume", "--mask-sampling", "reference"]) == 0
     bundle = api.load_generator(weights)
     assert bundle.training["steps_done"] == 3 and bundle.n_regions == 3
+    assert [phase["mask_sampling"] for phase in bundle.training["phases"]] == [MASK_SAMPLINGS[0], "reference"]
 
     output = tmp_path / "painting.png"
     render = ["render", "--generator", str(weights), "--doodle", str(tmp_path / "doodle.png"), "-o", str(output)]

@@ -8,7 +8,7 @@ import torch
 from scipy import ndimage
 
 from doodle.errors import DoodleError
-from doodle.random_masks import kmeans_1d, median_filter_ordered, random_masks, training_masks
+from doodle.random_masks import kmeans_1d, median_filter_ordered, quantile_bands, random_masks, training_masks
 
 
 def test_same_seed_same_masks_other_seed_other_masks() -> None:
@@ -61,11 +61,29 @@ def test_kmeans_1d_is_a_fixed_point_with_labels_ordered_by_height() -> None:
     assert (nearest == labels).mean() > 0.995
 
 
-def test_training_masks_give_every_region_a_fair_share() -> None:
-    masks = training_masks(64, 5, 16, np.random.default_rng(0))
+def test_quantile_bands_give_each_band_its_share_in_height_order() -> None:
+    values = np.random.default_rng(2).normal(size=(100, 100))
+    shares = np.array([0.5, 0.1, 0.15, 0.25])
+    labels = quantile_bands(values, shares)
+    assert np.allclose(np.bincount(labels.ravel(), minlength=4) / labels.size, shares, atol=1e-3)
+    highest = [values[labels == k].max() for k in range(3)]
+    lowest = [values[labels == k].min() for k in range(1, 4)]
+    assert all(high <= low for high, low in zip(highest, lowest, strict=True))
+
+
+def test_equal_training_masks_give_every_region_a_fair_share_in_every_mask() -> None:
+    masks = training_masks(64, 5, 16, np.random.default_rng(0), "equal")
     areas = masks.mean(dim=(2, 3))
     assert areas.min() >= 0.5 / 5 - 1e-6
     assert torch.equal(masks.sum(dim=1), torch.ones(16, 64, 64))
+
+
+def test_varied_training_masks_make_every_region_sometimes_the_big_one() -> None:
+    """Over training (not within a mask) areas are fair, and each region is sometimes most of the picture."""
+    areas = training_masks(64, 5, 120, np.random.default_rng(0), "varied").mean(dim=(2, 3))
+    assert torch.allclose(areas.mean(dim=0), torch.full((5,), 0.2), atol=0.04)
+    assert ((areas > 0.4).sum(dim=0) >= 4).all()
+    assert (areas.max(dim=1).values > 0.4).float().mean() > 0.25
 
 
 @pytest.mark.parametrize(
@@ -90,11 +108,16 @@ def test_impossible_region_count_is_refused_not_looped_forever() -> None:
         random_masks(8, 8, 7, seed=0, smoothing=7, min_piece=0.1)
 
 
-def test_unbalanced_training_masks_starve_regions_that_balanced_ones_feed() -> None:
-    """The reference sampling (kept for the balance benchmark) really is the one that starves regions."""
-    shares = {
-        balanced: training_masks(64, 5, 32, np.random.default_rng(3), balanced=balanced).mean(dim=(2, 3))
-        for balanced in (False, True)
+def test_reference_sampling_starves_regions_and_never_makes_one_big() -> None:
+    """The reference sampling (kept for the balance benchmark) really is the one the others improve on."""
+    areas = {
+        sampling: training_masks(64, 5, 32, np.random.default_rng(3), sampling).mean(dim=(2, 3))
+        for sampling in ("reference", "equal", "varied")
     }
-    assert shares[True].min() >= 0.1 - 1e-6
-    assert shares[False].min() < 0.05
+    assert areas["reference"].min() < 0.05 <= 0.1 - 1e-6 <= areas["equal"].min()
+    assert areas["reference"].max() < 0.45 < areas["varied"].max()
+
+
+def test_unknown_sampling_is_refused() -> None:
+    with pytest.raises(DoodleError, match="mask sampling must be one of varied, equal, reference"):
+        training_masks(32, 3, 1, np.random.default_rng(0), "fair")

@@ -94,6 +94,7 @@ def test_preview_is_an_image_of_the_style_maps_size() -> None:
         ("learning_rate", 0.0, "learning_rate"),
         ("learning_rate", float("nan"), "learning_rate"),
         ("size", 8, "size"),
+        ("mask_sampling", "balanced", "mask_sampling"),
     ],
 )
 def test_bad_settings_are_refused_before_any_work(field: str, value, message: str) -> None:
