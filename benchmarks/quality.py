@@ -2,8 +2,11 @@
 
     python benchmarks/quality.py --lbfgs-dir out/   # expects out/<style>_lbfgs.png from `python -m doodle optimize`
 
-Both images are scored at the L-BFGS result's size (the render is area-downscaled to it) with the style
-image resized to the same long side, as the optimiser saw it; lower is better, 0 is the style itself.
+``original`` is the original project's published result for the same doodle
+(``docs/images/<style>_reference.jpg``, optimised on ImageNet VGG-19 features, so this objective is not what
+it minimised): a yardstick of a result people found good. All images are scored at the L-BFGS result's size
+(the others are area-downscaled to it) with the style image resized to the same long side, as the optimiser
+saw it; lower is better, 0 is the style itself.
 The render's score is the mean over ``--seeds`` noise seeds. The per-region columns show where the render
 falls short (see ``benchmarks/scoring.py``).
 """
@@ -30,18 +33,22 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=4, help="render seeds to average over")
     args = parser.parse_args()
     network = api.load_network(args.network, allow_download=False)
-    print(f"{'style':>7} {'L-BFGS':>8} {'render':>8} {'ratio':>6} {'flat':>6}  render per region (L-BFGS per region)")
+    header = f"{'style':>7} {'L-BFGS':>8} {'original':>9} {'render':>8} {'ratio':>6} {'flat':>6}"
+    print(f"{header}  render per region (L-BFGS per region)")
     for name in args.styles:
         example = Example.load(name)
         lbfgs = to_channels_first(load_image(args.lbfgs_dir / f"{name}_lbfgs.png"))
         size = tuple(lbfgs.shape[-2:])
+        original = to_channels_first(load_image(f"docs/images/{name}_reference.jpg"))
+        original_score, _ = score(network, example, F.interpolate(original, size=size, mode="area"))
         bundle = api.load_generator(args.weights_dir / f"{name}.safetensors")
         target = F.interpolate(example.target, size=size, mode="area")
         flat = paint_region_means(example.style, example.style_masks.masks, target)
         (best, best_regions), (flat_score, _) = (score(network, example, image) for image in (lbfgs, flat))
         ours, our_regions = render_score(network, bundle, example, size, args.seeds)
         regions = " ".join(f"{r:.2f} ({b:.2f})" for r, b in zip(our_regions, best_regions, strict=True))
-        print(f"{name:>7} {best:8.3f} {ours:8.3f} {ours / best:6.1f} {flat_score:6.2f}  {regions}")
+        scores = f"{best:8.3f} {original_score:9.3f} {ours:8.3f} {ours / best:6.1f} {flat_score:6.2f}"
+        print(f"{name:>7} {scores}  {regions}")
 
 
 if __name__ == "__main__":
