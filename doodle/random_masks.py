@@ -214,9 +214,9 @@ def training_masks(
     n_regions: int,
     batch_size: int,
     rng: np.random.Generator,
-    sampling: str = "varied",
+    sampling: str = MASK_SAMPLINGS[0],
 ) -> torch.Tensor:
-    """One-hot masks ``[B, R, size, size]`` for training, drawn so that no region is starved.
+    """One-hot masks ``[B, R, size, size]`` for training; every region is present in every mask.
 
     ``varied``: each mask draws its own area shares, uniformly from those that give every region at least a
     quarter of its fair share, and a random order of the regions' height bands. A doodle is mostly one or two
@@ -230,15 +230,14 @@ def training_masks(
     """
     if sampling not in MASK_SAMPLINGS:
         raise DoodleError(f"mask sampling must be one of {', '.join(MASK_SAMPLINGS)}, got {sampling!r}")
-    floor = {"varied": 0.0, "equal": 0.5 / n_regions, "reference": 0.0}[sampling]
-    min_piece = 0.0 if sampling == "reference" else 0.01
+    floor = 0.5 / n_regions if sampling == "equal" else 0.0
+    min_piece, shuffle = (0.0, False) if sampling == "reference" else (0.01, True)
     smoothing = max(3, size // 16) | 1
     masks = []
     for _ in range(batch_size):
         for _ in range(MAX_ATTEMPTS):
             roughness = 0.35 if sampling == "reference" else rng.uniform(0.35, 0.75)
             shares = _varied_shares(n_regions, rng) if sampling == "varied" else None
-            shuffle = sampling != "reference"
             labels = random_labels(size, size, n_regions, rng, roughness, smoothing, min_piece, shuffle, shares)
             if np.bincount(labels.ravel(), minlength=n_regions).min() >= floor * labels.size:
                 break

@@ -124,8 +124,8 @@ class TrainDoodleStyle(io.ComfyNode):
                     min=32,
                     max=2048,
                     step=16,
-                    tooltip="Training resolution. 128 learns fast; then resume at 256-384 (batch 1-2, same cost per "
-                    "step) so big regions of a 512 px doodle get their large-scale texture too.",
+                    tooltip="Training resolution. 128 learns fast; then resume at 256-512 (batch 1-2) so big regions "
+                    "of a 512 px doodle get their large-scale texture too.",
                 ),
                 io.Int.Input("seed", default=0, min=0, max=SEED_MAX, control_after_generate=True),
                 io.Combo.Input("loss_network", options=api.available_networks(host.vgg_dirs())),
