@@ -40,11 +40,13 @@ def main() -> None:
         lbfgs = to_channels_first(load_image(args.lbfgs_dir / f"{name}_lbfgs.png"))
         size = tuple(lbfgs.shape[-2:])
         original = to_channels_first(load_image(f"docs/images/{name}_reference.jpg"))
-        original_score, _ = score(network, example, F.interpolate(original, size=size, mode="area"))
+        original = F.interpolate(original, size=size, mode="area")
         bundle = api.load_generator(args.weights_dir / f"{name}.safetensors")
         target = F.interpolate(example.target, size=size, mode="area")
         flat = paint_region_means(example.style, example.style_masks.masks, target)
-        (best, best_regions), (flat_score, _) = (score(network, example, image) for image in (lbfgs, flat))
+        (best, best_regions), (original_score, _), (flat_score, _) = (
+            score(network, example, image) for image in (lbfgs, original, flat)
+        )
         ours, our_regions = render_score(network, bundle, example, size, args.seeds)
         regions = " ".join(f"{r:.2f} ({b:.2f})" for r, b in zip(our_regions, best_regions, strict=True))
         scores = f"{best:8.3f} {original_score:9.3f} {ours:8.3f} {ours / best:6.1f} {flat_score:6.2f}"

@@ -70,7 +70,7 @@ def main() -> None:
     parser.add_argument("--samplings", nargs="+", default=MASK_SAMPLINGS[::-1], choices=MASK_SAMPLINGS)
     parser.add_argument("--style", default="monet")
     parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--seed", type=int, default=0, help="training seed (both runs get the same)")
+    parser.add_argument("--seed", type=int, default=0, help="training seed (every run gets the same)")
     parser.add_argument("--network", default="vgg16-hed")
     args = parser.parse_args()
     if args.train_steps:

@@ -209,6 +209,12 @@ MASK_SAMPLINGS = ("varied", "equal", "reference")
 """How training draws region areas; the first is the default. See ``training_masks``."""
 
 
+def check_mask_sampling(sampling: str) -> None:
+    """Refuse an unknown sampling name, so training settings fail before any work and callers alike."""
+    if sampling not in MASK_SAMPLINGS:
+        raise DoodleError(f"mask_sampling must be one of {', '.join(MASK_SAMPLINGS)}, got {sampling!r}")
+
+
 def training_masks(
     size: int,
     n_regions: int,
@@ -228,8 +234,7 @@ def training_masks(
     always the thin middle bands; kept for comparisons).
     Roughness varies between 0.35 and 0.75 (one value, 0.35, for ``reference``).
     """
-    if sampling not in MASK_SAMPLINGS:
-        raise DoodleError(f"mask sampling must be one of {', '.join(MASK_SAMPLINGS)}, got {sampling!r}")
+    check_mask_sampling(sampling)
     floor = 0.5 / n_regions if sampling == "equal" else 0.0
     min_piece, shuffle = (0.0, False) if sampling == "reference" else (0.01, True)
     smoothing = max(3, size // 16) | 1

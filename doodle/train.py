@@ -1,4 +1,4 @@
-"""Training a generator for one style on random masks that starve no region, with atomic checkpoints and exact resume.
+"""Training a generator for one style on random masks (every region in every mask), atomic checkpoints, exact resume.
 
 Every step's random masks and noise are drawn from (seed, step) alone, and the Adam moments and step count
 are saved in the checkpoint, so a run interrupted at any step and resumed ends where an uninterrupted run
@@ -23,7 +23,7 @@ from .grad_mode import gradients_enabled, normal_tensor
 from .memory import out_of_memory_as_error
 from .objective import DoodleObjective
 from .progress import Progress, no_progress
-from .random_masks import MASK_SAMPLINGS, training_masks
+from .random_masks import MASK_SAMPLINGS, check_mask_sampling, training_masks
 from .regions import RegionMasks
 from .vgg import VGGFeatures
 
@@ -53,8 +53,7 @@ class TrainSettings:
             raise DoodleError(f"learning_rate must be in (0, 1], got {self.learning_rate}")
         if not 32 <= self.size <= 2048:
             raise DoodleError(f"size (the training resolution) must be between 32 and 2048, got {self.size}")
-        if self.mask_sampling not in MASK_SAMPLINGS:
-            raise DoodleError(f"mask_sampling must be one of {', '.join(MASK_SAMPLINGS)}, got {self.mask_sampling!r}")
+        check_mask_sampling(self.mask_sampling)
         if self.checkpoint_every < 1:
             raise DoodleError(f"checkpoint_every must be at least 1, got {self.checkpoint_every}")
 

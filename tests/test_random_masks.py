@@ -119,5 +119,5 @@ def test_reference_sampling_starves_regions_and_never_makes_one_big() -> None:
 
 
 def test_unknown_sampling_is_refused() -> None:
-    with pytest.raises(DoodleError, match="mask sampling must be one of varied, equal, reference"):
+    with pytest.raises(DoodleError, match="mask_sampling must be one of varied, equal, reference"):
         training_masks(32, 3, 1, np.random.default_rng(0), "fair")
