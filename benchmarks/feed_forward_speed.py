@@ -3,7 +3,8 @@
     python benchmarks/feed_forward_speed.py [--generator weights/monet.safetensors] [--lbfgs-iterations 100]
 
 The L-BFGS time is for --lbfgs-iterations iterations (300 give a finished painting: scale it) on the same
-target (Monet's doodle, 512x384) as the render of the first row; all in one run, on one machine.
+target (Monet's doodle, 512x384) as the render of the first row; all in one run, on one machine. On a GPU
+the renders are also timed in half precision (``fp16`` rows) and every time waits for the GPU to finish.
 """
 
 from __future__ import annotations
@@ -19,11 +20,18 @@ from doodle.train import TrainSettings
 
 
 def timed(function, repeats: int = 3) -> float:
-    function()
+    """Best of ``repeats`` wall-clock times after one warm-up call, the GPU's queued work included."""
+
+    def finished() -> None:
+        function()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+
+    finished()
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
-        function()
+        finished()
         best = min(best, time.perf_counter() - start)
     return best
 
@@ -43,10 +51,15 @@ def main() -> None:
     print(f"{'what':>28} {'seconds':>9}")
     target_render = timed(lambda: api.render_image(bundle, 0, doodle=doodle))
     print(f"{'render 512x384 (the doodle)':>28} {target_render:9.3f}")
+    precisions = [False, True] if device == "cuda" else [False]
     for size in args.sizes:
         masks = api.random_masks(size, size, bundle.n_regions, seed=0, palette=bundle.palette)
-        seconds = timed(lambda m=masks: api.render_image(bundle, 0, masks=m), repeats=1 if size > 1024 else 3)
-        print(f"{f'render {size}x{size}':>28} {seconds:9.3f}")
+        for half in precisions:
+            seconds = timed(
+                lambda m=masks, h=half: api.render_image(bundle, 0, masks=m, half_precision=h),
+                repeats=1 if size > 1024 and device == "cpu" else 3,
+            )
+            print(f"{f'render {size}x{size}' + (' fp16' if half else ''):>28} {seconds:9.3f}")
     style_masks = api.masks_from_colors(style_map)
     target = api.masks_from_colors(doodle, palette_from=style_masks)
     start = time.perf_counter()
@@ -54,10 +67,10 @@ def main() -> None:
     lbfgs = time.perf_counter() - start
     print(f"{f'L-BFGS {args.lbfgs_iterations} it. 512x384':>28} {lbfgs:9.3f}")
     print(f"{'L-BFGS / render':>28} {lbfgs / target_render:9.0f}x")
-    settings = TrainSettings(steps=3, batch_size=4, size=128, checkpoint_every=100)
-    start = time.perf_counter()
-    api.train_style(args.network, style, style_masks, settings, device)
-    print(f"{'training s/step (4x128²)':>28} {(time.perf_counter() - start) / 3:9.3f}")
+    for batch, size in ((4, 128), (1, 512)):
+        settings = TrainSettings(steps=3, batch_size=batch, size=size, checkpoint_every=100)
+        seconds = timed(lambda s=settings: api.train_style(args.network, style, style_masks, s, device), repeats=1)
+        print(f"{f'training s/step ({batch}x{size}²)':>28} {seconds / 3:9.3f}")
 
 
 if __name__ == "__main__":
