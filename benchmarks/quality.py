@@ -4,7 +4,10 @@
 
 ``original`` is the original project's published result for the same doodle
 (``docs/images/<style>_reference.jpg``, optimised on ImageNet VGG-19 features, so this objective is not what
-it minimised): a yardstick of a result people found good. All images are scored at the L-BFGS result's size
+it minimised): a yardstick of a result people found good. ``halves`` scores the style painting's own left
+and right halves, each with its own map, against the whole painting: what another piece of the same painting
+reaches, the yardstick for a generator that paints textures rather than one particular picture
+(``scoring.painting_halves_score``). All images are scored at the L-BFGS result's size
 (the others are area-downscaled to it) with the style image resized to the same long side, as the optimiser
 saw it; lower is better, 0 is the style itself.
 The render's score is the mean over ``--seeds`` noise seeds. The per-region columns show where the render
@@ -18,7 +21,7 @@ from pathlib import Path
 
 from torch.nn import functional as F
 
-from benchmarks.scoring import Example, render_score, score
+from benchmarks.scoring import Example, painting_halves_score, render_score, score
 from doodle import api
 from doodle.image_io import load_image, to_channels_first
 from doodle.optimize import paint_region_means
@@ -33,7 +36,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=4, help="render seeds to average over")
     args = parser.parse_args()
     network = api.load_network(args.network, allow_download=False)
-    header = f"{'style':>7} {'L-BFGS':>8} {'original':>9} {'render':>8} {'ratio':>6} {'flat':>6}"
+    header = (
+        f"{'style':>7} {'L-BFGS':>7} {'halves':>11} {'original':>8} {'render':>7} {'/L-BFGS':>7} {'/halves':>7} "
+        f"{'flat':>5}"
+    )
     print(f"{header}  render per region (L-BFGS per region)")
     for name in args.styles:
         example = Example.load(name)
@@ -48,8 +54,11 @@ def main() -> None:
             score(network, example, image) for image in (lbfgs, original, flat)
         )
         ours, our_regions = render_score(network, bundle, example, size, args.seeds)
+        halves = painting_halves_score(network, example, size)
         regions = " ".join(f"{r:.2f} ({b:.2f})" for r, b in zip(our_regions, best_regions, strict=True))
-        scores = f"{best:8.3f} {original_score:9.3f} {ours:8.3f} {ours / best:6.1f} {flat_score:6.2f}"
+        halves_text = "/".join(f"{half:.3f}" for half in halves)
+        ratios = f"{ours / best:7.1f} {ours * len(halves) / sum(halves):7.2f}"
+        scores = f"{best:7.3f} {halves_text:>11} {original_score:8.3f} {ours:7.3f} {ratios} {flat_score:5.2f}"
         print(f"{name:>7} {scores}  {regions}")
 
 

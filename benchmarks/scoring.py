@@ -12,6 +12,7 @@ from torch.nn import functional as F
 
 from doodle import api
 from doodle.image_io import load_image, to_channels_first
+from doodle.objective import DoodleObjective
 from doodle.optimize import level_objective
 from doodle.regions import RegionMasks
 from doodle.style_loss import region_grams, style_loss
@@ -45,11 +46,32 @@ def score(network: VGGFeatures, example: Example, image: torch.Tensor) -> tuple[
     """
     size = tuple(image.shape[-2:])
     objective = level_objective(network, example.style, example.style_masks.masks, size)
-    objective.set_target_masks(F.interpolate(example.target, size=size, mode="area"))
+    return _scored(objective, image, F.interpolate(example.target, size=size, mode="area"))
+
+
+def painting_halves_score(network: VGGFeatures, example: Example, size: tuple[int, int]) -> list[float]:
+    """:func:`score` of the style painting's own left and right halves (with their own maps) at ``size``'s scale.
+
+    The yardstick for a texture generator: another piece of the same painting has the same textures but not
+    the whole painting's particular shapes, as a generator's render cannot, so its Gram error measures how
+    much the painting varies within itself. L-BFGS instead matches the whole painting's Grams exactly.
+    A half has half the doodle's positions, which by itself raises its error somewhat.
+    """
+    objective = level_objective(network, example.style, example.style_masks.masks, size)
+    scale = max(size) / max(example.style.shape[-2:])
+    style_size = tuple(round(side * scale) for side in example.style.shape[-2:])
+    style = F.interpolate(example.style, size=style_size, mode="area")
+    masks = F.interpolate(example.style_masks.masks, size=style_size, mode="area")
+    middle = style_size[1] // 2
+    return [_scored(objective, style[..., half], masks[..., half])[0] for half in (slice(middle), slice(middle, None))]
+
+
+def _scored(objective: DoodleObjective, image: torch.Tensor, masks: torch.Tensor) -> tuple[float, list[float]]:
+    objective.set_target_masks(masks)
     with torch.no_grad():
-        features = network(image, objective.layers)
+        features = objective.network(image, objective.layers)
         total = float(style_loss(features, objective.plans, objective.targets))  # the objective: no TV, no content
-        per_region = torch.zeros(example.target.shape[1])
+        per_region = torch.zeros(masks.shape[1])
         for layer, style in objective.targets.grams.items():
             grams = region_grams(features[layer], objective.plans[layer])[0]
             per_region += ((grams - style) ** 2).sum(dim=(1, 2)) / (style**2).sum(dim=(1, 2)).clamp_min(1e-12)
