@@ -55,7 +55,8 @@ def painting_halves_score(network: VGGFeatures, example: Example, size: tuple[in
     The yardstick for a texture generator: another piece of the same painting has the same textures but not
     the whole painting's particular shapes, as a generator's render cannot, so its Gram error measures how
     much the painting varies within itself. L-BFGS instead matches the whole painting's Grams exactly.
-    A half has half the doodle's positions, which by itself raises its error somewhat.
+    A half has half the doodle's positions, which raises its error, but it is part of the painting it is
+    scored against, which lowers it: a level to compare with, not an exact bound.
     """
     objective = level_objective(network, example.style, example.style_masks.masks, size)
     scale = max(size) / max(example.style.shape[-2:])
