@@ -26,6 +26,7 @@ from doodle.colormap import masks_from_colors
 from doodle.image_io import load_image
 from doodle.networks import load_network
 from doodle.objective import DoodleObjective
+from doodle.optimize import long_side_size
 from doodle.style_loss import AREA_EPSILON, mask_pyramid
 from doodle.vgg import STYLE_LAYERS, VGGFeatures
 
@@ -91,8 +92,7 @@ def measure(variant: str, network_name: str, size: int, repeats: int, queue) -> 
     network = load_network(network_name, allow_download=False)
     style_masks = masks_from_colors(load_image(MAP)).masks
     style = load_image(STYLE)[..., :3].permute(0, 3, 1, 2)
-    scale = size / max(style.shape[-2:])
-    shape = (round(style.shape[-2] * scale), round(style.shape[-1] * scale))
+    shape = long_side_size(style.shape[-2:], size)
     style = F.interpolate(style, size=shape, mode="area")
     masks = F.interpolate(style_masks, size=shape, mode="area")
     objective = DoodleObjective(network, style, masks)

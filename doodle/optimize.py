@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch.nn import functional as F
@@ -113,9 +114,7 @@ def level_objective(
     tv_weight: float = 0.0,
 ) -> DoodleObjective:
     """Style targets for a target of ``level_size``: the style image is resized to the same long side."""
-    style_height, style_width = style_image.shape[-2:]
-    scale = max(level_size) / max(style_height, style_width)
-    style_size = (max(MIN_SIDE, round(style_height * scale)), max(MIN_SIDE, round(style_width * scale)))
+    style_size = long_side_size(style_image.shape[-2:], max(level_size), MIN_SIDE)
     return DoodleObjective(network, _resize(style_image, style_size), _resize_masks(style_masks, style_size), tv_weight)
 
 
@@ -157,12 +156,15 @@ def _resize_masks(masks: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(masks, size=size, mode="nearest-exact")
 
 
+def long_side_size(shape: Sequence[int], long_side: int, min_side: int = 1) -> tuple[int, int]:
+    """``shape`` (height, width) scaled to a longer side of ``long_side``, each side at least ``min_side``."""
+    height, width = int(shape[0]), int(shape[1])
+    scale = long_side / max(height, width)
+    return max(min_side, round(height * scale)), max(min_side, round(width * scale))
+
+
 def _output_size(target_size: torch.Size, size: int) -> tuple[int, int]:
-    height, width = int(target_size[0]), int(target_size[1])
-    if size == 0:
-        return height, width
-    scale = size / max(height, width)
-    return max(1, round(height * scale)), max(1, round(width * scale))
+    return (int(target_size[0]), int(target_size[1])) if size == 0 else long_side_size(target_size, size)
 
 
 def _split_iterations(iterations: int, scales: int) -> list[int]:
