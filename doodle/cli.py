@@ -107,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--mask-sampling", default=MASK_SAMPLINGS[0], choices=MASK_SAMPLINGS, help="how training masks share area"
     )
+    train.add_argument(
+        "--loss-scales", type=int, default=1, help="also score the render at 1/2, 1/4, ... (large shapes; see README)"
+    )
     train.add_argument("--resume", action="store_true", help="continue from the output file's checkpoint")
     train.add_argument("-o", "--output", type=Path, required=True)
 
@@ -196,6 +199,7 @@ def _train(args: argparse.Namespace, progress: TqdmProgress) -> Path:
         args.seed,
         args.checkpoint_every,
         args.mask_sampling,
+        args.loss_scales,
     )
     resume = api.load_generator(args.output, args.device) if args.resume else None
     api.train_style(

@@ -43,6 +43,10 @@ class TrainSettings:
     checkpoint_every: int = 100
     mask_sampling: str = MASK_SAMPLINGS[0]
     """How training masks share area among regions: one of ``MASK_SAMPLINGS`` (see ``training_masks``)."""
+    loss_scales: int = 1
+    """Also score the render shrunk by 2, 4, ... (this many scales in all) against the style shrunk alike:
+    the deepest layer then sees shapes 2, 4, ... times larger than at full size (a painting's clouds, not
+    only its brush strokes), as a render looks when it is viewed smaller."""
 
     def validate(self) -> None:
         if not 1 <= self.steps <= 1_000_000:
@@ -54,6 +58,11 @@ class TrainSettings:
         if not 32 <= self.size <= 2048:
             raise DoodleError(f"size (the training resolution) must be between 32 and 2048, got {self.size}")
         check_mask_sampling(self.mask_sampling)
+        if not 1 <= self.loss_scales <= 4 or self.size >> (self.loss_scales - 1) < 32:
+            raise DoodleError(
+                f"loss_scales must be between 1 and 4 and leave the smallest scale at least 32 px "
+                f"(size {self.size}), got {self.loss_scales}"
+            )
         if self.checkpoint_every < 1:
             raise DoodleError(f"checkpoint_every must be at least 1, got {self.checkpoint_every}")
 
@@ -86,8 +95,8 @@ def train_generator(
     device = next(network.parameters()).device
     hint = "use a smaller size or batch_size (the last checkpoint is kept)"
     with gradients_enabled(), out_of_memory_as_error(f"training at {settings.size} px", hint):
-        objective = DoodleObjective(
-            network, normal_tensor(style_image).to(device), normal_tensor(style_masks.masks).to(device)
+        objectives = scaled_objectives(
+            network, normal_tensor(style_image).to(device), normal_tensor(style_masks.masks).to(device), settings
         )
         bundle = _start_bundle(resume, n_regions, style_masks.palette, loss_network, settings, device)
         model = bundle.model.train()
@@ -119,10 +128,9 @@ def train_generator(
                 masks = masks.to(device)
                 for group in optimiser.param_groups:
                     group["lr"] = learning_rate_at(step, settings)
-                objective.set_target_masks(masks)
                 optimiser.zero_grad()
                 image = model(masks, seed=int(rng.integers(2**62)))
-                loss = objective(image.clamp(0, 1)) + RANGE_PENALTY * out_of_range(image)
+                loss = multiscale_loss(objectives, image.clamp(0, 1), masks) + RANGE_PENALTY * out_of_range(image)
                 if not torch.isfinite(loss):
                     raise DoodleError(f"training diverged at step {step} (loss is not finite): lower learning_rate")
                 loss.backward()
@@ -144,13 +152,32 @@ def train_generator(
 
 def _phase(first_step: int, last_step: int, settings: TrainSettings) -> dict:
     """What one run (a fresh start or a resume) did: a file trained in stages keeps one entry per run."""
-    keys = ("size", "batch_size", "learning_rate", "seed", "mask_sampling")
+    keys = ("size", "batch_size", "learning_rate", "seed", "mask_sampling", "loss_scales")
     return {"steps": [first_step, last_step]} | {key: getattr(settings, key) for key in keys}
 
 
 def _phases(training: dict) -> list:
     phases = training.get("phases", [])
     return list(phases) if isinstance(phases, list) else []
+
+
+def scaled_objectives(
+    network: VGGFeatures, style_image: torch.Tensor, style_masks: torch.Tensor, settings: TrainSettings
+) -> list[DoodleObjective]:
+    """One objective per loss scale: the style and its masks area-shrunk by 1, 2, 4, ..."""
+    return [
+        DoodleObjective(network, *(F.avg_pool2d(t, 2**scale) if scale else t for t in (style_image, style_masks)))
+        for scale in range(settings.loss_scales)
+    ]
+
+
+def multiscale_loss(objectives: list[DoodleObjective], image: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """Mean of the objectives, each on ``image`` and ``masks`` area-shrunk by its scale (1, 2, 4, ...)."""
+    total = image.new_zeros(())
+    for scale, objective in enumerate(objectives):
+        objective.set_target_masks(F.avg_pool2d(masks, 2**scale) if scale else masks)
+        total = total + objective(F.avg_pool2d(image, 2**scale) if scale else image)
+    return total / len(objectives)
 
 
 def out_of_range(image: torch.Tensor) -> torch.Tensor:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from doodle.generator_file import load_generator
 from tests.comfyui_harness import ComfyUIClient, PromptExecutionError
 from tests.helpers import EXAMPLES, REPO
 from tests.workflow_convert import ui_to_api
@@ -24,7 +25,7 @@ NODE_IDS = (
 WORKFLOWS = sorted((REPO / "example_workflows").glob("*.json"))
 FAST_SETTINGS = {
     "OptimizeDoodle-LBFGS": {"iterations": 4, "size": 64, "loss_network": "vgg16-hed"},
-    "TrainDoodleStyle": {"steps": 2, "batch_size": 1, "size": 64, "loss_network": "vgg16-hed"},
+    "TrainDoodleStyle": {"steps": 2, "batch_size": 1, "size": 64, "loss_network": "vgg16-hed", "loss_scales": 2},
 }
 
 
@@ -121,7 +122,8 @@ def test_every_example_workflow_runs_and_paints_each_region(comfy: ComfyUIClient
         assert painted.shape == doodle.shape
         assert region_colours_differ(painted.astype(float), doodle)
     if workflow.stem == "2_train_your_own_style":
-        assert (comfy.models_dir / "doodle_generators" / "my_renoir.safetensors").is_file()
+        trained = load_generator(comfy.models_dir / "doodle_generators" / "my_renoir.safetensors")
+        assert trained.training["phases"][-1]["loss_scales"] == 2  # the optional input reaches the core
 
 
 def test_trained_generator_loads_back_and_renders(comfy: ComfyUIClient) -> None:

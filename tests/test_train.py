@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch.nn import functional as F
 
 from doodle.errors import DoodleError
 from doodle.generator_file import load_generator
 from doodle.regions import RegionMasks
-from doodle.train import TrainSettings, train_generator
+from doodle.train import TrainSettings, multiscale_loss, scaled_objectives, train_generator
 from tests.helpers import tiny_network
 
 
@@ -95,6 +96,8 @@ def test_preview_is_an_image_of_the_style_maps_size() -> None:
         ("learning_rate", float("nan"), "learning_rate"),
         ("size", 8, "size"),
         ("mask_sampling", "balanced", "mask_sampling"),
+        ("loss_scales", 0, "loss_scales"),
+        ("loss_scales", 4, "loss_scales"),  # 128 px / 8 leaves 16 px, too small for the deepest layer
     ],
 )
 def test_bad_settings_are_refused_before_any_work(field: str, value, message: str) -> None:
@@ -109,3 +112,18 @@ def test_resume_with_another_region_count_is_refused(tmp_path: Path) -> None:
     two = RegionMasks.from_labels(torch.zeros(1, 32, 32, dtype=torch.long), torch.eye(3)[:2])
     with pytest.raises(DoodleError, match="resume_from has 3 regions but the style map has 2"):
         train_generator(tiny_network(), "tiny", image, two, TrainSettings(steps=2, size=32), resume=bundle)
+
+
+def test_half_scale_term_scores_the_shrunk_render_against_the_shrunk_style() -> None:
+    """A render whose 2x2 means are the style's own 2x2 means scores 0 at half scale: the loss is half the full one."""
+    image, masks = style_pair()
+    network = tiny_network()
+    objectives = scaled_objectives(network, image, masks.masks, TrainSettings(size=64, loss_scales=2))
+    blocky_style = F.interpolate(F.avg_pool2d(image, 2), scale_factor=2.0, mode="nearest")
+    blocky_masks = F.interpolate(F.avg_pool2d(masks.masks, 2), scale_factor=2.0, mode="nearest")
+    with torch.no_grad():
+        both = multiscale_loss(objectives, blocky_style, blocky_masks)
+        objectives[0].set_target_masks(blocky_masks)
+        full = objectives[0](blocky_style)
+    assert float(full) > 1e-3
+    torch.testing.assert_close(both, full / 2, rtol=1e-4, atol=1e-7)
