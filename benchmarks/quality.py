@@ -1,6 +1,8 @@
 """Masked style loss of the shipped generators' renders against the L-BFGS results for the same doodle.
 
-    python benchmarks/quality.py --lbfgs-dir out/   # expects out/<style>_lbfgs.png from `python -m doodle optimize`
+    python benchmarks/quality.py --lbfgs-dir out/512   # reads out/512/<style>_lbfgs.png (python -m doodle optimize)
+
+(``benchmarks/README.md``, Quality, has the commands that make the L-BFGS results at 512 and 256 px.)
 
 ``original`` is the original project's published result for the same doodle
 (``docs/images/<style>_reference.jpg``, optimised on ImageNet VGG-19 features, so this objective is not what
@@ -29,7 +31,7 @@ from doodle.optimize import paint_region_means
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--lbfgs-dir", type=Path, default=Path("out"))
+    parser.add_argument("--lbfgs-dir", type=Path, default=Path("out/512"))
     parser.add_argument("--weights-dir", type=Path, default=Path("weights"))
     parser.add_argument("--network", default="vgg16-hed")
     parser.add_argument("--styles", nargs="+", default=["monet", "renoir"])
