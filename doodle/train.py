@@ -166,7 +166,7 @@ def scaled_objectives(
 ) -> list[DoodleObjective]:
     """One objective per loss scale: the style and its masks area-shrunk by 1, 2, 4, ..."""
     return [
-        DoodleObjective(network, *(F.avg_pool2d(t, 2**scale) if scale else t for t in (style_image, style_masks)))
+        DoodleObjective(network, _shrunk(style_image, scale), _shrunk(style_masks, scale))
         for scale in range(settings.loss_scales)
     ]
 
@@ -175,9 +175,14 @@ def multiscale_loss(objectives: list[DoodleObjective], image: torch.Tensor, mask
     """Mean of the objectives, each on ``image`` and ``masks`` area-shrunk by its scale (1, 2, 4, ...)."""
     total = image.new_zeros(())
     for scale, objective in enumerate(objectives):
-        objective.set_target_masks(F.avg_pool2d(masks, 2**scale) if scale else masks)
-        total = total + objective(F.avg_pool2d(image, 2**scale) if scale else image)
+        objective.set_target_masks(_shrunk(masks, scale))
+        total = total + objective(_shrunk(image, scale))
     return total / len(objectives)
+
+
+def _shrunk(tensor: torch.Tensor, scale: int) -> torch.Tensor:
+    """``tensor`` averaged over 2^scale x 2^scale blocks (itself at scale 0)."""
+    return F.avg_pool2d(tensor, 2**scale) if scale else tensor
 
 
 def out_of_range(image: torch.Tensor) -> torch.Tensor:
