@@ -13,7 +13,7 @@ from torch.nn import functional as F
 from doodle import api
 from doodle.image_io import load_image, to_channels_first
 from doodle.objective import DoodleObjective
-from doodle.optimize import MIN_SIDE, level_objective, long_side_size
+from doodle.optimize import level_objective, style_at_level
 from doodle.regions import RegionMasks
 from doodle.style_loss import region_grams, style_loss
 from doodle.vgg import VGGFeatures
@@ -59,10 +59,8 @@ def painting_halves_score(network: VGGFeatures, example: Example, size: tuple[in
     scored against, which lowers it: a level to compare with, not an exact bound.
     """
     objective = level_objective(network, example.style, example.style_masks.masks, size)
-    style_size = long_side_size(example.style.shape[-2:], max(size), MIN_SIDE)  # as level_objective sizes it
-    style = F.interpolate(example.style, size=style_size, mode="area")
-    masks = F.interpolate(example.style_masks.masks, size=style_size, mode="area")
-    middle = style_size[1] // 2
+    style, masks = style_at_level(example.style, example.style_masks.masks, size)  # the images it scores against
+    middle = style.shape[-1] // 2
     return [_scored(objective, style[..., half], masks[..., half])[0] for half in (slice(middle), slice(middle, None))]
 
 

@@ -114,8 +114,15 @@ def level_objective(
     tv_weight: float = 0.0,
 ) -> DoodleObjective:
     """Style targets for a target of ``level_size``: the style image is resized to the same long side."""
+    return DoodleObjective(network, *style_at_level(style_image, style_masks, level_size), tv_weight)
+
+
+def style_at_level(
+    style_image: torch.Tensor, style_masks: torch.Tensor, level_size: tuple[int, int]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The style image and its masks resized to ``level_size``'s long side, as :func:`level_objective` scores them."""
     style_size = long_side_size(style_image.shape[-2:], max(level_size), MIN_SIDE)
-    return DoodleObjective(network, _resize(style_image, style_size), _resize_masks(style_masks, style_size), tv_weight)
+    return _resize(style_image, style_size), _resize_masks(style_masks, style_size)
 
 
 def _initial_image(
