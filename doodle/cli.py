@@ -110,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--loss-scales", type=int, default=1, help="also score the render at 1/2, 1/4, ... (large shapes; see README)"
     )
+    train.add_argument(
+        "--weight-average", type=float, default=0.0, help="save an average of the weights, decay per step (e.g. 0.99)"
+    )
     train.add_argument("--resume", action="store_true", help="continue from the output file's checkpoint")
     train.add_argument("-o", "--output", type=Path, required=True)
 
@@ -200,6 +203,7 @@ def _train(args: argparse.Namespace, progress: TqdmProgress) -> Path:
         args.checkpoint_every,
         args.mask_sampling,
         args.loss_scales,
+        args.weight_average,
     )
     resume = api.load_generator(args.output, args.device) if args.resume else None
     api.train_style(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 from torch.nn import functional as F
 
 from .errors import DoodleError
@@ -47,6 +48,10 @@ class TrainSettings:
     """Also score the render shrunk by 2, 4, ... (this many scales in all) against the style shrunk alike:
     the deepest layer then sees shapes 2, 4, ... times larger than at full size (a painting's clouds, not
     only its brush strokes), as a render looks when it is viewed smaller."""
+    weight_average: float = 0.0
+    """If above 0, the saved generator is an exponential moving average of the weights with this decay per
+    step (0.99 averages over about the last 100 steps): with small batches the last step's weights wander
+    around the optimum, and their average renders closer to it. 0 saves the last step's weights."""
 
     def validate(self) -> None:
         if not 1 <= self.steps <= 1_000_000:
@@ -63,6 +68,8 @@ class TrainSettings:
                 f"loss_scales must be between 1 and 4 and leave the smallest scale at least 32 px "
                 f"(size {self.size}), got {self.loss_scales}"
             )
+        if not 0 <= self.weight_average < 1:
+            raise DoodleError(f"weight_average must be in [0, 1) (0 = off), got {self.weight_average}")
         if self.checkpoint_every < 1:
             raise DoodleError(f"checkpoint_every must be at least 1, got {self.checkpoint_every}")
 
@@ -99,7 +106,7 @@ def train_generator(
             network, normal_tensor(style_image).to(device), normal_tensor(style_masks.masks).to(device), settings
         )
         bundle = _start_bundle(resume, n_regions, style_masks.palette, loss_network, settings, device)
-        model = bundle.model.train()
+        model = _live_model(bundle, settings)
         optimiser = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
         if bundle.optimizer_state:
             optimiser.load_state_dict(_unflatten_optimizer(bundle.optimizer_state, optimiser))
@@ -111,6 +118,9 @@ def train_generator(
 
         def record() -> None:
             bundle.optimizer_state = _flatten_optimizer(optimiser)
+            if model is not bundle.model:  # averaging: keep the trained weights to resume from
+                live = model.state_dict().items()
+                bundle.optimizer_state |= {LIVE + key: value.detach().clone() for key, value in live}
             bundle.training = asdict(settings) | {
                 "steps_done": step,
                 "seconds": round(elapsed_before + time.monotonic() - started, 1),
@@ -136,23 +146,52 @@ def train_generator(
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), GRADIENT_CLIP)
                 optimiser.step()
+                if model is not bundle.model:
+                    _update_average(bundle.model, model, min(settings.weight_average, (1 + step) / (10 + step)))
                 step += 1
                 value = float(loss.detach())
                 smoothed = value if smoothed is None else 0.95 * smoothed + 0.05 * value
                 if step % settings.checkpoint_every == 0 and step < settings.steps:
                     record()
-                progress(step, settings.steps, lambda: _preview(model, preview_masks))
+                progress(step, settings.steps, lambda: _preview(bundle.model, preview_masks))
         except BaseException:
             record()
             raise
         record()
-        model.eval()
+        bundle.model.eval()
         return bundle
+
+
+LIVE = "live."
+"""Prefix of the trained (not averaged) weights in a checkpoint's optimiser state, kept so a resume goes on
+from them; the file's model weights are their average."""
+
+
+def _live_model(bundle: GeneratorBundle, settings: TrainSettings) -> DoodleGenerator:
+    """The model the optimiser trains: ``bundle.model`` itself, or with weight averaging a copy of it.
+
+    A checkpoint saved with averaging holds the trained weights apart from the average; they are resumed
+    from (also when averaging is now off: the average is then dropped).
+    """
+    live_state = {key[len(LIVE) :]: value for key, value in bundle.optimizer_state.items() if key.startswith(LIVE)}
+    if not settings.weight_average and not live_state:
+        return bundle.model.train()
+    live = DoodleGenerator(bundle.model.config).to(next(bundle.model.parameters()).device)
+    live.load_state_dict(live_state or bundle.model.state_dict())
+    if not settings.weight_average:
+        bundle.model = live
+    return live.train()
+
+
+@torch.no_grad()
+def _update_average(average: nn.Module, live: nn.Module, decay: float) -> None:
+    for averaged, current in zip(average.parameters(), live.parameters(), strict=True):
+        averaged.lerp_(current, 1 - decay)
 
 
 def _phase(first_step: int, last_step: int, settings: TrainSettings) -> dict:
     """What one run (a fresh start or a resume) did: a file trained in stages keeps one entry per run."""
-    keys = ("size", "batch_size", "learning_rate", "seed", "mask_sampling", "loss_scales")
+    keys = ("size", "batch_size", "learning_rate", "seed", "mask_sampling", "loss_scales", "weight_average")
     return {"steps": [first_step, last_step]} | {key: getattr(settings, key) for key in keys}
 
 
@@ -232,6 +271,8 @@ def _unflatten_optimizer(flat: dict[str, torch.Tensor], optimiser: torch.optim.A
     state_dict = optimiser.state_dict()
     states: dict[int, dict[str, torch.Tensor]] = {}
     for name, value in flat.items():
+        if name.startswith(LIVE):
+            continue
         index, key = name.split(".", 1)
         states.setdefault(int(index), {})[key] = value
     if set(states) - set(state_dict["param_groups"][0]["params"]):

@@ -140,6 +140,16 @@ class TrainDoodleStyle(io.ComfyNode):
                     tooltip="2 also scores the render at half size, so shapes twice as large (clouds, patches) are "
                     "learned too; about 1.2x the time per step. The shipped generators' last phases used 2.",
                 ),
+                io.Float.Input(
+                    "weight_average",
+                    default=0.0,
+                    min=0.0,
+                    max=0.999,
+                    step=0.001,
+                    optional=True,
+                    tooltip="0.99 saves an average of the weights over about the last 100 steps, which renders "
+                    "better than the last step's when batches are small; 0 = off.",
+                ),
             ],
             outputs=[DoodleGenerator.Output(display_name="generator")],
         )
@@ -158,12 +168,20 @@ class TrainDoodleStyle(io.ComfyNode):
         save_name: str,
         resume_from=None,
         loss_scales: int = 1,
+        weight_average: float = 0.0,
     ) -> io.NodeOutput:
         name = save_name.strip().removesuffix(".safetensors")
         if not SAVE_NAME.match(name):
             raise api.DoodleError(f"save_name {save_name!r} must be a plain file name (letters, digits, space, _ . -)")
         settings = api.TrainSettings(
-            steps, batch_size, learning_rate, size, seed % 2**63, checkpoint_every=50, loss_scales=loss_scales
+            steps,
+            batch_size,
+            learning_rate,
+            size,
+            seed % 2**63,
+            checkpoint_every=50,
+            loss_scales=loss_scales,
+            weight_average=weight_average,
         )
         try:
             bundle = api.train_style(

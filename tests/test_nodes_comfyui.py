@@ -25,7 +25,14 @@ NODE_IDS = (
 WORKFLOWS = sorted((REPO / "example_workflows").glob("*.json"))
 FAST_SETTINGS = {
     "OptimizeDoodle-LBFGS": {"iterations": 4, "size": 64, "loss_network": "vgg16-hed"},
-    "TrainDoodleStyle": {"steps": 2, "batch_size": 1, "size": 64, "loss_network": "vgg16-hed", "loss_scales": 2},
+    "TrainDoodleStyle": {
+        "steps": 2,
+        "batch_size": 1,
+        "size": 64,
+        "loss_network": "vgg16-hed",
+        "loss_scales": 2,
+        "weight_average": 0.5,
+    },
 }
 
 
@@ -123,7 +130,8 @@ def test_every_example_workflow_runs_and_paints_each_region(comfy: ComfyUIClient
         assert region_colours_differ(painted.astype(float), doodle)
     if workflow.stem == "2_train_your_own_style":
         trained = load_generator(comfy.models_dir / "doodle_generators" / "my_renoir.safetensors")
-        assert trained.training["phases"][-1]["loss_scales"] == 2  # the optional input reaches the core
+        assert trained.training["phases"][-1]["loss_scales"] == 2  # the optional inputs reach the core
+        assert trained.training["phases"][-1]["weight_average"] == 0.5
 
 
 def test_trained_generator_loads_back_and_renders(comfy: ComfyUIClient) -> None:

@@ -24,32 +24,72 @@ def style_pair() -> tuple[torch.Tensor, RegionMasks]:
     return image, RegionMasks.from_labels(labels, torch.eye(3))
 
 
-def run(steps: int, path: Path | None = None, resume=None, progress=None):
+def run(steps: int, path: Path | None = None, resume=None, progress=None, weight_average: float = 0.0):
     image, masks = style_pair()
-    settings = TrainSettings(steps=steps, batch_size=2, learning_rate=0.003, size=32, seed=5, checkpoint_every=2)
+    settings = TrainSettings(
+        steps=steps,
+        batch_size=2,
+        learning_rate=0.003,
+        size=32,
+        seed=5,
+        checkpoint_every=2,
+        weight_average=weight_average,
+    )
     options = {"progress": progress} if progress else {}
     return train_generator(
         tiny_network(), "tiny", image, masks, settings, resume=resume, checkpoint_path=path, **options
     )
 
 
-def test_interrupted_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path: Path) -> None:
-    straight = run(6)
+@pytest.mark.parametrize("weight_average", [0.0, 0.9])
+def test_interrupted_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path: Path, weight_average: float) -> None:
+    straight = run(6, weight_average=weight_average)
 
     def stop_at_four(done: int, total: int, preview=None) -> None:
         if done == 4:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run(6, tmp_path / "g.safetensors", progress=stop_at_four)
+        run(6, tmp_path / "g.safetensors", progress=stop_at_four, weight_average=weight_average)
     checkpoint = load_generator(tmp_path / "g.safetensors")
     assert checkpoint.training["steps_done"] == 4
-    resumed = run(6, tmp_path / "g.safetensors", resume=checkpoint)
+    resumed = run(6, tmp_path / "g.safetensors", resume=checkpoint, weight_average=weight_average)
     assert resumed.training["steps_done"] == 6
     assert [phase["steps"] for phase in resumed.training["phases"]] == [[0, 4], [4, 6]]
     assert resumed.training["phases"][1]["size"] == 32
     for key, value in straight.model.state_dict().items():
         torch.testing.assert_close(resumed.model.state_dict()[key], value, atol=1e-5, rtol=1e-4)
+    assert straight.optimizer_state.keys() == resumed.optimizer_state.keys()
+    for key, value in straight.optimizer_state.items():  # Adam moments, and the trained weights if averaging
+        torch.testing.assert_close(resumed.optimizer_state[key], value, atol=1e-5, rtol=1e-4)
+
+
+def test_weight_average_is_the_moving_average_of_the_trained_weights(monkeypatch: pytest.MonkeyPatch) -> None:
+    trained = []  # the optimiser's weights before the first step and after each step
+    original_step = torch.optim.Adam.step
+
+    def recording_step(self, *args, **kwargs):
+        if not trained:
+            trained.append([p.detach().clone() for p in self.param_groups[0]["params"]])
+        result = original_step(self, *args, **kwargs)
+        trained.append([p.detach().clone() for p in self.param_groups[0]["params"]])
+        return result
+
+    monkeypatch.setattr(torch.optim.Adam, "step", recording_step)
+    averaged = run(5, weight_average=0.6)
+    assert len(trained) == 6
+    expected = trained[0]
+    for step, weights in enumerate(trained[1:]):
+        decay = min(0.6, (1 + step) / (10 + step))  # warm-up: early weights are not held on to
+        expected = [decay * mean + (1 - decay) * now for mean, now in zip(expected, weights, strict=True)]
+    for parameter, value in zip(averaged.model.parameters(), expected, strict=True):
+        torch.testing.assert_close(parameter.detach(), value)
+    # averaging changes what is saved, not how training goes: the trained weights are the plain run's
+    monkeypatch.setattr(torch.optim.Adam, "step", original_step)
+    plain = run(5)
+    for key, value in plain.model.state_dict().items():
+        torch.testing.assert_close(averaged.optimizer_state[f"live.{key}"], value)
+        assert not torch.allclose(averaged.model.state_dict()[key], value)
 
 
 def test_training_lowers_the_loss_and_records_how_it_was_trained(tmp_path: Path) -> None:
@@ -98,6 +138,8 @@ def test_preview_is_an_image_of_the_style_maps_size() -> None:
         ("mask_sampling", "balanced", "mask_sampling"),
         ("loss_scales", 0, "loss_scales"),
         ("loss_scales", 4, "loss_scales"),  # 128 px / 8 leaves 16 px, too small for the deepest layer
+        ("weight_average", 1.0, "weight_average"),
+        ("weight_average", -0.5, "weight_average"),
     ],
 )
 def test_bad_settings_are_refused_before_any_work(field: str, value, message: str) -> None:
