@@ -14,15 +14,19 @@ the example doodle, region by region, with the L-BFGS objective (``benchmarks/sc
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 import numpy as np
+import torch
 
 from benchmarks.scoring import Example, render_score
 from doodle import api
-from doodle.random_masks import MASK_SAMPLINGS, training_masks
+from doodle.random_masks import MASK_SAMPLINGS, random_labels, training_masks
+from doodle.regions import RegionMasks
 from doodle.train import TrainSettings, train_generator
 
 RENDER_SEEDS = 4
+BIG_SHARE = 0.7
 
 
 def area_shares(size: int, regions: int, count: int, sampling: str) -> np.ndarray:
@@ -45,6 +49,23 @@ def print_area_table(size: int, regions: int, count: int) -> None:
         print(f"{sampling:>10} {shares[:, worst].mean():25.3f} {p5:9.3f} {starved:25.1%} {big:38.1%}")
 
 
+def big_region_example(example: Example, region: int) -> Example:
+    """``example`` with a random doodle of its size in which ``region`` covers ``BIG_SHARE`` of the picture.
+
+    A doodle's sky or field is often most of the picture; a sampling that never shows a region that big
+    (``reference`` never gives any region more than ~40 %) may leave it unable to fill one.
+    """
+    height, width = example.doodle.shape[1:3]
+    regions = example.target.shape[1]
+    shares = np.full(regions, (1 - BIG_SHARE) / (regions - 1))
+    shares[0] = BIG_SHARE
+    bands = random_labels(height, width, regions, np.random.default_rng(region), 0.5, 11, 0.01, shares=shares)
+    order = [region] + [other for other in range(regions) if other != region]  # band 0 (the big one) -> region
+    labels = torch.as_tensor(np.array(order)[bands])[None]
+    masks = RegionMasks.from_labels(labels, example.style_masks.palette)
+    return dataclasses.replace(example, doodle=masks.preview(), target=masks.masks)
+
+
 def print_training_table(
     style: str, steps: int, size: int, batch_size: int, seed: int, network_name: str, samplings: list[str]
 ) -> None:
@@ -53,12 +74,19 @@ def print_training_table(
     score_size = (example.doodle.shape[1] // 2, example.doodle.shape[2] // 2)
     scored = f"{score_size[1]}x{score_size[0]}, mean of {RENDER_SEEDS} render seeds"
     print(f"{style}: {steps} steps of {batch_size}x{size}² (training seed {seed}), scored on the doodle at {scored}")
-    print(f"{'sampling':>10} {'loss':>6} {'worst region':>13}  per region")
+    print(f"'big': each region's loss in a random doodle where it covers {BIG_SHARE:.0%} (one doodle per region)")
+    print(f"{'sampling':>10} {'loss':>6} {'worst region':>13} {'big: mean':>10} {'worst':>6}  per region | big")
+    big_examples = [big_region_example(example, region) for region in range(example.target.shape[1])]
     for sampling in samplings:
         settings = TrainSettings(steps, batch_size, size=size, seed=seed, mask_sampling=sampling)
         bundle = train_generator(network, network_name, example.style, example.style_masks.select(0), settings)
         total, regions = render_score(network, bundle, example, score_size, RENDER_SEEDS)
-        print(f"{sampling:>10} {total:6.3f} {max(regions):13.3f}  {' '.join(f'{r:.3f}' for r in regions)}")
+        big = [
+            render_score(network, bundle, big_example, score_size, RENDER_SEEDS)[1][region]
+            for region, big_example in enumerate(big_examples)
+        ]
+        per_region = " ".join(f"{r:.3f}" for r in regions) + " | " + " ".join(f"{r:.3f}" for r in big)
+        print(f"{sampling:>10} {total:6.3f} {max(regions):13.3f} {np.mean(big):10.3f} {max(big):6.3f}  {per_region}")
 
 
 def main() -> None:
