@@ -8,7 +8,8 @@ generate.py did: K-means height bands always in the same order, so the middle re
 equal (near-equal areas in every mask), varied (the default: each mask draws its own area shares, so every
 region is sometimes most of the picture). A region that is rarely seen, or never seen big, is learned badly;
 the training mode trains one generator on each sampling (same seed, steps and settings) and scores each on
-the example doodle, region by region, with the L-BFGS objective (``benchmarks/scoring.py``).
+the example doodle, region by region, with the L-BFGS objective (``benchmarks/scoring.py``), and each region
+in a random doodle where it covers most of the picture (``big_region_example``).
 """
 
 from __future__ import annotations
