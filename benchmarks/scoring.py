@@ -58,8 +58,8 @@ def painting_halves_score(network: VGGFeatures, example: Example, size: tuple[in
     A half has half the doodle's positions, which raises its error, but it is part of the painting it is
     scored against, which lowers it: a level to compare with, not an exact bound.
     """
-    objective = level_objective(network, example.style, example.style_masks.masks, size)
-    style, masks = style_at_level(example.style, example.style_masks.masks, size)  # the images it scores against
+    style, masks = style_at_level(example.style, example.style_masks.masks, size)
+    objective = DoodleObjective(network, style, masks)  # level_objective, keeping the resized style to cut
     middle = style.shape[-1] // 2
     return [_scored(objective, style[..., half], masks[..., half])[0] for half in (slice(middle), slice(middle, None))]
 

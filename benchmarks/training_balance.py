@@ -60,7 +60,8 @@ def big_region_example(example: Example, region: int) -> Example:
     regions = example.target.shape[1]
     shares = np.full(regions, (1 - BIG_SHARE) / (regions - 1))
     shares[0] = BIG_SHARE
-    bands = random_labels(height, width, regions, np.random.default_rng(region), 0.5, 11, 0.01, shares=shares)
+    rng = np.random.default_rng(region)
+    bands = random_labels(height, width, regions, rng, roughness=0.5, smoothing=11, min_piece=0.01, shares=shares)
     order = [region] + [other for other in range(regions) if other != region]  # band 0 (the big one) -> region
     labels = torch.as_tensor(np.array(order)[bands])[None]
     masks = RegionMasks.from_labels(labels, example.style_masks.palette)

@@ -202,8 +202,8 @@ def _train(args: argparse.Namespace, progress: TqdmProgress) -> Path:
         args.seed,
         args.checkpoint_every,
         args.mask_sampling,
-        args.loss_scales,
-        args.weight_average,
+        loss_scales=args.loss_scales,
+        weight_average=args.weight_average,
     )
     resume = api.load_generator(args.output, args.device) if args.resume else None
     api.train_style(

@@ -7,6 +7,7 @@ would (within floating-point noise).
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -118,7 +119,7 @@ def train_generator(
 
         def record() -> None:
             bundle.optimizer_state = _flatten_optimizer(optimiser)
-            if model is not bundle.model:  # averaging: keep the trained weights to resume from
+            if settings.weight_average:  # keep the trained weights apart from their average, to resume from
                 live = model.state_dict().items()
                 bundle.optimizer_state |= {LIVE + key: value.detach().clone() for key, value in live}
             bundle.training = asdict(settings) | {
@@ -146,7 +147,7 @@ def train_generator(
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), GRADIENT_CLIP)
                 optimiser.step()
-                if model is not bundle.model:
+                if settings.weight_average:
                     _update_average(bundle.model, model, min(settings.weight_average, (1 + step) / (10 + step)))
                 step += 1
                 value = float(loss.detach())
@@ -174,12 +175,13 @@ def _live_model(bundle: GeneratorBundle, settings: TrainSettings) -> DoodleGener
     from (also when averaging is now off: the average is then dropped).
     """
     live_state = {key[len(LIVE) :]: value for key, value in bundle.optimizer_state.items() if key.startswith(LIVE)}
-    if not settings.weight_average and not live_state:
-        return bundle.model.train()
-    live = DoodleGenerator(bundle.model.config).to(next(bundle.model.parameters()).device)
-    live.load_state_dict(live_state or bundle.model.state_dict())
     if not settings.weight_average:
-        bundle.model = live
+        if live_state:
+            bundle.model.load_state_dict(live_state)
+        return bundle.model.train()
+    live = copy.deepcopy(bundle.model)
+    if live_state:
+        live.load_state_dict(live_state)
     return live.train()
 
 
