@@ -113,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--weight-average", type=float, default=0.0, help="save an average of the weights, decay per step (e.g. 0.99)"
     )
+    train.add_argument(
+        "--levels", type=int, help="levels of a new generator (default 5; each one more nearly doubles its reach)"
+    )
     train.add_argument("--resume", action="store_true", help="continue from the output file's checkpoint")
     train.add_argument("-o", "--output", type=Path, required=True)
 
@@ -204,6 +207,7 @@ def _train(args: argparse.Namespace, progress: TqdmProgress) -> Path:
         args.mask_sampling,
         loss_scales=args.loss_scales,
         weight_average=args.weight_average,
+        levels=args.levels,
     )
     resume = api.load_generator(args.output, args.device) if args.resume else None
     api.train_style(

@@ -18,7 +18,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load, save
 
 from .errors import DoodleError
-from .generator import DoodleGenerator, GeneratorConfig
+from .generator import MAX_LEVELS, DoodleGenerator, GeneratorConfig
 
 FORMAT = "generator"
 FORMAT_VERSION = 1
@@ -115,7 +115,7 @@ def parse_generator(data: bytes, name: str, device: torch.device | str = "cpu") 
         raise DoodleError(f"{name}: the palette does not match its {config.n_regions} regions")
     if (
         not 1 <= config.n_regions <= 256
-        or not 1 <= config.levels <= 8
+        or not 1 <= config.levels <= MAX_LEVELS
         or not all(1 <= w <= 1024 for w in config.widths)
     ):
         raise DoodleError(f"{name}: implausible architecture {config}")

@@ -19,7 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .errors import DoodleError
-from .generator import DoodleGenerator, GeneratorConfig
+from .generator import MAX_LEVELS, DoodleGenerator, GeneratorConfig
 from .generator_file import GeneratorBundle, save_generator
 from .grad_mode import gradients_enabled, normal_tensor
 from .memory import out_of_memory_as_error
@@ -53,6 +53,9 @@ class TrainSettings:
     """If above 0, the saved generator is an exponential moving average of the weights with this decay per
     step (0.99 averages over about the last 100 steps): with small batches the last step's weights wander
     around the optimum, and their average renders closer to it. 0 saves the last step's weights."""
+    levels: int | None = None
+    """Levels of a new generator (``GeneratorConfig.with_levels``; None: five). A resumed generator keeps its
+    architecture: None takes it as it is, another number than its own is refused."""
 
     def validate(self) -> None:
         if not 1 <= self.steps <= 1_000_000:
@@ -71,6 +74,8 @@ class TrainSettings:
             )
         if not 0 <= self.weight_average < 1:
             raise DoodleError(f"weight_average must be in [0, 1) (0 = off), got {self.weight_average}")
+        if self.levels is not None and not 1 <= self.levels <= MAX_LEVELS:
+            raise DoodleError(f"levels must be between 1 and {MAX_LEVELS}, got {self.levels}")
         if self.checkpoint_every < 1:
             raise DoodleError(f"checkpoint_every must be at least 1, got {self.checkpoint_every}")
 
@@ -100,6 +105,11 @@ def train_generator(
     n_regions = style_masks.n_regions
     if resume is not None and resume.n_regions != n_regions:
         raise DoodleError(f"resume_from has {resume.n_regions} regions but the style map has {n_regions}")
+    if resume is not None and settings.levels not in (None, resume.model.config.levels):
+        raise DoodleError(
+            f"resume_from has {resume.model.config.levels} levels, not {settings.levels}: a generator's levels "
+            "cannot change (leave levels unset to continue it, or train a new one)"
+        )
     device = next(network.parameters()).device
     hint = "use a smaller size or batch_size (the last checkpoint is kept)"
     with gradients_enabled(), out_of_memory_as_error(f"training at {settings.size} px", hint):
@@ -123,6 +133,7 @@ def train_generator(
                 live = model.state_dict().items()
                 bundle.optimizer_state |= {LIVE + key: value.detach().clone() for key, value in live}
             bundle.training = asdict(settings) | {
+                "levels": model.config.levels,
                 "steps_done": step,
                 "seconds": round(elapsed_before + time.monotonic() - started, 1),
                 "final_loss": smoothed,
@@ -256,7 +267,7 @@ def _start_bundle(
             resume.name,
         )
     torch.manual_seed(settings.seed)
-    model = DoodleGenerator(GeneratorConfig(n_regions)).to(device)
+    model = DoodleGenerator(GeneratorConfig.with_levels(n_regions, settings.levels)).to(device)
     return GeneratorBundle(model, palette.detach().cpu().clone(), loss_network)
 
 

@@ -31,13 +31,13 @@ def style_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def test_train_resume_render_from_the_command_line(tmp_path: Path, style_files: list[str]) -> None:
     weights = tmp_path / "mine.safetensors"
     train = ["train", *style_files, "--batch-size", "1", "--size", "32", "-o", str(weights)]
-    assert cli.main([*train, "--steps", "2"]) == 0
+    assert cli.main([*train, "--steps", "2", "--levels", "6"]) == 0
     assert api.load_generator(weights).training["steps_done"] == 2
     resume = ["--steps", "3", "--resume", "--mask-sampling", "reference", "--size", "64", "--loss-scales", "2"]
     resume += ["--weight-average", "0.9"]
     assert cli.main([*train, *resume]) == 0
     bundle = api.load_generator(weights)
-    assert bundle.training["steps_done"] == 3 and bundle.n_regions == 3
+    assert bundle.training["steps_done"] == 3 and bundle.n_regions == 3 and bundle.model.config.levels == 6
     assert [phase["mask_sampling"] for phase in bundle.training["phases"]] == [MASK_SAMPLINGS[0], "reference"]
     assert [phase["loss_scales"] for phase in bundle.training["phases"]] == [1, 2]
     assert [phase["weight_average"] for phase in bundle.training["phases"]] == [0.0, 0.9]

@@ -12,9 +12,9 @@ from doodle.random_masks import random_masks
 from doodle.render import render
 
 
-def small_bundle(regions: int = 3) -> GeneratorBundle:
+def small_bundle(regions: int = 3, levels: int = 4) -> GeneratorBundle:
     torch.manual_seed(0)
-    model = DoodleGenerator(GeneratorConfig(regions, levels=4, widths=(8, 8, 8, 8), noise_channels=4))
+    model = DoodleGenerator(GeneratorConfig(regions, levels=levels, widths=(8,) * levels, noise_channels=4))
     return GeneratorBundle(model.eval(), torch.rand(regions, 3), "vgg16-hed", name="small")
 
 
@@ -41,12 +41,24 @@ def test_noise_of_a_tile_is_the_slice_of_the_whole_images_noise() -> None:
     assert abs(float(whole.mean())) < 0.05
 
 
-def test_tiled_render_equals_the_whole_render() -> None:
-    bundle = small_bundle()
-    masks = random_masks(300, 170, 3, seed=2).masks
+@pytest.mark.parametrize(("levels", "width"), [(4, 300), (6, 700)])
+def test_tiled_render_equals_the_whole_render(levels: int, width: int) -> None:
+    """The tile margin grows with the levels: six reach twice as far as five (the image is wider than a
+    tile and its margins, so the margin is what is tested)."""
+    bundle = small_bundle(levels=levels)
+    masks = random_masks(width, 170, 3, seed=2).masks
     whole = render(bundle, masks, seed=3, tile_size=0)
     tiled = render(bundle, masks, seed=3, tile_size=64)
     torch.testing.assert_close(tiled, whole, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize(
+    ("levels", "widths"), [(3, (24, 32, 32)), (5, (24, 32, 32, 48, 64)), (7, (24, 32, 32, 48, 64, 64, 64))]
+)
+def test_default_architecture_with_any_number_of_levels(levels: int, widths: tuple[int, ...]) -> None:
+    config = GeneratorConfig.with_levels(4, levels)
+    assert (config.levels, config.widths, config.multiple) == (levels, widths, 2 ** (levels - 1))
+    assert GeneratorConfig.with_levels(4) == GeneratorConfig(4, levels=5)
 
 
 def test_batch_images_get_their_own_noise() -> None:

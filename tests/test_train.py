@@ -140,6 +140,8 @@ def test_preview_is_an_image_of_the_style_maps_size() -> None:
         ("loss_scales", 4, "loss_scales"),  # 128 px / 8 leaves 16 px, too small for the deepest layer
         ("weight_average", 1.0, "weight_average"),
         ("weight_average", -0.5, "weight_average"),
+        ("levels", 0, "levels"),
+        ("levels", 9, "levels"),
     ],
 )
 def test_bad_settings_are_refused_before_any_work(field: str, value, message: str) -> None:
@@ -154,6 +156,16 @@ def test_resume_with_another_region_count_is_refused(tmp_path: Path) -> None:
     two = RegionMasks.from_labels(torch.zeros(1, 32, 32, dtype=torch.long), torch.eye(3)[:2])
     with pytest.raises(DoodleError, match="resume_from has 3 regions but the style map has 2"):
         train_generator(tiny_network(), "tiny", image, two, TrainSettings(steps=2, size=32), resume=bundle)
+
+
+def test_levels_make_a_new_generator_and_a_resume_keeps_its_own(tmp_path: Path) -> None:
+    image, masks = style_pair()
+    six = train_generator(tiny_network(), "tiny", image, masks, TrainSettings(steps=1, size=32, levels=6))
+    assert six.model.config.levels == 6 and six.training["levels"] == 6
+    resumed = train_generator(tiny_network(), "tiny", image, masks, TrainSettings(steps=2, size=32), resume=six)
+    assert resumed.model.config == six.model.config and resumed.training["levels"] == 6
+    with pytest.raises(DoodleError, match="resume_from has 6 levels, not 5"):
+        train_generator(tiny_network(), "tiny", image, masks, TrainSettings(steps=3, size=32, levels=5), resume=six)
 
 
 def test_half_scale_term_scores_the_shrunk_render_against_the_shrunk_style() -> None:
