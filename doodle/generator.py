@@ -36,8 +36,7 @@ class GeneratorConfig:
         """The default architecture with ``levels`` levels (None: five): each level more nearly doubles the
         generator's reach (a mask pixel sways about 140 px across with five, 250 with six); levels beyond the
         fifth are as wide as the fifth, at almost no cost (they run at 1/32 of the resolution and below)."""
-        if levels is None:
-            return cls(n_regions)
+        levels = len(DEFAULT_WIDTHS) if levels is None else levels
         widths = DEFAULT_WIDTHS[:levels] + DEFAULT_WIDTHS[-1:] * (levels - len(DEFAULT_WIDTHS))
         return cls(n_regions, levels, widths)
 

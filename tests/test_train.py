@@ -158,7 +158,7 @@ def test_resume_with_another_region_count_is_refused(tmp_path: Path) -> None:
         train_generator(tiny_network(), "tiny", image, two, TrainSettings(steps=2, size=32), resume=bundle)
 
 
-def test_levels_make_a_new_generator_and_a_resume_keeps_its_own(tmp_path: Path) -> None:
+def test_levels_make_a_new_generator_and_a_resume_keeps_its_own() -> None:
     image, masks = style_pair()
     six = train_generator(tiny_network(), "tiny", image, masks, TrainSettings(steps=1, size=32, levels=6))
     assert six.model.config.levels == 6 and six.training["levels"] == 6
