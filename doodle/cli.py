@@ -114,7 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--weight-average", type=float, default=0.0, help="save an average of the weights, decay per step (e.g. 0.99)"
     )
     train.add_argument(
-        "--levels", type=int, help="levels of a new generator (default 5; each one more nearly doubles its reach)"
+        "--levels",
+        type=int,
+        help="levels of a new generator (default 5; each one more nearly doubles its reach); with --resume, "
+        "more than the file's grow it",
     )
     train.add_argument("--resume", action="store_true", help="continue from the output file's checkpoint")
     train.add_argument("-o", "--output", type=Path, required=True)

@@ -126,6 +126,45 @@ class DoodleGenerator(nn.Module):
         return rgb[..., :height, :width]
 
 
+PASS_THROUGH_SHIFT = 1.0
+"""How far a grown generator's new join lifts the features it passes on, so that its LeakyReLUs see positive
+values only and pass them unchanged (the features are LeakyReLU outputs: the shipped Monet's coarsest stay
+above -0.3). Small, because the next layer's weights then see it as a constant input."""
+
+
+@torch.no_grad()
+def grown(model: DoodleGenerator, levels: int, seed: int) -> DoodleGenerator:
+    """``model`` with coarser levels added until it has ``levels``, rendering the same images at first.
+
+    The new levels start at random (from ``seed``). The join that now meets them starts as a pass-through of
+    the old coarsest features, shifted up by ``PASS_THROUGH_SHIFT``, with zero weights on the new levels'
+    features; the layer after it takes the shift back. Training then lets the new levels in: each reaches
+    twice as far, and what the trained levels learned is kept.
+    """
+    config = model.config
+    if levels < config.levels:
+        raise ValueError(f"a generator cannot shrink from {config.levels} to {levels} levels")
+    widths = config.widths + config.widths[-1:] * (levels - config.levels)
+    torch.manual_seed(seed)
+    bigger = DoodleGenerator(GeneratorConfig(config.n_regions, levels, widths, config.noise_channels))
+    bigger.load_state_dict(model.state_dict(), strict=False)
+    if levels > config.levels:
+        old_coarsest = config.levels - 1
+        _make_pass_through(bigger.joins[old_coarsest], widths[old_coarsest])
+        after = bigger.joins[old_coarsest - 1][0] if old_coarsest else bigger.to_rgb
+        after.bias -= PASS_THROUGH_SHIFT * after.weight[:, -widths[old_coarsest] :].sum(dim=(1, 2, 3))
+    return bigger.to(next(model.parameters()).device)
+
+
+def _make_pass_through(join: nn.Sequential, width: int) -> None:
+    """Set a join block to output its first ``width`` input channels plus ``PASS_THROUGH_SHIFT``."""
+    for index, conv in enumerate(module for module in join if isinstance(module, nn.Conv2d)):
+        conv.weight.zero_()
+        centre = conv.kernel_size[0] // 2
+        conv.weight[range(width), range(width), centre, centre] = 1.0
+        conv.bias.fill_(PASS_THROUGH_SHIFT if index == 0 else 0.0)
+
+
 _MASK32 = 0xFFFFFFFF
 
 

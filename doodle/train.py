@@ -19,7 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .errors import DoodleError
-from .generator import MAX_LEVELS, DoodleGenerator, GeneratorConfig
+from .generator import MAX_LEVELS, DoodleGenerator, GeneratorConfig, grown
 from .generator_file import GeneratorBundle, save_generator
 from .grad_mode import gradients_enabled, normal_tensor
 from .memory import out_of_memory_as_error
@@ -55,7 +55,7 @@ class TrainSettings:
     around the optimum, and their average renders closer to it. 0 saves the last step's weights."""
     levels: int | None = None
     """Levels of a new generator (``GeneratorConfig.with_levels``; None: five). A resumed generator keeps its
-    architecture: None takes it as it is, another number than its own is refused."""
+    own with None, grows to more (``generator.grown``: coarser levels reach further); fewer are refused."""
 
     def validate(self) -> None:
         if not 1 <= self.steps <= 1_000_000:
@@ -105,10 +105,10 @@ def train_generator(
     n_regions = style_masks.n_regions
     if resume is not None and resume.n_regions != n_regions:
         raise DoodleError(f"resume_from has {resume.n_regions} regions but the style map has {n_regions}")
-    if resume is not None and settings.levels not in (None, resume.model.config.levels):
+    if resume is not None and (settings.levels or resume.model.config.levels) < resume.model.config.levels:
         raise DoodleError(
-            f"resume_from has {resume.model.config.levels} levels, not {settings.levels}: a generator's levels "
-            "cannot change (leave levels unset to continue it, or train a new one)"
+            f"resume_from has {resume.model.config.levels} levels, more than {settings.levels}: a generator "
+            "can gain levels but not lose them (leave levels unset to continue it, or train a new one)"
         )
     device = next(network.parameters()).device
     hint = "use a smaller size or batch_size (the last checkpoint is kept)"
@@ -138,7 +138,7 @@ def train_generator(
                 "seconds": round(elapsed_before + time.monotonic() - started, 1),
                 "final_loss": smoothed,
                 "style_size": list(style_image.shape[-2:]),
-                "phases": earlier_phases + [_phase(first_step, step, settings)],
+                "phases": earlier_phases + [_phase(first_step, step, settings, model.config.levels)],
             }
             if checkpoint_path is not None:
                 save_generator(bundle, checkpoint_path)
@@ -202,10 +202,10 @@ def _update_average(average: nn.Module, live: nn.Module, decay: float) -> None:
         averaged.lerp_(current, 1 - decay)
 
 
-def _phase(first_step: int, last_step: int, settings: TrainSettings) -> dict:
+def _phase(first_step: int, last_step: int, settings: TrainSettings, levels: int) -> dict:
     """What one run (a fresh start or a resume) did: a file trained in stages keeps one entry per run."""
     keys = ("size", "batch_size", "learning_rate", "seed", "mask_sampling", "loss_scales", "weight_average")
-    return {"steps": [first_step, last_step]} | {key: getattr(settings, key) for key in keys}
+    return {"steps": [first_step, last_step], "levels": levels} | {key: getattr(settings, key) for key in keys}
 
 
 def _phases(training: dict) -> list:
@@ -256,19 +256,41 @@ def _start_bundle(
     device: torch.device,
 ) -> GeneratorBundle:
     if resume is not None:
-        model = DoodleGenerator(resume.model.config)
-        model.load_state_dict(resume.model.state_dict())
+        levels = settings.levels or resume.model.config.levels
         return GeneratorBundle(
-            model.to(device),
+            grown(resume.model, levels, settings.seed).to(device),
             resume.palette,
             resume.loss_network,
             dict(resume.training),
-            dict(resume.optimizer_state),
+            _grown_optimizer_state(resume.optimizer_state, resume.model, levels, settings.seed),
             resume.name,
         )
     torch.manual_seed(settings.seed)
     model = DoodleGenerator(GeneratorConfig.with_levels(n_regions, settings.levels)).to(device)
     return GeneratorBundle(model, palette.detach().cpu().clone(), loss_network)
+
+
+def _grown_optimizer_state(
+    flat: dict[str, torch.Tensor], model: DoodleGenerator, levels: int, seed: int
+) -> dict[str, torch.Tensor]:
+    """A checkpoint's optimiser state for ``model`` grown to ``levels`` (``grown``, same seed): the moments
+    move to their parameters' new places, the new parameters start without; kept live weights grow too."""
+    old_names = [name for name, _ in model.named_parameters()]
+    new_index = {name: index for index, (name, _) in enumerate(grown(model, levels, seed).named_parameters())}
+    state, live = {}, {}
+    for key, value in flat.items():
+        if key.startswith(LIVE):
+            live[key[len(LIVE) :]] = value
+            continue
+        index, moment = key.split(".", 1)
+        if not index.isdigit() or int(index) >= len(old_names):
+            raise DoodleError("resume_from's optimiser state does not fit its generator (damaged checkpoint)")
+        state[f"{new_index[old_names[int(index)]]}.{moment}"] = value
+    if live:
+        live_model = DoodleGenerator(model.config)
+        live_model.load_state_dict(live)
+        state |= {LIVE + name: value for name, value in grown(live_model, levels, seed).state_dict().items()}
+    return state
 
 
 def _flatten_optimizer(optimiser: torch.optim.Adam) -> dict[str, torch.Tensor]:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from doodle.errors import DoodleError
-from doodle.generator import DoodleGenerator, GeneratorConfig, hashed_noise
+from doodle.generator import DoodleGenerator, GeneratorConfig, grown, hashed_noise
 from doodle.generator_file import GeneratorBundle
 from doodle.random_masks import random_masks
 from doodle.render import render
@@ -59,6 +59,23 @@ def test_default_architecture_with_any_number_of_levels(levels: int, widths: tup
     config = GeneratorConfig.with_levels(4, levels)
     assert (config.levels, config.widths, config.multiple) == (levels, widths, 2 ** (levels - 1))
     assert GeneratorConfig.with_levels(4) == GeneratorConfig(4, levels=5)
+
+
+@pytest.mark.parametrize(("levels", "more"), [(1, 2), (3, 5)])
+def test_a_grown_generator_renders_what_it_grew_from_and_its_new_levels_learn(levels: int, more: int) -> None:
+    model = small_bundle(levels=levels).model
+    bigger = grown(model, more, seed=0)
+    assert bigger.config == GeneratorConfig(3, levels=more, widths=(8,) * more, noise_channels=4)
+    masks = random_masks(96, 64, 3, seed=4, batch_size=2).masks  # sides a multiple of the new padding: same pad
+    with torch.no_grad():
+        torch.testing.assert_close(bigger(masks, seed=2), model(masks, seed=2), atol=1e-5, rtol=0)
+    bigger(masks, seed=2).square().mean().backward()
+    new_input = bigger.inputs[more - 1][0].weight.grad
+    join_weights_on_new_levels = bigger.joins[levels - 1][0].weight.grad[:, 8:]
+    assert new_input is not None and new_input.abs().sum() == 0  # sealed off at first by zero weights,
+    assert join_weights_on_new_levels.abs().sum() > 0  # which learn, and so open it
+    with pytest.raises(ValueError, match="cannot shrink"):
+        grown(bigger, levels, seed=0)
 
 
 def test_batch_images_get_their_own_noise() -> None:

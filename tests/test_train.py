@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import torch
 from torch.nn import functional as F
 
 from doodle.errors import DoodleError
+from doodle.generator import DoodleGenerator, grown
 from doodle.generator_file import load_generator
 from doodle.regions import RegionMasks
 from doodle.train import TrainSettings, multiscale_loss, scaled_objectives, train_generator
@@ -164,8 +166,30 @@ def test_levels_make_a_new_generator_and_a_resume_keeps_its_own() -> None:
     assert six.model.config.levels == 6 and six.training["levels"] == 6
     resumed = train_generator(tiny_network(), "tiny", image, masks, TrainSettings(steps=2, size=32), resume=six)
     assert resumed.model.config == six.model.config and resumed.training["levels"] == 6
-    with pytest.raises(DoodleError, match="resume_from has 6 levels, not 5"):
+    with pytest.raises(DoodleError, match="resume_from has 6 levels, more than 5"):
         train_generator(tiny_network(), "tiny", image, masks, TrainSettings(steps=3, size=32, levels=5), resume=six)
+
+
+def test_more_levels_on_resume_grow_the_generator_and_keep_adams_moments() -> None:
+    image, masks = style_pair()
+    settings = TrainSettings(steps=1, size=32, levels=3, weight_average=0.5)
+    three = train_generator(tiny_network(), "tiny", image, masks, settings)
+    unstepped = train_generator(tiny_network(), "tiny", image, masks, replace(settings, levels=4), three)
+    state = unstepped.optimizer_state  # 1 step done of 1: grown and saved, not trained
+    old_names = [name for name, _ in three.model.named_parameters()]
+    new_names = [name for name, _ in grown(three.model, 4, seed=0).named_parameters()]
+    for old_index, name in enumerate(old_names):
+        for moment in ("exp_avg", "exp_avg_sq", "step"):
+            new_key, old_key = f"{new_names.index(name)}.{moment}", f"{old_index}.{moment}"
+            torch.testing.assert_close(state[new_key], three.optimizer_state[old_key])
+    assert sum(key.endswith(".exp_avg") for key in state) == len(old_names) < len(new_names)
+    live = DoodleGenerator(three.model.config)  # the trained weights, kept apart from their average
+    live.load_state_dict({key[5:]: value for key, value in three.optimizer_state.items() if key.startswith("live.")})
+    for name, value in grown(live, 4, seed=0).state_dict().items():
+        torch.testing.assert_close(state[f"live.{name}"], value)
+
+    four = train_generator(tiny_network(), "tiny", image, masks, replace(settings, steps=2, levels=4), three)
+    assert four.model.config.levels == 4 and [phase["levels"] for phase in four.training["phases"]] == [3, 4]
 
 
 def test_half_scale_term_scores_the_shrunk_render_against_the_shrunk_style() -> None:
