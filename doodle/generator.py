@@ -145,8 +145,9 @@ def grown(model: DoodleGenerator, levels: int, seed: int) -> DoodleGenerator:
     if levels < config.levels:
         raise ValueError(f"a generator cannot shrink from {config.levels} to {levels} levels")
     widths = config.widths + config.widths[-1:] * (levels - config.levels)
-    torch.manual_seed(seed)
-    bigger = DoodleGenerator(GeneratorConfig(config.n_regions, levels, widths, config.noise_channels))
+    with torch.random.fork_rng(devices=[]):  # seeded without touching the caller's random state
+        torch.manual_seed(seed)
+        bigger = DoodleGenerator(GeneratorConfig(config.n_regions, levels, widths, config.noise_channels))
     bigger.load_state_dict(model.state_dict(), strict=False)
     if levels > config.levels:
         old_coarsest = config.levels - 1
