@@ -22,6 +22,11 @@ DEFAULT_WIDTHS = (24, 32, 32, 48, 64)
 MAX_LEVELS = 8
 
 
+def widths_for(widths: tuple[int, ...], levels: int) -> tuple[int, ...]:
+    """The first ``levels`` of ``widths``, the last repeated for levels beyond them (coarse levels are cheap)."""
+    return widths[:levels] + widths[-1:] * (levels - len(widths))
+
+
 @dataclass(frozen=True)
 class GeneratorConfig:
     """Everything that defines the architecture; stored in the weights file."""
@@ -37,8 +42,7 @@ class GeneratorConfig:
         generator's reach (a mask pixel sways about 140 px across with five, 250 with six); levels beyond the
         fifth are as wide as the fifth, at almost no cost (they run at 1/32 of the resolution and below)."""
         levels = len(DEFAULT_WIDTHS) if levels is None else levels
-        widths = DEFAULT_WIDTHS[:levels] + DEFAULT_WIDTHS[-1:] * (levels - len(DEFAULT_WIDTHS))
-        return cls(n_regions, levels, widths)
+        return cls(n_regions, levels, widths_for(DEFAULT_WIDTHS, levels))
 
     def __post_init__(self) -> None:
         if len(self.widths) != self.levels:
@@ -144,7 +148,7 @@ def grown(model: DoodleGenerator, levels: int, seed: int) -> DoodleGenerator:
     config = model.config
     if levels < config.levels:
         raise ValueError(f"a generator cannot shrink from {config.levels} to {levels} levels")
-    widths = config.widths + config.widths[-1:] * (levels - config.levels)
+    widths = widths_for(config.widths, levels)
     with torch.random.fork_rng(devices=[]):  # seeded without touching the caller's random state
         torch.manual_seed(seed)
         bigger = DoodleGenerator(GeneratorConfig(config.n_regions, levels, widths, config.noise_channels))

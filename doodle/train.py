@@ -256,13 +256,13 @@ def _start_bundle(
     device: torch.device,
 ) -> GeneratorBundle:
     if resume is not None:
-        levels = settings.levels or resume.model.config.levels
+        model = grown(resume.model, settings.levels or resume.model.config.levels, settings.seed)
         return GeneratorBundle(
-            grown(resume.model, levels, settings.seed).to(device),
+            model.to(device),
             resume.palette,
             resume.loss_network,
             dict(resume.training),
-            _grown_optimizer_state(resume.optimizer_state, resume.model, levels, settings.seed),
+            _grown_optimizer_state(resume.optimizer_state, resume.model, model, settings.seed),
             resume.name,
         )
     torch.manual_seed(settings.seed)
@@ -271,12 +271,13 @@ def _start_bundle(
 
 
 def _grown_optimizer_state(
-    flat: dict[str, torch.Tensor], model: DoodleGenerator, levels: int, seed: int
+    flat: dict[str, torch.Tensor], model: DoodleGenerator, bigger: DoodleGenerator, seed: int
 ) -> dict[str, torch.Tensor]:
-    """A checkpoint's optimiser state for ``model`` grown to ``levels`` (``grown``, same seed): the moments
-    move to their parameters' new places, the new parameters start without; kept live weights grow too."""
+    """A checkpoint's optimiser state for ``model`` grown into ``bigger`` (``grown`` with ``seed``): the moments
+    move to their parameters' new places, the new parameters start without; kept live weights grow too.
+    The one check that the state fits its generator."""
     old_names = [name for name, _ in model.named_parameters()]
-    new_index = {name: index for index, (name, _) in enumerate(grown(model, levels, seed).named_parameters())}
+    new_index = {name: index for index, (name, _) in enumerate(bigger.named_parameters())}
     state, live = {}, {}
     for key, value in flat.items():
         if key.startswith(LIVE):
@@ -289,7 +290,8 @@ def _grown_optimizer_state(
     if live:
         live_model = DoodleGenerator(model.config)
         live_model.load_state_dict(live)
-        state |= {LIVE + name: value for name, value in grown(live_model, levels, seed).state_dict().items()}
+        live_grown = grown(live_model, bigger.config.levels, seed)
+        state |= {LIVE + name: value for name, value in live_grown.state_dict().items()}
     return state
 
 
@@ -310,7 +312,5 @@ def _unflatten_optimizer(flat: dict[str, torch.Tensor], optimiser: torch.optim.A
             continue
         index, key = name.split(".", 1)
         states.setdefault(int(index), {})[key] = value
-    if set(states) - set(state_dict["param_groups"][0]["params"]):
-        raise DoodleError("resume_from's optimiser state does not fit its generator (damaged checkpoint)")
     state_dict["state"] = states
     return state_dict

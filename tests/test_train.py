@@ -192,6 +192,14 @@ def test_more_levels_on_resume_grow_the_generator_and_keep_adams_moments() -> No
     assert four.model.config.levels == 4 and [phase["levels"] for phase in four.training["phases"]] == [3, 4]
 
 
+def test_an_optimiser_state_that_does_not_fit_its_generator_is_refused() -> None:
+    image, masks = style_pair()
+    bundle = train_generator(tiny_network(), "tiny", image, masks, TrainSettings(steps=1, size=32))
+    bundle.optimizer_state["999.exp_avg"] = torch.zeros(1)
+    with pytest.raises(DoodleError, match="damaged checkpoint"):
+        train_generator(tiny_network(), "tiny", image, masks, TrainSettings(steps=2, size=32), resume=bundle)
+
+
 def test_half_scale_term_scores_the_shrunk_render_against_the_shrunk_style() -> None:
     """A render whose 2x2 means are the style's own 2x2 means scores 0 at half scale: the loss is half the full one."""
     image, masks = style_pair()
