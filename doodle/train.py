@@ -275,7 +275,8 @@ def _grown_optimizer_state(
 ) -> dict[str, torch.Tensor]:
     """A checkpoint's optimiser state for ``model`` grown into ``bigger`` (``grown`` with ``seed``): the moments
     move to their parameters' new places, the new parameters start without; kept live weights grow too.
-    The one check that the state fits its generator."""
+    The one check that the state fits its generator. Copies: Adam updates its moments in place, and the
+    generator resumed from must stay as it was (ComfyUI caches a loaded generator and feeds it again)."""
     old_names = [name for name, _ in model.named_parameters()]
     new_index = {name: index for index, (name, _) in enumerate(bigger.named_parameters())}
     state, live = {}, {}
@@ -286,7 +287,7 @@ def _grown_optimizer_state(
         index, moment = key.split(".", 1)
         if not index.isdigit() or int(index) >= len(old_names):
             raise DoodleError("resume_from's optimiser state does not fit its generator (damaged checkpoint)")
-        state[f"{new_index[old_names[int(index)]]}.{moment}"] = value
+        state[f"{new_index[old_names[int(index)]]}.{moment}"] = value.clone()
     if live:
         live_model = DoodleGenerator(model.config)
         live_model.load_state_dict(live)

@@ -66,6 +66,17 @@ def test_interrupted_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path: Pa
         torch.testing.assert_close(resumed.optimizer_state[key], value, atol=1e-5, rtol=1e-4)
 
 
+def test_training_leaves_the_generator_it_resumes_from_as_it_was() -> None:
+    """ComfyUI caches a loaded generator: two runs resumed from it must both start from what it holds."""
+    start = run(2, weight_average=0.9)
+    held = {key: value.clone() for key, value in start.optimizer_state.items()}
+    first, second = run(4, resume=start, weight_average=0.9), run(4, resume=start, weight_average=0.9)
+    for key, value in held.items():
+        assert torch.equal(start.optimizer_state[key], value), key
+    for key, value in first.model.state_dict().items():
+        assert torch.equal(second.model.state_dict()[key], value), key
+
+
 def test_weight_average_is_the_moving_average_of_the_trained_weights(monkeypatch: pytest.MonkeyPatch) -> None:
     trained = []  # the optimiser's weights before the first step and after each step
     original_step = torch.optim.Adam.step
