@@ -2,6 +2,8 @@
 
     python benchmarks/training_balance.py [--regions 5] [--masks 200]
     python benchmarks/training_balance.py --train-steps 200 --style monet   # three short trainings (minutes)
+    python benchmarks/training_balance.py --train-steps 150 --resume-from weights/monet.safetensors --size 256 \
+        --batch-size 1 --loss-scales 2 --weight-average 0.99 --seed 18 --samplings varied reference   # fine-tunes
 
 The samplings are ``doodle.random_masks.MASK_SAMPLINGS`` (see ``training_masks``): reference (what the original
 generate.py did: K-means height bands always in the same order, so the middle regions are always thin rings),
@@ -9,19 +11,23 @@ equal (near-equal areas in every mask), varied (the default: each mask draws its
 region is sometimes most of the picture). A region that is rarely seen, or never seen big, is learned badly;
 the training mode trains one generator on each sampling (same seed, steps and settings) and scores each on
 the example doodle, region by region, with the L-BFGS objective (``benchmarks/scoring.py``), and each region
-in a random doodle where it covers most of the picture (``big_region_example``).
+in a random doodle where it covers most of the picture (``big_region_example``). With ``--resume-from`` each
+sampling instead fine-tunes the same trained generator for ``--train-steps`` more steps: the start is shared,
+so the noise of training from scratch (collapses, seed luck) does not swamp the sampling's effect.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from benchmarks.scoring import Example, render_score
 from doodle import api
+from doodle.generator_file import GeneratorBundle
 from doodle.random_masks import MASK_SAMPLINGS, random_labels, training_masks
 from doodle.regions import RegionMasks
 from doodle.train import TrainSettings, train_generator
@@ -69,26 +75,36 @@ def big_region_example(example: Example, region: int) -> Example:
 
 
 def print_training_table(
-    style: str, steps: int, size: int, batch_size: int, seed: int, network_name: str, samplings: list[str]
+    style: str, steps: int, settings: TrainSettings, network_name: str, samplings: list[str], resume_from: Path | None
 ) -> None:
+    """Train (or, from ``resume_from``, fine-tune) one generator per sampling with ``settings``; score each."""
     network = api.load_network(network_name, allow_download=False)
     example = Example.load(style)
+    start = None if resume_from is None else api.load_generator(resume_from)
+    steps_before = 0 if start is None else start.training["steps_done"]
     score_size = (example.doodle.shape[1] // 2, example.doodle.shape[2] // 2)
     scored = f"{score_size[1]}x{score_size[0]}, mean of {RENDER_SEEDS} render seeds"
-    print(f"{style}: {steps} steps of {batch_size}x{size}² (training seed {seed}), scored on the doodle at {scored}")
+    how = f"{steps} steps of {settings.batch_size}x{settings.size}² (training seed {settings.seed})"
+    print(f"{style}: {how}{f' from {resume_from}' if start else ''}, scored on the doodle at {scored}")
     print(f"'big': each region's loss in a random doodle where it covers {BIG_SHARE:.0%} (one doodle per region)")
     print(f"{'sampling':>10} {'loss':>6} {'worst region':>13} {'big: mean':>10} {'worst':>6}  per region | big")
     big_examples = [big_region_example(example, region) for region in range(example.target.shape[1])]
-    for sampling in samplings:
-        settings = TrainSettings(steps, batch_size, size=size, seed=seed, mask_sampling=sampling)
-        bundle = train_generator(network, network_name, example.style, example.style_masks.select(0), settings)
+
+    def print_row(name: str, bundle: GeneratorBundle) -> None:
         total, regions = render_score(network, bundle, example, score_size, RENDER_SEEDS)
         big = [
             render_score(network, bundle, big_example, score_size, RENDER_SEEDS)[1][region]
             for region, big_example in enumerate(big_examples)
         ]
         per_region = " ".join(f"{r:.3f}" for r in regions) + " | " + " ".join(f"{r:.3f}" for r in big)
-        print(f"{sampling:>10} {total:6.3f} {max(regions):13.3f} {np.mean(big):10.3f} {max(big):6.3f}  {per_region}")
+        print(f"{name:>10} {total:6.3f} {max(regions):13.3f} {np.mean(big):10.3f} {max(big):6.3f}  {per_region}")
+
+    if start is not None:
+        print_row("start", start)
+    for sampling in samplings:
+        run = dataclasses.replace(settings, steps=steps_before + steps, mask_sampling=sampling)
+        bundle = train_generator(network, network_name, example.style, example.style_masks.select(0), run, start)
+        print_row(sampling, bundle)
 
 
 def main() -> None:
@@ -102,11 +118,19 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0, help="training seed (every run gets the same)")
     parser.add_argument("--network", default="vgg16-hed")
+    parser.add_argument("--resume-from", type=Path, help="fine-tune this generator file instead of training anew")
+    parser.add_argument("--loss-scales", type=int, default=1)
+    parser.add_argument("--weight-average", type=float, default=0.0)
     args = parser.parse_args()
     if args.train_steps:
-        print_training_table(
-            args.style, args.train_steps, args.size, args.batch_size, args.seed, args.network, args.samplings
+        settings = TrainSettings(
+            batch_size=args.batch_size,
+            size=args.size,
+            seed=args.seed,
+            loss_scales=args.loss_scales,
+            weight_average=args.weight_average,
         )
+        print_training_table(args.style, args.train_steps, settings, args.network, args.samplings, args.resume_from)
     else:
         print_area_table(args.size, args.regions, args.masks)
 
