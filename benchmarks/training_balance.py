@@ -75,16 +75,17 @@ def big_region_example(example: Example, region: int) -> Example:
 
 
 def print_training_table(
-    style: str, steps: int, settings: TrainSettings, network_name: str, samplings: list[str], resume_from: Path | None
+    style: str, settings: TrainSettings, network_name: str, samplings: list[str], resume_from: Path | None
 ) -> None:
-    """Train (or, from ``resume_from``, fine-tune) one generator per sampling with ``settings``; score each."""
+    """Train (or, from ``resume_from``, fine-tune for ``settings.steps`` more steps) one generator per sampling
+    with ``settings``; score each."""
     network = api.load_network(network_name, allow_download=False)
     example = Example.load(style)
     start = None if resume_from is None else api.load_generator(resume_from)
     steps_before = 0 if start is None else start.training["steps_done"]
     score_size = (example.doodle.shape[1] // 2, example.doodle.shape[2] // 2)
     scored = f"{score_size[1]}x{score_size[0]}, mean of {RENDER_SEEDS} render seeds"
-    how = f"{steps} steps of {settings.batch_size}x{settings.size}² (training seed {settings.seed})"
+    how = f"{settings.steps} steps of {settings.batch_size}x{settings.size}² (training seed {settings.seed})"
     print(f"{style}: {how}{f' from {resume_from}' if start else ''}, scored on the doodle at {scored}")
     print(f"'big': each region's loss in a random doodle where it covers {BIG_SHARE:.0%} (one doodle per region)")
     print(f"{'sampling':>10} {'loss':>6} {'worst region':>13} {'big: mean':>10} {'worst':>6}  per region | big")
@@ -102,7 +103,7 @@ def print_training_table(
     if start is not None:
         print_row("start", start)
     for sampling in samplings:
-        run = dataclasses.replace(settings, steps=steps_before + steps, mask_sampling=sampling)
+        run = dataclasses.replace(settings, steps=steps_before + settings.steps, mask_sampling=sampling)
         bundle = train_generator(network, network_name, example.style, example.style_masks.select(0), run, start)
         print_row(sampling, bundle)
 
@@ -124,13 +125,14 @@ def main() -> None:
     args = parser.parse_args()
     if args.train_steps:
         settings = TrainSettings(
+            steps=args.train_steps,
             batch_size=args.batch_size,
             size=args.size,
             seed=args.seed,
             loss_scales=args.loss_scales,
             weight_average=args.weight_average,
         )
-        print_training_table(args.style, args.train_steps, settings, args.network, args.samplings, args.resume_from)
+        print_training_table(args.style, settings, args.network, args.samplings, args.resume_from)
     else:
         print_area_table(args.size, args.regions, args.masks)
 
