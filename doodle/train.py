@@ -10,6 +10,8 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -144,14 +146,12 @@ def train_generator(
                 save_generator(bundle, checkpoint_path)
 
         try:
-            while step < settings.steps:
-                rng = np.random.default_rng([settings.seed, step])
-                masks = training_masks(settings.size, n_regions, settings.batch_size, rng, settings.mask_sampling)
+            for masks, noise_seed in drawn_inputs(step, n_regions, settings, ahead=device.type != "cpu"):
                 masks = masks.to(device)
                 for group in optimiser.param_groups:
                     group["lr"] = learning_rate_at(step, settings)
                 optimiser.zero_grad()
-                image = model(masks, seed=int(rng.integers(2**62)))
+                image = model(masks, seed=noise_seed)
                 loss = multiscale_loss(objectives, image.clamp(0, 1), masks) + RANGE_PENALTY * out_of_range(image)
                 if not torch.isfinite(loss):
                     raise DoodleError(f"training diverged at step {step} (loss is not finite): lower learning_rate")
@@ -172,6 +172,33 @@ def train_generator(
         record()
         bundle.model.eval()
         return bundle
+
+
+def drawn_inputs(
+    first_step: int, n_regions: int, settings: TrainSettings, ahead: bool
+) -> Iterator[tuple[torch.Tensor, int]]:
+    """Each step's training masks and noise seed, from ``first_step`` to the end.
+
+    With ``ahead`` the next step's are drawn in a thread while the caller trains on these: on a GPU the CPU
+    would otherwise idle; on the CPU that thread would only compete with the step (17 % slower at 4x128²).
+    """
+    if not ahead:
+        yield from (_step_inputs(step, n_regions, settings) for step in range(first_step, settings.steps))
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="doodle-masks") as drawer:
+        upcoming = drawer.submit(_step_inputs, first_step, n_regions, settings)
+        for step in range(first_step, settings.steps):
+            current = upcoming.result()
+            if step + 1 < settings.steps:
+                upcoming = drawer.submit(_step_inputs, step + 1, n_regions, settings)
+            yield current
+
+
+def _step_inputs(step: int, n_regions: int, settings: TrainSettings) -> tuple[torch.Tensor, int]:
+    """A step's masks and noise seed, drawn from (seed, step) alone: what makes a resumed run exact."""
+    rng = np.random.default_rng([settings.seed, step])
+    masks = training_masks(settings.size, n_regions, settings.batch_size, rng, settings.mask_sampling)
+    return masks, int(rng.integers(2**62))
 
 
 LIVE = "live."

@@ -13,7 +13,7 @@ from doodle.errors import DoodleError
 from doodle.generator import DoodleGenerator, grown
 from doodle.generator_file import load_generator
 from doodle.regions import RegionMasks
-from doodle.train import TrainSettings, multiscale_loss, scaled_objectives, train_generator
+from doodle.train import TrainSettings, drawn_inputs, multiscale_loss, scaled_objectives, train_generator
 from tests.helpers import tiny_network
 
 
@@ -224,3 +224,15 @@ def test_half_scale_term_scores_the_shrunk_render_against_the_shrunk_style() -> 
         full = objectives[0](blocky_style)
     assert float(full) > 1e-3
     torch.testing.assert_close(both, full / 2, rtol=1e-4, atol=1e-7)
+
+
+def test_masks_drawn_ahead_in_a_thread_are_the_masks_drawn_in_turn() -> None:
+    settings = TrainSettings(steps=7, batch_size=2, size=32, seed=5)
+    in_turn = list(drawn_inputs(3, 3, settings, ahead=False))
+    ahead = list(drawn_inputs(3, 3, settings, ahead=True))
+    assert len(in_turn) == len(ahead) == 4
+    assert len({seed for _, seed in in_turn}) == 4  # every step draws its own noise
+    for (masks, seed), (masks_ahead, seed_ahead) in zip(in_turn, ahead, strict=True):
+        assert seed == seed_ahead
+        assert torch.equal(masks, masks_ahead)
+    assert not torch.equal(in_turn[0][0], in_turn[1][0])
