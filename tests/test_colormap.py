@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from doodle.colormap import masks_from_colors
+from doodle.colormap import FLAT_TOLERANCE, _flat_pixels, masks_from_colors
 from doodle.errors import DoodleError
 from doodle.regions import RegionMasks
 from tests.helpers import EXAMPLES, load_rgb, painted_map
@@ -164,3 +164,19 @@ def test_16_bit_png_map_loads_and_gives_its_regions(tmp_path) -> None:
     found = masks.labels()[0].numpy()
     partners = [set(found[interior(labels) & (labels == k)]) for k in range(4)]
     assert all(len(p) == 1 for p in partners) and len(set.union(*partners)) == 4
+
+
+def test_flat_pixels_are_those_whose_neighbours_all_lie_within_the_tolerance() -> None:
+    rng = np.random.default_rng(0)
+    steps = [0] * 12 + [FLAT_TOLERANCE // 2, FLAT_TOLERANCE, FLAT_TOLERANCE + 1]  # mostly flat, some edges
+    rgb = (100 + rng.choice(steps, size=(2, 9, 11, 3))).astype(np.uint8)
+    expected = np.zeros(rgb.shape[:3], dtype=bool)
+    for b, y, x in np.ndindex(*rgb.shape[:3]):
+        neighbours = [
+            rgb[b, min(max(y + dy, 0), 8), min(max(x + dx, 0), 10)].astype(int)
+            for dy in (-1, 0, 1)
+            for dx in (-1, 0, 1)
+        ]
+        expected[b, y, x] = all(np.abs(n - rgb[b, y, x].astype(int)).max() <= FLAT_TOLERANCE for n in neighbours)
+    assert 0 < expected.sum() < expected.size
+    assert np.array_equal(_flat_pixels(rgb), expected)
