@@ -3,8 +3,10 @@
     python benchmarks/feed_forward_speed.py [--generator weights/monet.safetensors] [--lbfgs-iterations 100]
 
 The L-BFGS time is for --lbfgs-iterations iterations (300 give a finished painting: scale it) on the same
-target (Monet's doodle, 512x384) as the render of the first row; all in one run, on one machine. On a GPU
-the renders are also timed in half precision (``fp16`` rows) and every time waits for the GPU to finish.
+target (Monet's doodle, 512x384) as the renders of the first two rows: from the colour doodle (its colours
+mapped to the palette on the CPU first, as RenderDoodle with a doodle input does) and from its masks (the
+generator alone, as after MaskFromColors); all in one run, on one machine. On a GPU the renders are also
+timed in half precision (``fp16`` rows) and every time waits for the GPU to finish.
 """
 
 from __future__ import annotations
@@ -51,6 +53,9 @@ def main() -> None:
     print(f"{'what':>28} {'seconds':>9}")
     target_render = timed(lambda: api.render_image(bundle, 0, doodle=doodle))
     print(f"{'render 512x384 (the doodle)':>28} {target_render:9.3f}")
+    doodle_masks = api.generator_masks(bundle, None, doodle)
+    masks_render = timed(lambda: api.render_image(bundle, 0, masks=doodle_masks))
+    print(f"{'render 512x384 (its masks)':>28} {masks_render:9.3f}")
     precisions = [False, True] if device == "cuda" else [False]
     for size in args.sizes:
         masks = api.random_masks(size, size, bundle.n_regions, seed=0, palette=bundle.palette)
@@ -66,7 +71,8 @@ def main() -> None:
     api.optimize_image(args.network, style, style_masks, target, device, iterations=args.lbfgs_iterations, scales=1)
     lbfgs = time.perf_counter() - start
     print(f"{f'L-BFGS {args.lbfgs_iterations} it. 512x384':>28} {lbfgs:9.3f}")
-    print(f"{'L-BFGS / render':>28} {lbfgs / target_render:9.0f}x")
+    print(f"{'L-BFGS / render (doodle)':>28} {lbfgs / target_render:9.0f}x")
+    print(f"{'L-BFGS / render (masks)':>28} {lbfgs / masks_render:9.0f}x")
     for batch, size in ((4, 128), (1, 512)):
         settings = TrainSettings(steps=3, batch_size=batch, size=size, checkpoint_every=100)
         seconds = timed(lambda s=settings: api.train_style(args.network, style, style_masks, s, device), repeats=1)
