@@ -8,6 +8,7 @@ than ``min_piece`` of the image are absorbed by their neighbours, and any width 
 from __future__ import annotations
 
 import colorsys
+import math
 
 import numpy as np
 import torch
@@ -148,20 +149,33 @@ def quantile_bands(values: np.ndarray, shares: np.ndarray) -> np.ndarray:
 
 
 def median_filter_ordered(labels: np.ndarray, n_labels: int, diameter: int) -> np.ndarray:
-    """Median filter of ordered labels with a disk, by threshold decomposition (one box count per threshold).
+    """Median filter of ordered labels with a disk, by threshold decomposition (one disk count per threshold).
 
     For ordered labels the median is the number of thresholds t with a majority of the disk at label >= t;
-    the disk has an odd number of pixels, so there are no ties.
+    the disk has an odd number of pixels, so there are no ties. A disk count is a sum of row segments, each
+    a difference of two running sums along the row: a few passes per disk row, where a 2-D convolution
+    with the disk (diameter² taps) took most of a 512² training step on a GPU machine's CPU.
     """
     if diameter <= 1 or n_labels == 1:
         return labels
     radius = diameter // 2
-    yy, xx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
-    disk = torch.from_numpy((yy**2 + xx**2 <= radius**2).astype(np.float32))
-    above = torch.stack([torch.from_numpy(labels >= t) for t in range(1, n_labels)]).float()[:, None]
-    padded = torch.nn.functional.pad(above, (radius,) * 4, mode="replicate")
-    votes = torch.nn.functional.conv2d(padded, disk[None, None])[:, 0]
-    return (votes > disk.sum() / 2).sum(dim=0).numpy().astype(np.int64)
+    height, width = labels.shape
+    rows = [(dy, math.isqrt(radius**2 - dy**2)) for dy in range(-radius, radius + 1)]
+    majority = sum(2 * half + 1 for _, half in rows) // 2
+    median = np.zeros(labels.shape, dtype=np.int64)
+    for threshold in range(1, n_labels):
+        padded = np.pad((labels >= threshold).astype(np.int32), radius, mode="edge")
+        running = np.zeros((padded.shape[0], padded.shape[1] + 1), dtype=np.int32)
+        np.cumsum(padded, axis=1, out=running[:, 1:])
+        votes = np.zeros(labels.shape, dtype=np.int32)
+        for dy, half in rows:
+            segment = running[radius + dy : radius + dy + height]
+            votes += (
+                segment[:, radius + half + 1 : radius + half + 1 + width]
+                - segment[:, radius - half : radius - half + width]
+            )
+        median += votes > majority
+    return median
 
 
 def absorb_small_pieces(labels: np.ndarray, min_pixels: int) -> np.ndarray:
