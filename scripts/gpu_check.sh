@@ -6,7 +6,7 @@
 # That machine needs python3 with torch, numpy, pillow, scikit-learn, safetensors and pytest, and the
 # offline loss network in .vgg/ (it has no internet). From the development machine:
 #   mkdir -p .vgg && cp ~/.cache/doodle/vgg/vgg16-hed.safetensors .vgg/   # .vgg/ is git-ignored
-# then run `bash scripts/gpu_check.sh` there with .vgg carried along (about 48 MB with the repository).
+# then run `bash scripts/gpu_check.sh` there with .vgg carried along (about 53 MB with the repository; a call carries at most 64 MiB).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export DOODLE_VGG_DIR="${DOODLE_VGG_DIR:-$PWD/.vgg}" PYTHONPATH=. PYTHONUNBUFFERED=1
