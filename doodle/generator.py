@@ -18,7 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 
 DEFAULT_WIDTHS = (24, 32, 32, 48, 64)
-"""Widths of levels 0 (full resolution) to 4: the shipped generators' five levels."""
+"""Widths of levels 0 (full resolution) to 4: a new generator's five levels (shipped Monet grew a sixth)."""
 MAX_LEVELS = 8
 
 
