@@ -41,8 +41,8 @@ def main() -> None:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     style = load_image(f"examples/{args.style}/style.png")
     style_masks = api.masks_from_colors(load_image(f"examples/{args.style}/style_mask.png"))
-    shipped = Path(f"weights/{args.style}.safetensors")
-    done = int(api.load_generator(shipped, device).training["steps_done"])
+    start = api.load_generator(f"weights/{args.style}.safetensors", device)  # training leaves it as it was
+    done = int(start.training["steps_done"])
 
     def train(more_steps: int, **options) -> None:
         settings = api.TrainSettings(
@@ -57,8 +57,7 @@ def main() -> None:
             weight_average=0.99,
             levels=args.levels,
         )
-        resume = api.load_generator(shipped, device)
-        api.train_style("vgg16-hed", style, style_masks, settings, device, resume=resume, **options)
+        api.train_style("vgg16-hed", style, style_masks, settings, device, resume=start, **options)
 
     reports: list[float] = []
     train(PROBE_STEPS, progress=lambda done_steps, total, preview=None: reports.append(time.monotonic()))
