@@ -1,4 +1,4 @@
-"""L-BFGS doodles: the loss falls, any aspect ratio, inference mode, cancel, bad input."""
+"""L-BFGS doodles: the loss falls, any aspect ratio, pixels kept in range, cancel, bad input."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import torch
 
 from doodle.errors import DoodleError
 from doodle.objective import DoodleObjective
-from doodle.optimize import optimize_doodle
+from doodle.optimize import optimize_doodle, run_lbfgs
 from tests.helpers import tiny_network
 
 
@@ -82,6 +82,23 @@ def test_content_image_pulls_the_result_towards_it() -> None:
         network, style, masks, masks, iterations=20, seed=0, content_image=content, content_weight=5.0, init="content"
     )
     assert (kept - content).abs().mean() < (free - content).abs().mean()
+
+
+def test_the_loss_is_taken_in_range_and_pixels_beyond_it_come_back() -> None:
+    """Lowest at 1.5 for pixels 0..31 and at 0.5 for the rest, which start at 1.7, beyond white."""
+    seen = []
+    start = torch.full((1, 1, 8, 8), 0.5)
+    start.view(-1)[32:] = 1.7
+    goal = torch.full_like(start, 0.5)
+    goal.view(-1)[:32] = 1.5
+
+    def distance(pixels: torch.Tensor) -> torch.Tensor:
+        seen.append((float(pixels.detach().min()), float(pixels.detach().max())))
+        return ((pixels - goal) ** 2).mean()
+
+    result = run_lbfgs(distance, start, 20, lambda step, preview: None)
+    assert min(low for low, _ in seen) >= 0 and max(high for _, high in seen) <= 1
+    assert torch.allclose(result, goal.clamp(0, 1), atol=1e-3)
 
 
 @pytest.mark.parametrize(
