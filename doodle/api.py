@@ -80,16 +80,18 @@ def optimize_image(
     network_dirs: tuple[str, ...] = (),
     content_image: torch.Tensor | None = None,
     progress: Progress = no_progress,
+    init_image: torch.Tensor | None = None,
     **settings,
 ) -> torch.Tensor:
     """L-BFGS doodle on IMAGE tensors; ``settings`` are :func:`optimize_doodle`'s keyword arguments.
 
+    ``init_image`` (e.g. :func:`render_image`'s output) is where the optimisation starts, instead of ``init``.
     Everything is checked before the network is loaded, so bad input fails at once.
     """
     _check_style_pair(style_image, style_masks)
-    content = None if content_image is None else to_channels_first(content_image[:1])
+    content, start = (None if image is None else to_channels_first(image[:1]) for image in (content_image, init_image))
     request = {key: settings[key] for key in ("iterations", "scales", "init", "size") if key in settings}
-    validate_request(style_masks.masks, target_masks.masks, content_image=content, **request)
+    validate_request(style_masks.masks, target_masks.masks, content_image=content, init_image=start, **request)
     network = load_network(network_name, device, network_dirs)
     result = optimize_doodle(
         network,
@@ -98,6 +100,7 @@ def optimize_image(
         target_masks.masks[:1],
         content_image=content,
         progress=progress,
+        init_image=start,
         **settings,
     )
     return to_channels_last(result)

@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     optimize.add_argument("--content", type=Path, help="a photo whose layout to keep")
     optimize.add_argument("--content-weight", type=float, default=0.0)
     optimize.add_argument("--init", default="style-mean", choices=("style-mean", "noise", "content"))
+    optimize.add_argument(
+        "--init-image", type=Path, help="start from this image instead of --init, e.g. a render to polish (--scales 1)"
+    )
     optimize.add_argument("-o", "--output", type=Path, required=True)
 
     train = commands.add_parser("train", help="train a feed-forward generator for one style")
@@ -189,6 +192,7 @@ def _optimize(args: argparse.Namespace, progress: TqdmProgress) -> torch.Tensor:
         args.device,
         content_image=content,
         progress=progress,
+        init_image=load_image(args.init_image) if args.init_image else None,
         iterations=args.iterations,
         seed=args.seed,
         size=args.size,

@@ -18,7 +18,8 @@ class OptimizeDoodle(io.ComfyNode):
             display_name="Optimize Doodle (L-BFGS)",
             category=CATEGORY,
             description="Paint the target masks so each region has the texture of the same region of the style "
-            "image, by L-BFGS over pixels. Minutes on a CPU; use a trained generator for speed.",
+            "image, by L-BFGS over pixels. Minutes on a CPU; use a trained generator for speed, or polish its render "
+            "(init_image).",
             inputs=[
                 io.Image.Input("style_image"),
                 DoodleMasks.Input("style_masks", tooltip="MaskFromColors of the style image's map."),
@@ -34,7 +35,19 @@ class OptimizeDoodle(io.ComfyNode):
                 io.Int.Input("scales", default=2, min=1, max=8, tooltip="Coarse-to-fine levels (1 = single scale)."),
                 io.Image.Input("content_image", optional=True, tooltip="A photo whose layout to keep."),
                 io.Float.Input("content_weight", default=0.0, min=0.0, max=100.0, step=0.05, optional=True),
-                io.Combo.Input("init", options=list(INITS), default="style-mean", optional=True),
+                io.Combo.Input(
+                    "init",
+                    options=list(INITS),
+                    default="style-mean",
+                    optional=True,
+                    tooltip="How to start without init_image.",
+                ),
+                io.Image.Input(
+                    "init_image",
+                    optional=True,
+                    tooltip="Start from this image instead, e.g. RenderDoodle's output: 20-40 iterations at scales 1 "
+                    "polish a render to within a few times a full run's loss.",
+                ),
             ],
             outputs=[io.Image.Output(display_name="image")],
         )
@@ -53,6 +66,7 @@ class OptimizeDoodle(io.ComfyNode):
         content_image=None,
         content_weight: float = 0.0,
         init: str = "style-mean",
+        init_image=None,
     ) -> io.NodeOutput:
         try:
             image = api.optimize_image(
@@ -64,6 +78,7 @@ class OptimizeDoodle(io.ComfyNode):
                 host.vgg_dirs(),
                 content_image=content_image,
                 progress=host.ComfyProgress(iterations),
+                init_image=init_image,
                 iterations=iterations,
                 seed=seed,
                 size=size,

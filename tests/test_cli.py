@@ -51,6 +51,18 @@ def test_train_resume_render_from_the_command_line(tmp_path: Path, style_files: 
     assert (painting - expected).abs().max() <= 1 / 255 + 1e-6
 
 
+def test_optimize_starts_from_the_init_image(tmp_path: Path, style_files: list[str]) -> None:
+    start = torch.rand(1, 40, 48, 3, generator=torch.Generator().manual_seed(1))
+    save_image(start, tmp_path / "start.png")
+    optimize = ["optimize", *style_files, "--doodle", str(tmp_path / "doodle.png"), "--iterations", "1"]
+    optimize += ["--scales", "1"]
+    polish = ["--init-image", str(tmp_path / "start.png")]
+    assert cli.main([*optimize, *polish, "-o", str(tmp_path / "polished.png")]) == 0
+    assert cli.main([*optimize, "-o", str(tmp_path / "plain.png")]) == 0
+    polished, plain = (load_image(tmp_path / name) for name in ("polished.png", "plain.png"))
+    assert (polished - start).abs().mean() < 0.5 * (plain - start).abs().mean()
+
+
 def test_bad_input_exits_with_a_message_and_writes_nothing(tmp_path: Path, style_files: list[str], capsys) -> None:
     foreign = tmp_path / "foreign.safetensors"
     foreign.write_bytes(b"not a safetensors file")

@@ -1,9 +1,10 @@
-"""L-BFGS doodles: the loss falls, any aspect ratio, pixels kept in range, cancel, bad input."""
+"""L-BFGS doodles: the loss falls, any aspect ratio, pixels kept in range, a given start, cancel, bad input."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+from torch.nn import functional as F
 
 from doodle.errors import DoodleError
 from doodle.objective import DoodleObjective
@@ -101,6 +102,18 @@ def test_the_loss_is_taken_in_range_and_pixels_beyond_it_come_back() -> None:
     assert torch.allclose(result, goal.clamp(0, 1), atol=1e-3)
 
 
+def test_init_image_is_where_the_optimisation_starts() -> None:
+    network, style, masks = tiny_network(), style_image(), two_regions(40, 40, 20)
+    objective = DoodleObjective(network, style, masks)
+    objective.set_target_masks(masks)
+    painted = optimize_doodle(network, style, masks, masks, iterations=30, seed=0, init="noise")
+    larger = F.interpolate(painted, size=(80, 80), mode="bilinear", align_corners=False)  # resized back to fit
+    polished = optimize_doodle(network, style, masks, masks, iterations=1, seed=0, init="noise", init_image=larger)
+    fresh = optimize_doodle(network, style, masks, masks, iterations=1, seed=0, init="noise")
+    assert float(objective(polished)) < 0.5 * float(objective(fresh))
+    assert (polished - painted).abs().mean() < 0.5 * (fresh - painted).abs().mean()
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
@@ -108,6 +121,8 @@ def test_the_loss_is_taken_in_range_and_pixels_beyond_it_come_back() -> None:
         ({"scales": 0}, "scales"),
         ({"init": "zeros"}, "init"),
         ({"init": "content"}, "no content_image"),
+        ({"init_image": torch.full((1, 3, 40, 40), float("nan"))}, "init_image contains NaN"),
+        ({"init_image": torch.rand(1, 4, 40, 40)}, "init_image must be one RGB image"),
         ({"size": -5}, "size"),
         ({"size": 100000}, "too large"),
         ({"target_masks": two_regions(40, 40, 20).repeat(1, 2, 1, 1)}, "4 regions but the style masks have 2"),
