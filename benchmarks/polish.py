@@ -6,7 +6,8 @@ For each shipped style, on its example doodle at its own size (512 px): the rend
 one scale from that render (``init_image``, what the ``5_polish_a_render`` workflow does), L-BFGS at one
 scale from the usual start (``style-mean``) for as many iterations, and a full run as the CLI and README make
 it (300 iterations, 2 scales). Every image is scored as the Quality table scores it (``scoring.score``: the
-objective itself, at the doodle's size); seconds are wall-clock on this machine and leave the scoring out.
+objective itself, at the doodle's size); seconds are wall-clock, on the GPU when there is one, and leave
+the scoring out.
 ``--out-dir`` keeps the final images (``<style>_polished.png``, ``<style>_lbfgs.png``: the latter are
 ``quality.py --lbfgs-dir``'s input).
 """
@@ -66,14 +67,15 @@ def main() -> None:
     parser.add_argument("--styles", nargs="+", default=["monet", "renoir"])
     parser.add_argument("--out-dir", type=Path)
     args = parser.parse_args()
-    network = api.load_network(args.network, allow_download=False)
-    print(f"{torch.get_num_threads()} threads, network {args.network}")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    network = api.load_network(args.network, device, allow_download=False)
+    print(f"device {device}, {torch.get_num_threads()} threads, network {args.network}")
     print(f"{'style':>7} {'start':>16} {'iterations':>10} {'seconds':>8} {'loss':>7} {'/full':>6}")
     for name in args.styles:
-        example = Example.load(name)
-        bundle = api.load_generator(args.weights_dir / f"{name}.safetensors")
+        example = Example.load(name, device)
+        bundle = api.load_generator(args.weights_dir / f"{name}.safetensors", device)
         began = time.perf_counter()
-        render = to_channels_first(api.render_image(bundle, 0, doodle=example.doodle))
+        render = to_channels_first(api.render_image(bundle, 0, doodle=example.doodle)).to(device)
         render_row = (0, time.perf_counter() - began, score(network, example, render)[0])
         polished, polish_rows = scored_run(network, example, args.iterations, 1, CHECKPOINTS, init_image=render)
         _, scratch_rows = scored_run(network, example, args.iterations, 1, CHECKPOINTS)

@@ -5,7 +5,7 @@ Shared by the quality and training-balance benchmarks so both measure exactly wh
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch.nn import functional as F
@@ -30,12 +30,13 @@ class Example:
     target: torch.Tensor
 
     @classmethod
-    def load(cls, name: str) -> Example:
-        style = to_channels_first(load_image(f"examples/{name}/style.png"))
+    def load(cls, name: str, device: torch.device | str = "cpu") -> Example:
+        """The tensors the objective reads go to ``device``; the doodle image stays a CPU image to render from."""
+        style = to_channels_first(load_image(f"examples/{name}/style.png")).to(device)
         style_masks = api.masks_from_colors(load_image(f"examples/{name}/style_mask.png"))
         doodle = load_image(f"examples/{name}/target_mask.png")
-        target = api.masks_from_colors(doodle, palette_from=style_masks).masks
-        return cls(name, style, style_masks, doodle, target)
+        target = api.masks_from_colors(doodle, palette_from=style_masks).masks.to(device)
+        return cls(name, style, replace(style_masks, masks=style_masks.masks.to(device)), doodle, target)
 
 
 def score(network: VGGFeatures, example: Example, image: torch.Tensor) -> tuple[float, list[float]]:
@@ -69,7 +70,7 @@ def _scored(objective: DoodleObjective, image: torch.Tensor, masks: torch.Tensor
     with torch.no_grad():
         features = objective.network(image, objective.layers)
         total = float(style_loss(features, objective.plans, objective.targets))  # the objective: no TV, no content
-        per_region = torch.zeros(masks.shape[1])
+        per_region = torch.zeros(masks.shape[1], device=masks.device)
         for layer, style in objective.targets.grams.items():
             grams = region_grams(features[layer], objective.plans[layer])[0]
             per_region += ((grams - style) ** 2).sum(dim=(1, 2)) / (style**2).sum(dim=(1, 2)).clamp_min(1e-12)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The checks that need a CUDA GPU, as one run on a machine that has one (never part of CI):
-# the CUDA tests, the core tests again on that machine, and the feed-forward benchmark (fp32 and fp16 renders,
-# L-BFGS / render, training seconds per step), each log copied to $OUT (or out/gpu).
+# the CUDA tests, the core tests again on that machine, the feed-forward benchmark (fp32 and fp16 renders,
+# L-BFGS / render, training seconds per step) and the polish benchmark, each log copied to $OUT (or out/gpu).
 #
 # That machine needs python3 with torch, numpy, pillow, scikit-learn, safetensors and pytest, and the
 # offline loss network in .vgg/ (it has no internet). From the development machine:
@@ -18,4 +18,6 @@ python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_generator
 tests=${PIPESTATUS[0]}
 python3 benchmarks/feed_forward_speed.py 2>&1 | tee "$logs/feed_forward_speed.log"
 benchmark=${PIPESTATUS[0]}
-exit $((tests || benchmark))
+python3 benchmarks/polish.py 2>&1 | tee "$logs/polish.log"  # last: about a minute there (estimated)
+polish=${PIPESTATUS[0]}
+exit $((tests || benchmark || polish))

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 until=$(( $(date +%s) + ${1:?seconds for the whole session} ))
 logs="${OUT:-out/gpu}"
 mkdir -p "$logs"
-timeout 180 bash scripts/gpu_check.sh
+timeout 240 bash scripts/gpu_check.sh
 export DOODLE_VGG_DIR="${DOODLE_VGG_DIR:-$PWD/.vgg}" PYTHONPATH=. PYTHONUNBUFFERED=1 OMP_NUM_THREADS=8
 for style in monet renoir; do
     timeout -s INT $(( until - $(date +%s) )) python3 scripts/gpu_train.py "$style" --until "$until" \
