@@ -13,6 +13,16 @@ from .vgg import CONTENT_LAYER, STYLE_LAYERS, VGGFeatures
 
 log = logging.getLogger(__name__)
 
+RANGE_PENALTY = 10.0
+"""Weight of :func:`out_of_range` beside a loss taken at the image clamped to 0..1 (the one saved and shown),
+in training and in L-BFGS: it pulls a pixel beyond the range back, where the clamp alone would leave it stuck.
+For L-BFGS, 1 and 10 did alike (Renoir's polish, a toy network)."""
+
+
+def out_of_range(image: torch.Tensor) -> torch.Tensor:
+    """Mean squared distance of the pixels outside 0..1 to that range."""
+    return (F.relu(image - 1) ** 2 + F.relu(-image) ** 2).mean()
+
 
 class DoodleObjective:
     """Scores images against one style; style Grams are computed once, target masks may change per call."""

@@ -11,14 +11,13 @@ from torch.nn import functional as F
 from .errors import DoodleError
 from .grad_mode import gradients_enabled, normal_tensor
 from .memory import out_of_memory_as_error
-from .objective import DoodleObjective
+from .objective import RANGE_PENALTY, DoodleObjective, out_of_range
 from .progress import Progress, no_progress
 from .vgg import VGGFeatures
 
 INITS = ("style-mean", "noise", "content")
 MIN_SIDE = 16
 MAX_PIXELS = 4096 * 4096
-OUT_OF_RANGE_WEIGHT = 10.0  # 1 and 10 did alike (Renoir polish, a toy net); 0 leaves clamped pixels stuck
 
 
 def optimize_doodle(
@@ -89,9 +88,10 @@ def run_lbfgs(
 
     The strong-Wolfe line search costs about two loss evaluations per iteration, but without it torch's first
     step (scaled by 1/|gradient|_1) is so small that each scale wasted its first dozen iterations.
-    The loss is taken at the pixels clamped to 0..1, the image this returns, plus a pull back into range
-    (:data:`OUT_OF_RANGE_WEIGHT`) so a clamped pixel is not stuck: left free, about 1 % of the pixels
-    drifted out of range (to -0.2 in Renoir's dark tree) and clamping only the result doubled its loss.
+    As in training, the loss is taken at the pixels clamped to 0..1, the image this returns, plus a pull back
+    into range (:data:`~doodle.objective.RANGE_PENALTY`) so a clamped pixel is not stuck: left free, about 1 %
+    of the pixels drifted out of range (to -0.2 in Renoir's dark tree) and clamping only the result doubled
+    its loss.
     Clamping in place instead stalled the line search (its steps no longer matched the gradients).
     """
     pixels = start.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
@@ -107,8 +107,7 @@ def run_lbfgs(
 
     def closure() -> torch.Tensor:
         optimiser.zero_grad()
-        in_range = pixels.clamp(0, 1)
-        loss = objective(in_range) + OUT_OF_RANGE_WEIGHT * (pixels - in_range).pow(2).mean()
+        loss = objective(pixels.clamp(0, 1)) + RANGE_PENALTY * out_of_range(pixels)
         loss.backward()
         return loss
 

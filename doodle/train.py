@@ -25,15 +25,13 @@ from .generator import MAX_LEVELS, DoodleGenerator, GeneratorConfig, grown
 from .generator_file import GeneratorBundle, save_generator
 from .grad_mode import gradients_enabled, normal_tensor
 from .memory import out_of_memory_as_error
-from .objective import DoodleObjective
+from .objective import RANGE_PENALTY, DoodleObjective, out_of_range
 from .progress import Progress, no_progress
 from .random_masks import MASK_SAMPLINGS, check_mask_sampling, training_masks
 from .regions import RegionMasks
 from .vgg import VGGFeatures
 
 MIN_LR_FRACTION = 0.1
-RANGE_PENALTY = 10.0
-"""Weight of the squared excess outside 0..1 of the (linear) generator output."""
 GRADIENT_CLIP = 1.0
 
 
@@ -262,11 +260,6 @@ def multiscale_loss(objectives: list[DoodleObjective], image: torch.Tensor, mask
 def _shrunk(tensor: torch.Tensor, scale: int) -> torch.Tensor:
     """``tensor`` averaged over 2^scale x 2^scale blocks (itself at scale 0)."""
     return F.avg_pool2d(tensor, 2**scale) if scale else tensor
-
-
-def out_of_range(image: torch.Tensor) -> torch.Tensor:
-    """Mean squared distance of the pixels outside 0..1 to that range."""
-    return (F.relu(image - 1) ** 2 + F.relu(-image) ** 2).mean()
 
 
 def _preview(model: DoodleGenerator, masks: torch.Tensor) -> torch.Tensor:
