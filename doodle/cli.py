@@ -13,6 +13,7 @@ import torch
 from . import api
 from .errors import DoodleError
 from .image_io import load_image, save_image
+from .optimize import INITS
 from .random_masks import MASK_SAMPLINGS
 
 EXAMPLES = """examples:
@@ -93,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     optimize.add_argument("--scales", type=int, default=2)
     optimize.add_argument("--content", type=Path, help="a photo whose layout to keep")
     optimize.add_argument("--content-weight", type=float, default=0.0)
-    optimize.add_argument("--init", default="style-mean", choices=("style-mean", "noise", "content"))
+    optimize.add_argument("--init", default="style-mean", choices=INITS)
     optimize.add_argument(
         "--init-image", type=Path, help="start from this image instead of --init, e.g. a render to polish (--scales 1)"
     )
