@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
 from .colormap import masks_from_colors
@@ -14,7 +16,7 @@ from .progress import Progress, no_progress
 from .random_masks import random_masks
 from .regions import RegionMasks
 from .render import render
-from .train import TrainSettings, train_generator
+from .train import TrainSettings, train_generator, validate_training
 
 __all__ = [
     "DoodleError",
@@ -113,14 +115,23 @@ def train_style(
     settings: TrainSettings,
     device: torch.device | str = "cpu",
     network_dirs: tuple[str, ...] = (),
-    **options,
+    resume: GeneratorBundle | None = None,
+    checkpoint_path: Path | None = None,
+    progress: Progress = no_progress,
 ) -> GeneratorBundle:
-    """Train a generator on IMAGE tensors; ``options`` are :func:`train_generator`'s keyword arguments."""
-    settings.validate()
+    """Train a generator on IMAGE tensors; everything is checked before the network is loaded."""
     _check_style_pair(style_image, style_masks)
+    validate_training(style_masks.select(0), network_name, settings, resume, checkpoint_path)
     network = load_network(network_name, device, network_dirs)
     return train_generator(
-        network, network_name, to_channels_first(style_image[:1]), style_masks.select(0), settings, **options
+        network,
+        network_name,
+        to_channels_first(style_image[:1]),
+        style_masks.select(0),
+        settings,
+        resume,
+        checkpoint_path,
+        progress,
     )
 
 

@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         print(
-            "stopped: no output was written" if args.command != "train" else "stopped: the checkpoint is saved",
+            "stopped: no output was written" if args.command != "train" else "stopped: its last checkpoint is kept",
             file=sys.stderr,
         )
         return 130

@@ -13,7 +13,8 @@ Definitions (tests check each against a direct computation):
   norm, ``sum_r ||G_r - S_r||^2 / sum_r ||S_r||^2``; the style loss is the mean over layers. VGG's raw
   activations shrink by orders of magnitude from conv1 to conv5, so without this relative form the first
   layers alone would decide the texture.
-* A region missing from the style or the target contributes nothing (and is reported once), never NaN.
+* A region missing from the style or the target contributes nothing, never NaN (the objective warns of a
+  target region the style lacks; training refuses a style map without one of its regions).
 
 Speed: masks are constant while the image changes, so :func:`region_plan` precomputes, per layer, which
 pixels each region touches and with what weight. Every iteration then gathers the features once and runs one

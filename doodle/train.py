@@ -101,15 +101,8 @@ def train_generator(
     Checkpoints go to ``checkpoint_path`` every ``checkpoint_every`` steps, at the end, and when the run is
     stopped (Cancel, Ctrl-C, an error), before the stop is passed on.
     """
-    settings.validate()
+    validate_training(style_masks, loss_network, settings, resume, checkpoint_path)
     n_regions = style_masks.n_regions
-    if resume is not None and resume.n_regions != n_regions:
-        raise DoodleError(f"resume_from has {resume.n_regions} regions but the style map has {n_regions}")
-    if resume is not None and (settings.levels or resume.model.config.levels) < resume.model.config.levels:
-        raise DoodleError(
-            f"resume_from has {resume.model.config.levels} levels, more than {settings.levels}: a generator "
-            "can gain levels but not lose them (leave levels unset to continue it, or train a new one)"
-        )
     device = next(network.parameters()).device
     hint = "use a smaller size or batch_size (the last checkpoint is kept)"
     with gradients_enabled(), out_of_memory_as_error(f"training at {settings.size} px", hint):
@@ -165,11 +158,56 @@ def train_generator(
                     record()
                 progress(step, settings.steps, lambda: _preview(bundle.model, preview_masks))
         except BaseException:
-            record()
+            if step > first_step:  # else there is nothing new to keep, and the file stays as it was
+                record()
             raise
         record()
         bundle.model.eval()
         return bundle
+
+
+def validate_training(
+    style_masks: RegionMasks,
+    loss_network: str,
+    settings: TrainSettings,
+    resume: GeneratorBundle | None = None,
+    checkpoint_path: Path | None = None,
+) -> None:
+    """Everything :func:`train_generator` refuses, checked before any network is loaded or file written."""
+    settings.validate()
+    absent = [index for index, area in enumerate(style_masks.masks.sum(dim=(0, 2, 3)).tolist()) if area == 0]
+    if absent:
+        colours = " ".join(str(tuple(round(255 * c) for c in style_masks.palette[i].tolist())) for i in absent)
+        raise DoodleError(
+            f"the style map has no pixels of region(s) {absent} ({colours}), so there is no texture to learn for "
+            "them: make style_masks from the style image's own map"
+        )
+    if resume is None and checkpoint_path is not None and checkpoint_path.exists():
+        raise DoodleError(
+            f"{checkpoint_path} already exists and a new run would replace it: resume from it (resume_from, "
+            "--resume) to train it further, or save under another name"
+        )
+    if resume is not None:
+        _check_resume(resume, style_masks.n_regions, loss_network, settings)
+
+
+def _check_resume(resume: GeneratorBundle, n_regions: int, loss_network: str, settings: TrainSettings) -> None:
+    """Refuse a resume that could not continue the run that made ``resume``."""
+    if resume.n_regions != n_regions:
+        raise DoodleError(f"resume_from has {resume.n_regions} regions but the style map has {n_regions}")
+    if resume.loss_network != loss_network:
+        raise DoodleError(
+            f"resume_from was trained with the loss network {resume.loss_network}: continue it with that one, "
+            f"not {loss_network}"
+        )
+    done = int(resume.training.get("steps_done", 0))
+    if settings.steps <= done:
+        raise DoodleError(f"resume_from has done {done} steps and steps is the total to reach: set steps above {done}")
+    if (settings.levels or resume.model.config.levels) < resume.model.config.levels:
+        raise DoodleError(
+            f"resume_from has {resume.model.config.levels} levels, more than {settings.levels}: a generator "
+            "can gain levels but not lose them (leave levels unset to continue it, or train a new one)"
+        )
 
 
 def drawn_inputs(

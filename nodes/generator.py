@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
+from pathlib import Path
 
 from comfy_api.latest import io, ui
 
@@ -11,6 +13,17 @@ from . import host
 from .types import CATEGORY, SEED_MAX, DoodleGenerator, DoodleMasks
 
 SAVE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,99}$")
+log = logging.getLogger(__name__)
+
+
+def unused_save_path(folder: Path, name: str) -> Path:
+    """``name.safetensors`` in ``folder``, or ``name_2``, ``name_3``... if taken: like ComfyUI's own outputs,
+    a new training run never replaces a file (a trained generator can be hours of work)."""
+    path, number = folder / f"{name}.safetensors", 1
+    while path.exists():
+        number += 1
+        path = folder / f"{name}_{number}.safetensors"
+    return path
 
 
 class LoadDoodleGenerator(io.ComfyNode):
@@ -129,7 +142,12 @@ class TrainDoodleStyle(io.ComfyNode):
                 ),
                 io.Int.Input("seed", default=0, min=0, max=SEED_MAX, control_after_generate=True),
                 io.Combo.Input("loss_network", options=api.available_networks(host.vgg_dirs())),
-                io.String.Input("save_name", default="my_style", tooltip="File name in models/doodle_generators."),
+                io.String.Input(
+                    "save_name",
+                    default="my_style",
+                    tooltip="File name in models/doodle_generators. A new run never replaces a file (it saves as "
+                    "<save_name>_2, _3...); with resume_from it saves into <save_name>.",
+                ),
                 DoodleGenerator.Input("resume_from", optional=True),
                 io.Int.Input(
                     "loss_scales",
@@ -183,6 +201,10 @@ class TrainDoodleStyle(io.ComfyNode):
             loss_scales=loss_scales,
             weight_average=weight_average,
         )
+        folder = host.generator_save_dir()
+        path = folder / f"{name}.safetensors" if resume_from is not None else unused_save_path(folder, name)
+        if path.stem != name:
+            log.warning("%s already exists: this new run saves to %s", f"{name}.safetensors", path.name)
         try:
             bundle = api.train_style(
                 loss_network,
@@ -192,10 +214,10 @@ class TrainDoodleStyle(io.ComfyNode):
                 host.device(),
                 host.vgg_dirs(),
                 resume=resume_from,
-                checkpoint_path=host.generator_save_dir() / f"{name}.safetensors",
+                checkpoint_path=path,
                 progress=host.ComfyProgress(steps),
             )
         finally:
             host.free_memory()
-        bundle.name = f"{name}.safetensors"
+        bundle.name = path.name
         return io.NodeOutput(bundle)

@@ -139,10 +139,16 @@ def test_every_example_workflow_runs_and_paints_each_region(comfy: ComfyUIClient
         assert np.abs(polished - np.asarray(shrunk)).mean() < 8
 
 
-def test_trained_generator_loads_back_and_renders(comfy: ComfyUIClient) -> None:
+def test_trained_generator_loads_back_and_renders_and_a_rerun_keeps_it(comfy: ComfyUIClient) -> None:
+    folder = comfy.models_dir / "doodle_generators"
+    before = {path.name: path.read_bytes() for path in folder.glob("my_renoir*.safetensors")}
     comfy.run(fast_prompt(comfy, REPO / "example_workflows" / "2_train_your_own_style.json"), timeout=600)
+    after = {path.name: path.read_bytes() for path in folder.glob("my_renoir*.safetensors")}
+    assert {name: after[name] for name in before} == before, "a new run replaced a trained generator"
+    (new_file,) = set(after) - set(before)
+    assert new_file == ("my_renoir.safetensors" if not before else f"my_renoir_{len(before) + 1}.safetensors")
     prompt = {
-        "1": {"class_type": "LoadDoodleGenerator", "inputs": {"generator_name": "my_renoir.safetensors"}},
+        "1": {"class_type": "LoadDoodleGenerator", "inputs": {"generator_name": new_file}},
         "2": {"class_type": "LoadImage", "inputs": {"image": "doodle_renoir_target_mask.png"}},
         "3": {
             "class_type": "RenderDoodle",

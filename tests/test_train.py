@@ -12,8 +12,16 @@ from torch.nn import functional as F
 from doodle.errors import DoodleError
 from doodle.generator import DoodleGenerator, grown
 from doodle.generator_file import load_generator
+from doodle.objective import DoodleObjective
 from doodle.regions import RegionMasks
-from doodle.train import TrainSettings, drawn_inputs, multiscale_loss, scaled_objectives, train_generator
+from doodle.train import (
+    TrainSettings,
+    _start_bundle,
+    drawn_inputs,
+    multiscale_loss,
+    scaled_objectives,
+    train_generator,
+)
 from tests.helpers import tiny_network
 
 
@@ -109,7 +117,6 @@ def test_training_lowers_the_loss_and_records_how_it_was_trained(tmp_path: Path)
     losses = []
     image, masks = style_pair()
     network = tiny_network()
-    from doodle.objective import DoodleObjective
 
     original = DoodleObjective.__call__
 
@@ -166,9 +173,49 @@ def test_bad_settings_are_refused_before_any_work(field: str, value, message: st
 def test_resume_with_another_region_count_is_refused(tmp_path: Path) -> None:
     bundle = run(1)
     image = torch.rand(1, 3, 32, 32)
-    two = RegionMasks.from_labels(torch.zeros(1, 32, 32, dtype=torch.long), torch.eye(3)[:2])
+    labels = torch.zeros(1, 32, 32, dtype=torch.long)
+    labels[:, 16:] = 1
+    two = RegionMasks.from_labels(labels, torch.eye(3)[:2])
     with pytest.raises(DoodleError, match="resume_from has 3 regions but the style map has 2"):
         train_generator(tiny_network(), "tiny", image, two, TrainSettings(steps=2, size=32), resume=bundle)
+
+
+def test_a_new_run_never_replaces_a_trained_file_and_a_stop_before_any_step_leaves_it_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "g.safetensors"
+    run(2, path)
+    saved = path.read_bytes()
+    with pytest.raises(DoodleError, match="already exists"):
+        run(4, path)
+    assert path.read_bytes() == saved
+
+    def stopped(self, image):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(DoodleObjective, "__call__", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        run(4, path, resume=load_generator(path))
+    assert path.read_bytes() == saved
+
+
+@pytest.mark.parametrize(
+    ("steps", "network", "message"),
+    [(2, "tiny", "has done 2 steps .* set steps above 2"), (3, "vgg19", "trained with the loss network tiny")],
+)
+def test_a_resume_that_cannot_continue_the_run_is_refused(steps: int, network: str, message: str) -> None:
+    image, masks = style_pair()
+    bundle = run(2)
+    with pytest.raises(DoodleError, match=message):
+        train_generator(tiny_network(), network, image, masks, TrainSettings(steps=steps, size=32), resume=bundle)
+
+
+def test_a_style_map_without_one_of_the_regions_is_refused() -> None:
+    image, masks = style_pair()
+    without_last = RegionMasks(torch.cat([masks.masks[:, :2], torch.zeros_like(masks.masks[:, 2:])], 1), masks.palette)
+    without_last.masks[:, 0] += masks.masks[:, 2]
+    with pytest.raises(DoodleError, match=r"no pixels of region\(s\) \[2\] \(\(0, 0, 255\)\)"):
+        train_generator(tiny_network(), "tiny", image, without_last, TrainSettings(steps=2, size=32))
 
 
 def test_levels_make_a_new_generator_and_a_resume_keeps_its_own() -> None:
@@ -185,8 +232,7 @@ def test_more_levels_on_resume_grow_the_generator_and_keep_adams_moments() -> No
     image, masks = style_pair()
     settings = TrainSettings(steps=1, size=32, levels=3, weight_average=0.5)
     three = train_generator(tiny_network(), "tiny", image, masks, settings)
-    unstepped = train_generator(tiny_network(), "tiny", image, masks, replace(settings, levels=4), three)
-    state = unstepped.optimizer_state  # 1 step done of 1: grown and saved, not trained
+    state = _start_bundle(three, 3, masks.palette, "tiny", replace(settings, levels=4), "cpu").optimizer_state
     old_names = [name for name, _ in three.model.named_parameters()]
     new_names = [name for name, _ in grown(three.model, 4, seed=0).named_parameters()]
     for old_index, name in enumerate(old_names):
