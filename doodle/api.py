@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from .colormap import masks_from_colors
+from .colormap import aligned_to_palette, masks_from_colors
 from .errors import DoodleError
 from .generator_file import GeneratorBundle, load_generator, save_generator
 from .image_io import to_channels_first, to_channels_last
@@ -43,15 +43,15 @@ def generator_masks(bundle: GeneratorBundle, masks: RegionMasks | None, doodle: 
     if (masks is None) == (doodle is None):
         raise DoodleError("give the generator either masks or a doodle image (exactly one of them)")
     if doodle is not None:
-        return masks_from_colors(
-            doodle, palette_from=RegionMasks(torch.zeros(1, bundle.n_regions, 1, 1), bundle.palette)
-        )
+        palette = RegionMasks(torch.zeros(1, bundle.n_regions, 1, 1), bundle.palette)
+        name = f"generator {bundle.name}" if bundle.name else "the generator"
+        return masks_from_colors(doodle, palette_from=palette, palette_name=name)
     if masks.n_regions != bundle.n_regions:
         raise DoodleError(
             f"the masks have {masks.n_regions} regions but the generator was trained for {bundle.n_regions}: "
             "make them with MaskFromColors/RandomDoodleMask using the generator's palette"
         )
-    return masks
+    return aligned_to_palette(masks, bundle.palette)
 
 
 def render_image(
@@ -94,6 +94,7 @@ def optimize_image(
     content, start = (None if image is None else to_channels_first(image[:1]) for image in (content_image, init_image))
     request = {key: settings[key] for key in ("iterations", "scales", "init", "size") if key in settings}
     validate_request(style_masks.masks, target_masks.masks, content_image=content, init_image=start, **request)
+    target_masks = aligned_to_palette(target_masks, style_masks.palette)
     network = load_network(network_name, device, network_dirs)
     result = optimize_doodle(
         network,

@@ -38,11 +38,13 @@ def masks_from_colors(
     image: torch.Tensor | Sequence[torch.Tensor],
     n_colors: int = 0,
     palette_from: RegionMasks | None = None,
+    palette_name: str = "palette_from",
 ) -> RegionMasks:
     """Turn colour-coded maps ``[B, H, W, C]`` (0..1, C = 1, 3 or 4) into one-hot region masks.
 
     ``n_colors`` = 0 detects the number of regions; otherwise the map must have exactly that many painted
-    colours. ``palette_from`` reuses another map's palette so that regions line up across maps.
+    colours. ``palette_from`` reuses another map's palette so that regions line up across maps; error
+    messages call it ``palette_name``.
     """
     rgb = image_to_rgb8(image)
     if n_colors < 0:
@@ -61,9 +63,8 @@ def masks_from_colors(
     own = detect_palette(rgb, 0)
     if len(own) > len(reference):
         raise DoodleError(
-            f"the map has {len(own)} painted colours ({_describe(own)}) but palette_from has only "
-            f"{len(reference)} regions ({_describe(reference)}): repaint the extra colours or use a palette "
-            "with more regions"
+            f"the map has {len(own)} painted colours ({_describe(own)}) but {palette_name} has only "
+            f"{len(reference)} regions ({_describe(reference)}): repaint the extra colours with these"
         )
     own_labels = nearest_colour(rgb, own)
     labels = match_colours(own, reference, own_labels)[own_labels]
@@ -134,10 +135,7 @@ def match_colours(own: np.ndarray, reference: np.ndarray, own_labels: np.ndarray
 
     ``own_labels`` (each pixel's index into ``own``) only serves to say where a far colour is.
     """
-    distances = np.linalg.norm(own[:, None, :] - reference[None, :, :], axis=2)
-    rows, cols = linear_sum_assignment(distances)
-    partner = np.empty(len(own), dtype=np.int64)
-    partner[rows] = cols
+    partner, distances = _partners(own, reference)
     for index, target in enumerate(partner):
         if distances[index, target] > FAR_COLOUR_DISTANCE:
             where = np.argwhere(own_labels == index)
@@ -150,6 +148,35 @@ def match_colours(own: np.ndarray, reference: np.ndarray, own_labels: np.ndarray
                 _rgb_text(reference[target]),
             )
     return partner
+
+
+def aligned_to_palette(masks: RegionMasks, palette: torch.Tensor) -> RegionMasks:
+    """``masks`` with their channels in ``palette``'s order, matched one-to-one by colour (as ``palette_from``).
+
+    A generator or a style map knows its regions by colour, not by position: masks made without
+    ``palette_from`` (whose regions come largest first) still paint each region with its own texture.
+    """
+    if masks.n_regions != palette.shape[0]:
+        raise DoodleError(
+            f"the masks have {masks.n_regions} regions but {palette.shape[0]} are expected: make them with "
+            "palette_from set to the style's masks or the generator's palette"
+        )
+    own, reference = (colours.detach().cpu().double().numpy() * 255.0 for colours in (masks.palette, palette))
+    partner, _ = _partners(own, reference)
+    order = np.argsort(partner)  # channel order[k] of the masks is region k of the palette
+    if (order == np.arange(len(order))).all():
+        return RegionMasks(masks.masks, palette.detach().cpu().float())
+    return RegionMasks(masks.masks[:, torch.from_numpy(order).to(masks.masks.device)], palette.detach().cpu().float())
+
+
+def _partners(own: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The one-to-one assignment of ``own`` colours to ``reference`` ones with the least total distance, and
+    the colour distances ``[len(own), len(reference)]``."""
+    distances = np.linalg.norm(own[:, None, :] - reference[None, :, :], axis=2)
+    rows, cols = linear_sum_assignment(distances)
+    partner = np.empty(len(own), dtype=np.int64)
+    partner[rows] = cols
+    return partner, distances
 
 
 def _cluster_flat_colours(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

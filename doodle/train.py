@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .colormap import aligned_to_palette
 from .errors import DoodleError
 from .generator import MAX_LEVELS, DoodleGenerator, GeneratorConfig, grown
 from .generator_file import GeneratorBundle, save_generator
@@ -102,6 +103,8 @@ def train_generator(
     stopped (Cancel, Ctrl-C, an error), before the stop is passed on.
     """
     validate_training(style_masks, loss_network, settings, resume, checkpoint_path)
+    if resume is not None:  # region k must stay the region whose texture the generator learned as k
+        style_masks = aligned_to_palette(style_masks, resume.palette)
     n_regions = style_masks.n_regions
     device = next(network.parameters()).device
     hint = "use a smaller size or batch_size (the last checkpoint is kept)"

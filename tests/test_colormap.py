@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from doodle.colormap import FLAT_TOLERANCE, _flat_pixels, masks_from_colors
+from doodle.colormap import FLAT_TOLERANCE, _flat_pixels, aligned_to_palette, masks_from_colors
 from doodle.errors import DoodleError
 from doodle.regions import RegionMasks
 from tests.helpers import EXAMPLES, load_rgb, painted_map
@@ -180,3 +180,18 @@ def test_flat_pixels_are_those_whose_neighbours_all_lie_within_the_tolerance() -
         expected[b, y, x] = all(np.abs(n - rgb[b, y, x].astype(int)).max() <= FLAT_TOLERANCE for n in neighbours)
     assert 0 < expected.sum() < expected.size
     assert np.array_equal(_flat_pixels(rgb), expected)
+
+
+def test_masks_made_without_palette_from_are_lined_up_with_a_palette_by_colour() -> None:
+    """MaskFromColors alone orders regions by area; a generator or style map knows them by colour."""
+    palette = torch.tensor(COLOURS, dtype=torch.float32) / 255
+    labels = torch.from_numpy(synthetic_labels())[None]
+    ordered = RegionMasks.from_labels(labels, palette)
+    order = [2, 0, 3, 1]  # the same map with its regions in another order and slightly other colours
+    near = (palette[order] * 255 + torch.tensor([-1.0, 0.0, 2.0])).clamp(0, 255) / 255
+    shuffled = RegionMasks(ordered.masks[:, order], near)
+    aligned = aligned_to_palette(shuffled, palette)
+    assert torch.equal(aligned.masks, ordered.masks) and torch.equal(aligned.palette, palette)
+    assert torch.equal(aligned_to_palette(ordered, palette).masks, ordered.masks)
+    with pytest.raises(DoodleError, match="masks have 4 regions but 3 are expected"):
+        aligned_to_palette(ordered, palette[:3])

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
+from doodle import api
 from doodle.errors import DoodleError
 from doodle.generator import DoodleGenerator, GeneratorConfig, grown, hashed_noise
 from doodle.generator_file import GeneratorBundle
 from doodle.random_masks import random_masks
+from doodle.regions import RegionMasks
 from doodle.render import render
+from tests.helpers import painted_map
 
 
 def small_bundle(regions: int = 3, levels: int = 4) -> GeneratorBundle:
@@ -101,3 +105,19 @@ def test_bad_render_requests_get_clear_messages(masks: torch.Tensor, tile: int, 
 def test_reflection_padding_everywhere() -> None:
     convs = [m for m in small_bundle().model.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3)]
     assert convs and all(conv.padding_mode == "reflect" for conv in convs)
+
+
+def test_masks_in_another_region_order_render_by_colour() -> None:
+    bundle = small_bundle()
+    masks = random_masks(40, 30, 3, seed=2, palette=bundle.palette)
+    reordered = RegionMasks(masks.masks[:, [1, 2, 0]], bundle.palette[[1, 2, 0]])
+    expected = api.render_image(bundle, 3, masks=masks)
+    assert torch.equal(api.render_image(bundle, 3, masks=reordered), expected)
+    assert not torch.equal(api.render_image(bundle, 3, masks=RegionMasks(reordered.masks, bundle.palette)), expected)
+
+
+def test_a_doodle_with_more_colours_than_the_generator_has_regions_is_named_as_such() -> None:
+    labels = np.repeat(np.arange(4), 10)[None, :].repeat(12, axis=0)
+    doodle = painted_map(labels, [(255, 255, 255), (255, 0, 0), (0, 0, 255), (0, 255, 0)], blur=False)
+    with pytest.raises(DoodleError, match=r"4 painted colours .* but generator small has only 3 regions"):
+        api.render_image(small_bundle(), 0, doodle=doodle)

@@ -167,3 +167,22 @@ def test_bad_request_fails_before_the_network_is_loaded(monkeypatch: pytest.Monk
     masks = RegionMasks(two_regions(40, 40, 20), torch.eye(3)[:2])
     with pytest.raises(DoodleError, match="iterations"):
         api.optimize_image("vgg16-hed", torch.rand(1, 40, 40, 3), masks, masks, iterations=0)
+
+
+def test_target_masks_are_lined_up_with_the_style_palette_by_colour(monkeypatch: pytest.MonkeyPatch) -> None:
+    from doodle import api
+    from doodle.regions import RegionMasks
+
+    received = []
+    monkeypatch.setattr(api, "load_network", lambda *args, **kwargs: tiny_network())
+
+    def optimised(network, style, style_masks, target, **settings) -> torch.Tensor:
+        received.append(target)
+        return torch.zeros(1, 3, 40, 40)
+
+    monkeypatch.setattr(api, "optimize_doodle", optimised)
+    style = RegionMasks(two_regions(40, 40, 20), torch.eye(3)[:2])
+    target = RegionMasks(two_regions(40, 40, 10), torch.eye(3)[:2])
+    swapped = RegionMasks(target.masks[:, [1, 0]], target.palette[[1, 0]])
+    api.optimize_image("tiny", torch.rand(1, 40, 40, 3), style, swapped, iterations=1)
+    assert torch.equal(received[0], target.masks)
