@@ -9,7 +9,6 @@ A file holds the generator's weights (``model.*``), and for a training checkpoin
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load, save
 
+from .atomic import write_atomically
 from .errors import DoodleError
 from .generator import MAX_LEVELS, DoodleGenerator, GeneratorConfig
 
@@ -41,10 +41,7 @@ class GeneratorBundle:
 
 
 def save_generator(bundle: GeneratorBundle, path: Path) -> Path:
-    """Write ``bundle`` to ``path`` atomically: a temporary file, fsync, then rename over the old file.
-
-    A crash or a full disk leaves the previous file as it was.
-    """
+    """Write ``bundle`` to ``path`` atomically: a crash or a full disk leaves the previous file as it was."""
     tensors = {f"model.{key}": value.detach().cpu().contiguous() for key, value in bundle.model.state_dict().items()}
     tensors |= {f"optimizer.{key}": value.detach().cpu().contiguous() for key, value in bundle.optimizer_state.items()}
     metadata = {
@@ -57,22 +54,7 @@ def save_generator(bundle: GeneratorBundle, path: Path) -> Path:
         "training": json.dumps(bundle.training),
     }
     data = save(tensors, metadata=metadata)
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except OSError as error:
-        temporary.unlink(missing_ok=True)
-        raise DoodleError(
-            f"could not save the generator to {path} ({error.strerror or error}): "
-            "free some disk space or choose a writable folder; any earlier file there is intact"
-        ) from error
-    return path
+    return write_atomically(path, lambda handle: handle.write(data), "the generator")
 
 
 def load_generator(path: Path, device: torch.device | str = "cpu") -> GeneratorBundle:
@@ -107,6 +89,8 @@ def parse_generator(data: bytes, name: str, device: torch.device | str = "cpu") 
         palette = torch.tensor(json.loads(metadata["palette"]), dtype=torch.float32)
         training = json.loads(metadata.get("training", "{}"))
         loss_network = metadata["loss_network"]
+        if not isinstance(training, dict):
+            raise TypeError(f"training is {type(training).__name__}, not an object")
     except DoodleError:
         raise
     except (KeyError, ValueError, TypeError) as error:

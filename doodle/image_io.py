@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from .atomic import write_atomically
 from .errors import DoodleError
 
 
@@ -32,12 +32,14 @@ def save_image(image: torch.Tensor, path: str | Path) -> Path:
     path = Path(path)
     if image.ndim == 4:
         image = image[0]
-    array = (image.detach().float().clamp(0, 1).cpu().numpy() * 255).round().astype(np.uint8)
-    temporary = path.with_name(f".{path.name}.tmp")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(array).save(temporary, format=Image.registered_extensions().get(path.suffix.lower(), "PNG"))
-    os.replace(temporary, path)
-    return path
+    picture = Image.fromarray(to_uint8(image))
+    image_format = Image.registered_extensions().get(path.suffix.lower(), "PNG")
+    return write_atomically(path, lambda handle: picture.save(handle, format=image_format), "the image")
+
+
+def to_uint8(image: torch.Tensor) -> np.ndarray:
+    """An image in 0..1 (any layout) as ``uint8`` 0..255, rounded, on the CPU."""
+    return (image.detach().float().clamp(0, 1).cpu().numpy() * 255).round().astype(np.uint8)
 
 
 def to_channels_first(image: torch.Tensor) -> torch.Tensor:

