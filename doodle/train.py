@@ -240,6 +240,9 @@ def _step_inputs(step: int, n_regions: int, settings: TrainSettings) -> tuple[to
     return masks, int(rng.integers(2**62))
 
 
+ADAM_STATE = ("step", "exp_avg", "exp_avg_sq")
+"""What Adam keeps per parameter: the names a checkpoint's optimiser state may hold."""
+
 LIVE = "live."
 """Prefix of the trained (not averaged) weights in a checkpoint's optimiser state, kept so a resume goes on
 from them; the file's model weights are their average."""
@@ -338,20 +341,27 @@ def _grown_optimizer_state(
     move to their parameters' new places, the new parameters start without; kept live weights grow too.
     The one check that the state fits its generator. Copies: Adam updates its moments in place, and the
     generator resumed from must stay as it was (ComfyUI caches a loaded generator and feeds it again)."""
-    old_names = [name for name, _ in model.named_parameters()]
+    old_parameters = list(model.named_parameters())
     new_index = {name: index for index, (name, _) in enumerate(bigger.named_parameters())}
+    damaged = DoodleError("resume_from's optimiser state does not fit its generator (damaged checkpoint)")
     state, live = {}, {}
     for key, value in flat.items():
         if key.startswith(LIVE):
             live[key[len(LIVE) :]] = value
             continue
-        index, moment = key.split(".", 1)
-        if not index.isdigit() or int(index) >= len(old_names):
-            raise DoodleError("resume_from's optimiser state does not fit its generator (damaged checkpoint)")
-        state[f"{new_index[old_names[int(index)]]}.{moment}"] = value.clone()
+        index, _, moment = key.partition(".")
+        if not index.isdigit() or int(index) >= len(old_parameters) or moment not in ADAM_STATE:
+            raise damaged
+        name, parameter = old_parameters[int(index)]
+        if moment != "step" and value.shape != parameter.shape:
+            raise damaged
+        state[f"{new_index[name]}.{moment}"] = value.clone()
     if live:
         live_model = DoodleGenerator(model.config)
-        live_model.load_state_dict(live)
+        try:
+            live_model.load_state_dict(live)
+        except RuntimeError as error:
+            raise damaged from error
         live_grown = grown(live_model, bigger.config.levels, seed)
         state |= {LIVE + name: value for name, value in live_grown.state_dict().items()}
     return state

@@ -57,6 +57,7 @@ def edited_metadata(data: bytes, edit) -> bytes:
         (lambda d: edited_metadata(d, lambda m: m.update(doodle_format="lora")), "not a doodle generator"),
         (lambda d: edited_metadata(d, lambda m: m.update(format_version="99")), "newer than this doodle reads"),
         (lambda d: edited_metadata(d, lambda m: m.pop("architecture")), "missing or damaged metadata"),
+        (lambda d: edited_metadata(d, lambda m: m.update(training="null")), "missing or damaged metadata"),
         (lambda d: edited_metadata(d, lambda m: m.update(palette="[[1, 2, 3]]")), "palette does not match"),
         (
             lambda d: edited_metadata(

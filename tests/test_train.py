@@ -249,10 +249,14 @@ def test_more_levels_on_resume_grow_the_generator_and_keep_adams_moments() -> No
     assert four.model.config.levels == 4 and [phase["levels"] for phase in four.training["phases"]] == [3, 4]
 
 
-def test_an_optimiser_state_that_does_not_fit_its_generator_is_refused() -> None:
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("999.exp_avg", torch.zeros(1)), ("0", torch.zeros(1)), ("0.exp_avg", torch.zeros(2)), ("live.x", torch.zeros(1))],
+)
+def test_an_optimiser_state_that_does_not_fit_its_generator_is_refused(key: str, value: torch.Tensor) -> None:
     image, masks = style_pair()
     bundle = train_generator(tiny_network(), "tiny", image, masks, TrainSettings(steps=1, size=32))
-    bundle.optimizer_state["999.exp_avg"] = torch.zeros(1)
+    bundle.optimizer_state[key] = value
     with pytest.raises(DoodleError, match="damaged checkpoint"):
         train_generator(tiny_network(), "tiny", image, masks, TrainSettings(steps=2, size=32), resume=bundle)
 
