@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 
@@ -17,6 +19,8 @@ from .random_masks import random_masks
 from .regions import RegionMasks
 from .render import render
 from .train import TrainSettings, train_generator, validate_training
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "DoodleError",
@@ -83,28 +87,46 @@ def optimize_image(
     content_image: torch.Tensor | None = None,
     progress: Progress = no_progress,
     init_image: torch.Tensor | None = None,
-    **settings,
+    *,
+    iterations: int = 300,
+    seed: int = 0,
+    size: int = 0,
+    scales: int = 1,
+    content_weight: float = 0.0,
+    init: str = "style-mean",
 ) -> torch.Tensor:
-    """L-BFGS doodle on IMAGE tensors; ``settings`` are :func:`optimize_doodle`'s keyword arguments.
+    """L-BFGS doodle on IMAGE tensors (the settings are :func:`optimize_doodle`'s).
 
     ``init_image`` (e.g. :func:`render_image`'s output) is where the optimisation starts, instead of ``init``.
     Everything is checked before the network is loaded, so bad input fails at once.
     """
     _check_style_pair(style_image, style_masks)
-    content, start = (None if image is None else to_channels_first(image[:1]) for image in (content_image, init_image))
-    request = {key: settings[key] for key in ("iterations", "scales", "init", "size") if key in settings}
-    validate_request(style_masks.masks, target_masks.masks, content_image=content, init_image=start, **request)
+    style, content, start = (
+        None if image is None else to_channels_first(_first(image, name))
+        for image, name in ((style_image, "style_image"), (content_image, "content_image"), (init_image, "init_image"))
+    )
+    style_masks, target_masks = (
+        _first(masks, name) for masks, name in ((style_masks, "style_masks"), (target_masks, "target_masks"))
+    )
+    validate_request(
+        style_masks.masks, target_masks.masks, iterations, scales, init, content, size, start, content_weight
+    )
     target_masks = aligned_to_palette(target_masks, style_masks.palette)
     network = load_network(network_name, device, network_dirs)
     result = optimize_doodle(
         network,
-        to_channels_first(style_image[:1]),
-        style_masks.masks[:1],
-        target_masks.masks[:1],
-        content_image=content,
+        style,
+        style_masks.masks,
+        target_masks.masks,
+        iterations,
+        seed,
+        size,
+        scales,
+        content,
+        content_weight,
+        init,
         progress=progress,
         init_image=start,
-        **settings,
     )
     return to_channels_last(result)
 
@@ -122,18 +144,31 @@ def train_style(
 ) -> GeneratorBundle:
     """Train a generator on IMAGE tensors; everything is checked before the network is loaded."""
     _check_style_pair(style_image, style_masks)
-    validate_training(style_masks.select(0), network_name, settings, resume, checkpoint_path)
+    style_image, style_masks = _first(style_image, "style_image"), _first(style_masks, "style_masks")
+    validate_training(style_masks, network_name, settings, resume, checkpoint_path)
     network = load_network(network_name, device, network_dirs)
     return train_generator(
         network,
         network_name,
-        to_channels_first(style_image[:1]),
-        style_masks.select(0),
+        to_channels_first(style_image),
+        style_masks,
         settings,
         resume,
         checkpoint_path,
         progress,
     )
+
+
+Batch = TypeVar("Batch", torch.Tensor, RegionMasks)
+
+
+def _first(batch: Batch, name: str) -> Batch:
+    """The first of a batch where one item is used (a style, a doodle to optimise); the rest are not
+    dropped without a word."""
+    items = batch.masks.shape[0] if isinstance(batch, RegionMasks) else batch.shape[0]
+    if items > 1:
+        log.warning("%s holds %d items: only the first is used", name, items)
+    return batch.select(0) if isinstance(batch, RegionMasks) else batch[:1]
 
 
 def _check_style_pair(style_image: torch.Tensor, style_masks: RegionMasks) -> None:

@@ -45,7 +45,9 @@ def optimize_doodle(
     run's loss in a fraction of its time (benchmarks/README.md, Polishing a render).
     Returns ``[1, 3, h', w']`` in 0..1 on the network's device.
     """
-    validate_request(style_masks, target_masks, iterations, scales, init, content_image, size, init_image)
+    validate_request(
+        style_masks, target_masks, iterations, scales, init, content_image, size, init_image, content_weight, tv_weight
+    )
     device = next(network.parameters()).device
     height, width = _output_size(target_masks.shape[-2:], size)
     hint = "use a smaller size or fewer scales (or render with a trained generator, which tiles)"
@@ -207,8 +209,13 @@ def validate_request(
     content_image: torch.Tensor | None = None,
     size: int = 0,
     init_image: torch.Tensor | None = None,
+    content_weight: float = 0.0,
+    tv_weight: float = 0.0,
 ) -> None:
     """Raise a DoodleError for any request :func:`optimize_doodle` cannot do; cheap, so hosts call it first."""
+    for name, weight in (("content_weight", content_weight), ("tv_weight", tv_weight)):
+        if not (math.isfinite(weight) and weight >= 0):
+            raise DoodleError(f"{name} must be a number of at least 0, got {weight}")
     if iterations < 1 or iterations > 100_000:
         raise DoodleError(f"iterations must be between 1 and 100000, got {iterations}")
     if scales < 1 or scales > 8:
@@ -237,7 +244,7 @@ def validate_request(
     for name, image in (("content_image", content_image), ("init_image", init_image)):
         if image is None:
             continue
-        if image.ndim != 4 or image.shape[1] != 3:
+        if image.ndim != 4 or image.shape[:2] != (1, 3):
             raise DoodleError(f"{name} must be one RGB image [1, 3, H, W], got shape {list(image.shape)}")
         if not math.isfinite(float(image.sum())):
             raise DoodleError(f"{name} contains NaN or infinite pixels")

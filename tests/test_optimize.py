@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import torch
 from torch.nn import functional as F
@@ -123,6 +125,10 @@ def test_init_image_is_where_the_optimisation_starts() -> None:
         ({"init": "content"}, "no content_image"),
         ({"init_image": torch.full((1, 3, 40, 40), float("nan"))}, "init_image contains NaN"),
         ({"init_image": torch.rand(1, 4, 40, 40)}, "init_image must be one RGB image"),
+        ({"init_image": torch.rand(2, 3, 40, 40)}, "init_image must be one RGB image"),
+        ({"content_weight": -1.0}, "content_weight must be a number of at least 0"),
+        ({"content_weight": float("nan")}, "content_weight must be a number of at least 0"),
+        ({"tv_weight": float("inf")}, "tv_weight must be a number of at least 0"),
         ({"size": -5}, "size"),
         ({"size": 100000}, "too large"),
         ({"target_masks": two_regions(40, 40, 20).repeat(1, 2, 1, 1)}, "4 regions but the style masks have 2"),
@@ -167,6 +173,8 @@ def test_bad_request_fails_before_the_network_is_loaded(monkeypatch: pytest.Monk
     masks = RegionMasks(two_regions(40, 40, 20), torch.eye(3)[:2])
     with pytest.raises(DoodleError, match="iterations"):
         api.optimize_image("vgg16-hed", torch.rand(1, 40, 40, 3), masks, masks, iterations=0)
+    with pytest.raises(DoodleError, match="content_weight"):
+        api.optimize_image("vgg16-hed", torch.rand(1, 40, 40, 3), masks, masks, content_weight=-2.0)
 
 
 def test_target_masks_are_lined_up_with_the_style_palette_by_colour(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -176,7 +184,7 @@ def test_target_masks_are_lined_up_with_the_style_palette_by_colour(monkeypatch:
     received = []
     monkeypatch.setattr(api, "load_network", lambda *args, **kwargs: tiny_network())
 
-    def optimised(network, style, style_masks, target, **settings) -> torch.Tensor:
+    def optimised(network, style, style_masks, target, *settings, **options) -> torch.Tensor:
         received.append(target)
         return torch.zeros(1, 3, 40, 40)
 
@@ -186,3 +194,18 @@ def test_target_masks_are_lined_up_with_the_style_palette_by_colour(monkeypatch:
     swapped = RegionMasks(target.masks[:, [1, 0]], target.palette[[1, 0]])
     api.optimize_image("tiny", torch.rand(1, 40, 40, 3), style, swapped, iterations=1)
     assert torch.equal(received[0], target.masks)
+
+
+def test_a_batch_where_one_item_is_used_is_named_in_a_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from doodle import api
+    from doodle.regions import RegionMasks
+
+    monkeypatch.setattr(api, "load_network", lambda *args, **kwargs: tiny_network())
+    masks = RegionMasks(two_regions(40, 40, 20), torch.eye(3)[:2])
+    two_targets = RegionMasks(masks.masks.repeat(2, 1, 1, 1), masks.palette)
+    with caplog.at_level(logging.WARNING, logger="doodle.api"):
+        result = api.optimize_image("tiny", torch.rand(1, 40, 40, 3), masks, two_targets, iterations=1)
+    assert result.shape == (1, 40, 40, 3)
+    assert "target_masks holds 2 items: only the first is used" in caplog.text
