@@ -74,6 +74,8 @@ def render_image(
     region_masks = generator_masks(bundle, masks, doodle).masks
     if region_masks.shape[0] == 1 and batch_size > 1:
         region_masks = region_masks.expand(batch_size, -1, -1, -1)
+    elif batch_size > 1:
+        log.warning("the masks hold %d doodles: each is painted once, batch_size is not used", region_masks.shape[0])
     return to_channels_last(render(bundle, region_masks, seed, tile_size, half_precision, progress))
 
 

@@ -71,7 +71,7 @@ class RenderDoodle(io.ComfyNode):
                     min=1,
                     max=64,
                     optional=True,
-                    tooltip="Paintings of one doodle, each with its own noise.",
+                    tooltip="Paintings of one doodle, each with its own noise (masks of several doodles: one each).",
                 ),
                 io.Int.Input(
                     "tile_size",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 import torch
@@ -121,3 +123,13 @@ def test_a_doodle_with_more_colours_than_the_generator_has_regions_is_named_as_s
     doodle = painted_map(labels, [(255, 255, 255), (255, 0, 0), (0, 0, 255), (0, 255, 0)], blur=False)
     with pytest.raises(DoodleError, match=r"4 painted colours .* but generator small has only 3 regions"):
         api.render_image(small_bundle(), 0, doodle=doodle)
+
+
+def test_batch_size_copies_one_doodle_and_is_named_unused_for_several(caplog: pytest.LogCaptureFixture) -> None:
+    bundle = small_bundle()
+    one = random_masks(24, 16, 3, seed=1, palette=bundle.palette)
+    assert api.render_image(bundle, 0, masks=one, batch_size=3).shape == (3, 16, 24, 3)
+    two = RegionMasks(one.masks.repeat(2, 1, 1, 1), one.palette)
+    with caplog.at_level(logging.WARNING, logger="doodle.api"):
+        assert api.render_image(bundle, 0, masks=two, batch_size=3).shape == (2, 16, 24, 3)
+    assert "hold 2 doodles" in caplog.text
