@@ -30,14 +30,11 @@ def random_masks(
     smoothing: int = 11,
     min_piece: float = 0.02,
     palette: torch.Tensor | None = None,
-    shuffle_regions: bool = False,
 ) -> RegionMasks:
     """A reproducible batch of random region masks.
 
     ``roughness`` (0..1) is how much of each coarser level's random amplitude the next finer level keeps: low
     gives round blobs, high ragged coasts. ``smoothing`` is the median filter's diameter in pixels.
-    ``shuffle_regions`` gives each region a random height rank per mask, so no region is always the
-    middle band (training uses it to balance region areas).
     """
     _validate(width, height, n_regions, batch_size, roughness, smoothing, min_piece)
     if palette is None:
@@ -46,10 +43,7 @@ def random_masks(
         raise DoodleError(f"palette_from has {palette.shape[0]} regions but n_regions is {n_regions}")
     rng = np.random.default_rng(seed % 2**64)
     labels = np.stack(
-        [
-            random_labels(height, width, n_regions, rng, roughness, smoothing, min_piece, shuffle_regions)
-            for _ in range(batch_size)
-        ]
+        [random_labels(height, width, n_regions, rng, roughness, smoothing, min_piece) for _ in range(batch_size)]
     )
     return RegionMasks.from_labels(torch.from_numpy(labels), palette.detach().cpu().float())
 

@@ -98,10 +98,6 @@ class StyleTargets:
     grams: dict[str, torch.Tensor]
     present: torch.Tensor
 
-    @property
-    def layers(self) -> list[str]:
-        return list(self.grams)
-
 
 def style_targets(
     network: torch.nn.Module, image: torch.Tensor, masks: torch.Tensor, layers: Sequence[str]

@@ -51,7 +51,6 @@ class VGGFeatures(nn.Module):
         mean: Sequence[float] = IMAGENET_MEAN,
         std: Sequence[float] = IMAGENET_STD,
         pooling: str = "avg",
-        in_channels: int = 3,
     ) -> None:
         super().__init__()
         if preprocess not in ("caffe", "imagenet"):
@@ -63,7 +62,7 @@ class VGGFeatures(nn.Module):
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
         self.convs = nn.ModuleDict()
-        channels = in_channels
+        channels = 3
         for width, (kind, name) in zip(config, self.ops, strict=True):
             if kind == "conv":
                 self.convs[name] = nn.Conv2d(channels, int(width), 3, padding=1)
