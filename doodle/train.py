@@ -100,7 +100,8 @@ def train_generator(
     """Train (or continue training) a generator for ``style_image`` ``[1, 3, H, W]`` and its masks.
 
     Checkpoints go to ``checkpoint_path`` every ``checkpoint_every`` steps, at the end, and when the run is
-    stopped (Cancel, Ctrl-C, an error), before the stop is passed on.
+    stopped (Cancel, Ctrl-C, an error) after at least one step, before the stop is passed on. A new run never
+    replaces an existing file there (:func:`validate_training`).
     """
     validate_training(style_masks, loss_network, settings, resume, checkpoint_path)
     if resume is not None:  # region k must stay the region whose texture the generator learned as k
