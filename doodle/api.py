@@ -46,16 +46,11 @@ def generator_masks(bundle: GeneratorBundle, masks: RegionMasks | None, doodle: 
     """The masks to render: given masks, or a colour doodle mapped onto the generator's palette."""
     if (masks is None) == (doodle is None):
         raise DoodleError("give the generator either masks or a doodle image (exactly one of them)")
+    name = f"generator {bundle.name}" if bundle.name else "the generator"
     if doodle is not None:
         palette = RegionMasks(torch.zeros(1, bundle.n_regions, 1, 1), bundle.palette)
-        name = f"generator {bundle.name}" if bundle.name else "the generator"
         return masks_from_colors(doodle, palette_from=palette, palette_name=name)
-    if masks.n_regions != bundle.n_regions:
-        raise DoodleError(
-            f"the masks have {masks.n_regions} regions but the generator was trained for {bundle.n_regions}: "
-            "make them with MaskFromColors/RandomDoodleMask using the generator's palette"
-        )
-    return aligned_to_palette(masks, bundle.palette)
+    return aligned_to_palette(masks, bundle.palette, palette_name=name)
 
 
 def render_image(
@@ -113,7 +108,7 @@ def optimize_image(
     validate_request(
         style_masks.masks, target_masks.masks, iterations, scales, init, content, size, start, content_weight
     )
-    target_masks = aligned_to_palette(target_masks, style_masks.palette)
+    target_masks = aligned_to_palette(target_masks, style_masks.palette, palette_name="the style masks")
     network = load_network(network_name, device, network_dirs)
     result = optimize_doodle(
         network,

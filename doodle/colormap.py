@@ -150,16 +150,17 @@ def match_colours(own: np.ndarray, reference: np.ndarray, own_labels: np.ndarray
     return partner
 
 
-def aligned_to_palette(masks: RegionMasks, palette: torch.Tensor) -> RegionMasks:
+def aligned_to_palette(masks: RegionMasks, palette: torch.Tensor, palette_name: str = "the palette") -> RegionMasks:
     """``masks`` with their channels in ``palette``'s order, matched one-to-one by colour (as ``palette_from``).
 
     A generator or a style map knows its regions by colour, not by position: masks made without
     ``palette_from`` (whose regions come largest first) still paint each region with its own texture.
+    Error messages call the palette's owner ``palette_name``.
     """
     if masks.n_regions != palette.shape[0]:
         raise DoodleError(
-            f"the masks have {masks.n_regions} regions but {palette.shape[0]} are expected: make them with "
-            "palette_from set to the style's masks or the generator's palette"
+            f"the masks have {masks.n_regions} regions but {palette_name} has {palette.shape[0]}: make them "
+            f"with MaskFromColors or RandomDoodleMask in {palette_name}'s colours (palette_from)"
         )
     own, reference = (colours.detach().cpu().double().numpy() * 255.0 for colours in (masks.palette, palette))
     partner, _ = _partners(own, reference)

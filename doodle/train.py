@@ -105,7 +105,7 @@ def train_generator(
     """
     validate_training(style_masks, loss_network, settings, resume, checkpoint_path)
     if resume is not None:  # region k must stay the region whose texture the generator learned as k
-        style_masks = aligned_to_palette(style_masks, resume.palette)
+        style_masks = aligned_to_palette(style_masks, resume.palette, palette_name="resume_from")
     n_regions = style_masks.n_regions
     device = next(network.parameters()).device
     hint = "use a smaller size or batch_size (the last checkpoint is kept)"

@@ -193,5 +193,5 @@ def test_masks_made_without_palette_from_are_lined_up_with_a_palette_by_colour()
     aligned = aligned_to_palette(shuffled, palette)
     assert torch.equal(aligned.masks, ordered.masks) and torch.equal(aligned.palette, palette)
     assert torch.equal(aligned_to_palette(ordered, palette).masks, ordered.masks)
-    with pytest.raises(DoodleError, match="masks have 4 regions but 3 are expected"):
-        aligned_to_palette(ordered, palette[:3])
+    with pytest.raises(DoodleError, match="masks have 4 regions but generator g has 3"):
+        aligned_to_palette(ordered, palette[:3], palette_name="generator g")

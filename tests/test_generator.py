@@ -118,11 +118,14 @@ def test_masks_in_another_region_order_render_by_colour() -> None:
     assert not torch.equal(api.render_image(bundle, 3, masks=RegionMasks(reordered.masks, bundle.palette)), expected)
 
 
-def test_a_doodle_with_more_colours_than_the_generator_has_regions_is_named_as_such() -> None:
+def test_a_doodle_or_masks_with_more_regions_than_the_generator_name_it() -> None:
     labels = np.repeat(np.arange(4), 10)[None, :].repeat(12, axis=0)
     doodle = painted_map(labels, [(255, 255, 255), (255, 0, 0), (0, 0, 255), (0, 255, 0)], blur=False)
     with pytest.raises(DoodleError, match=r"4 painted colours .* but generator small has only 3 regions"):
         api.render_image(small_bundle(), 0, doodle=doodle)
+    masks = RegionMasks.from_labels(torch.from_numpy(labels)[None], torch.eye(4, 3))
+    with pytest.raises(DoodleError, match="the masks have 4 regions but generator small has 3"):
+        api.render_image(small_bundle(), 0, masks=masks)
 
 
 def test_batch_size_copies_one_doodle_and_is_named_unused_for_several(caplog: pytest.LogCaptureFixture) -> None:
