@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     random = commands.add_parser("random-masks", help="random smooth region maps (training data, or a surprise doodle)")
     random.add_argument("--width", type=int, default=512)
-    random.add_argument("--height", type=int, default=512)
+    random.add_argument("--height", type=int, default=384)
     random.add_argument("--regions", type=int, default=4)
     random.add_argument("--seed", type=int, default=0)
     random.add_argument("--roughness", type=float, default=0.5)

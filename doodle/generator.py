@@ -6,7 +6,7 @@ Reflection padding avoids the lines that zero and replicate padding drew; inputs
 repeating their edge) to a multiple of 2^(levels-1), at least twice that so the coarsest level can reflect,
 and cropped back. Noise is a hash of (seed, image, level, channel, y, x) rather than
 a random stream, so any tile of a large image gets exactly the noise the whole image would: tiled rendering
-reproduces the full render pixel for pixel.
+reproduces the full render (to float rounding: the same pixels computed in a different order).
 """
 
 from __future__ import annotations
