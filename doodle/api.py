@@ -108,7 +108,7 @@ def optimize_image(
     validate_request(
         style_masks.masks, target_masks.masks, iterations, scales, init, content, size, start, content_weight
     )
-    target_masks = aligned_to_palette(target_masks, style_masks.palette, palette_name="the style masks")
+    target_masks = aligned_to_palette(target_masks, style_masks.palette, palette_name="the style map")
     network = load_network(network_name, device, network_dirs)
     result = optimize_doodle(
         network,
