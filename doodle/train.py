@@ -77,6 +77,8 @@ class TrainSettings:
             raise DoodleError(f"weight_average must be in [0, 1) (0 = off), got {self.weight_average}")
         if self.levels is not None and not 1 <= self.levels <= MAX_LEVELS:
             raise DoodleError(f"levels must be between 1 and {MAX_LEVELS}, got {self.levels}")
+        if not 0 <= self.seed < 2**63:
+            raise DoodleError(f"seed must be between 0 and 2**63 - 1, got {self.seed}")
         if self.checkpoint_every < 1:
             raise DoodleError(f"checkpoint_every must be at least 1, got {self.checkpoint_every}")
 
@@ -330,8 +332,9 @@ def _start_bundle(
             _grown_optimizer_state(resume.optimizer_state, resume.model, model, settings.seed),
             resume.name,
         )
-    torch.manual_seed(settings.seed)
-    model = DoodleGenerator(GeneratorConfig.with_levels(n_regions, settings.levels)).to(device)
+    with torch.random.fork_rng(devices=[]):  # seeded without touching the host's random state
+        torch.manual_seed(settings.seed)
+        model = DoodleGenerator(GeneratorConfig.with_levels(n_regions, settings.levels)).to(device)
     return GeneratorBundle(model, palette.detach().cpu().clone(), loss_network)
 
 

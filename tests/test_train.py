@@ -147,6 +147,14 @@ def test_preview_is_an_image_of_the_style_maps_size() -> None:
     assert previews[0].shape == (1, 3, 48, 64)
 
 
+def test_a_new_generator_leaves_the_hosts_random_state_alone() -> None:
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    _start_bundle(None, 2, torch.eye(2, 3), "tiny", TrainSettings(seed=9), torch.device("cpu"))
+    assert torch.equal(torch.rand(3), expected)
+
+
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
@@ -162,6 +170,8 @@ def test_preview_is_an_image_of_the_style_maps_size() -> None:
         ("weight_average", -0.5, "weight_average"),
         ("levels", 0, "levels"),
         ("levels", 9, "levels"),
+        ("seed", -1, "seed"),  # numpy's own error would name no input
+        ("seed", 2**63, "seed"),
     ],
 )
 def test_bad_settings_are_refused_before_any_work(field: str, value, message: str) -> None:
