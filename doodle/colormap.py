@@ -43,8 +43,9 @@ def masks_from_colors(
     """Turn colour-coded maps ``[B, H, W, C]`` (0..1, C = 1, 3 or 4) into one-hot region masks.
 
     ``n_colors`` = 0 detects the number of regions; otherwise the map must have exactly that many painted
-    colours. ``palette_from`` reuses another map's palette so that regions line up across maps; error
-    messages call it ``palette_name``.
+    colours. ``palette_from`` reuses another map's palette so that regions line up across maps: the map may
+    then paint fewer colours than it has (``n_colors``, if set, must equal its size); error messages call it
+    ``palette_name``.
     """
     rgb = image_to_rgb8(image)
     if n_colors < 0:

@@ -235,7 +235,7 @@ def validate_request(
         )
     height, width = _output_size(target_masks.shape[-2:], size)
     if height * width > MAX_PIXELS:
-        raise DoodleError(f"{width}x{height} is too large to optimise: use size of at most 4096 or fewer pixels")
+        raise DoodleError(f"{width}x{height} is too large to optimise: choose a size with at most 4096x4096 pixels")
     if min(height, width) < MIN_SIDE:
         raise DoodleError(f"{width}x{height} is too small: both sides must be at least {MIN_SIDE} pixels")
     for name, tensor in (("style_masks", style_masks), ("target_masks", target_masks)):

@@ -63,7 +63,7 @@ class RenderDoodle(io.ComfyNode):
                 io.Image.Input(
                     "doodle",
                     optional=True,
-                    tooltip="A colour doodle, mapped to the generator's palette by nearest colour.",
+                    tooltip="A colour doodle: its colours are matched one-to-one to the generator's palette.",
                 ),
                 io.Int.Input(
                     "batch_size",
