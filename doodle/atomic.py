@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
 from .errors import DoodleError
+
+PLACE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS})
+"""Errors the user fixes by freeing space or choosing another folder (not, say, a format the writer lacks)."""
 
 
 def write_atomically(path: str | Path, write: Callable[[BinaryIO], object], what: str) -> Path:
@@ -25,9 +29,9 @@ def write_atomically(path: str | Path, write: Callable[[BinaryIO], object], what
     except BaseException as error:
         temporary.unlink(missing_ok=True)
         if isinstance(error, OSError):
+            advice = ": free some disk space or choose a writable folder" if error.errno in PLACE_ERRORS else ""
             raise DoodleError(
-                f"could not save {what} to {path} ({error.strerror or error}): free some disk space or choose a "
-                "writable folder; any earlier file there is intact"
+                f"could not save {what} to {path} ({error.strerror or error}){advice}; any earlier file there is intact"
             ) from error
         raise
     return path
