@@ -87,12 +87,8 @@ def load_network(
     device: torch.device | str = "cpu",
     extra_dirs: tuple[str, ...] = (),
     allow_download: bool = True,
-    pooling: str = "avg",
 ) -> VGGFeatures:
-    """The frozen feature extractor ``name`` on ``device``, loaded once per process.
-
-    ``pooling`` "max" gives the network as trained; the default "avg" is the original method's choice.
-    """
+    """The frozen feature extractor ``name`` on ``device``, loaded once per process."""
     path = find_network_file(name, extra_dirs)
     if path is None:
         if not (name == "vgg19" and allow_download):
@@ -100,10 +96,8 @@ def load_network(
                 f"loss network {name!r} was not found in {[str(d) for d in search_dirs(extra_dirs)]}: "
                 f"{_spec(name).how_to_get}"
             )
-        network = _download_vgg19(str(torch.device(device)))
-    else:
-        network = _load_cached(name, str(path), str(torch.device(device)))
-    return network if pooling == network.pooling else network.with_pooling(pooling)
+        return _download_vgg19(str(torch.device(device)))
+    return _load_cached(name, str(path), str(torch.device(device)))
 
 
 @functools.lru_cache(maxsize=4)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Collection, Sequence
 
 import torch
@@ -40,8 +39,9 @@ class VGGFeatures(nn.Module):
     """Frozen VGG convolutions returning the activations (after ReLU) of the requested layers.
 
     Inputs are RGB in 0..1; ``preprocess`` turns them into what the weights were trained on: "caffe" (BGR,
-    0..255 minus the mean pixel) or "imagenet" (RGB normalised by ImageNet mean and std). ``pooling`` is
-    "avg" by default, as in the original method: max pooling gives noisier gradients for synthesis.
+    0..255, minus the mean pixel, over std: 1 for Caffe's networks) or "imagenet" (RGB 0..1 normalised by
+    ImageNet mean and std). Pooling is average, as in the original method: max pooling, which the networks
+    were trained with, gives noisier gradients for synthesis.
     """
 
     def __init__(
@@ -50,15 +50,12 @@ class VGGFeatures(nn.Module):
         preprocess: str = "imagenet",
         mean: Sequence[float] = IMAGENET_MEAN,
         std: Sequence[float] = IMAGENET_STD,
-        pooling: str = "avg",
     ) -> None:
         super().__init__()
         if preprocess not in ("caffe", "imagenet"):
             raise ValueError(f"unknown preprocessing {preprocess!r}")
-        if pooling not in ("avg", "max"):
-            raise ValueError(f"pooling must be 'avg' or 'max', got {pooling!r}")
         self.ops = layer_sequence(config)
-        self.preprocess, self.pooling = preprocess, pooling
+        self.preprocess = preprocess
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
         self.convs = nn.ModuleDict()
@@ -70,14 +67,6 @@ class VGGFeatures(nn.Module):
         self.requires_grad_(False)
         self.eval()
 
-    def with_pooling(self, pooling: str) -> VGGFeatures:
-        """The same network (weights shared, not copied) with another pooling."""
-        if pooling not in ("avg", "max"):
-            raise ValueError(f"pooling must be 'avg' or 'max', got {pooling!r}")
-        twin = copy.copy(self)
-        twin.pooling = pooling
-        return twin
-
     @property
     def layer_names(self) -> list[str]:
         return [name for kind, name in self.ops if kind == "conv"]
@@ -85,7 +74,7 @@ class VGGFeatures(nn.Module):
     def normalise(self, image: torch.Tensor) -> torch.Tensor:
         """RGB 0..1 to the network's input space."""
         if self.preprocess == "caffe":
-            return image.flip(1) * 255.0 - self.mean
+            image = image.flip(1) * 255.0
         return (image - self.mean) / self.std
 
     def forward(self, image: torch.Tensor, layers: Collection[str]) -> dict[str, torch.Tensor]:
@@ -102,5 +91,5 @@ class VGGFeatures(nn.Module):
                 if name in layers:
                     features[name] = x
             else:
-                x = F.avg_pool2d(x, 2) if self.pooling == "avg" else F.max_pool2d(x, 2)
+                x = F.avg_pool2d(x, 2)
         return features

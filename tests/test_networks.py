@@ -12,7 +12,7 @@ import torch
 
 from doodle.errors import DoodleError
 from doodle.networks import HED_MEAN_BGR, convert_hed, find_network_file, load_network
-from doodle.vgg import ARCHITECTURES, layer_sequence
+from doodle.vgg import ARCHITECTURES, VGGFeatures, layer_sequence
 from tests.test_generator_file import Exploit
 
 
@@ -118,13 +118,12 @@ def test_network_loaded_under_inference_mode_still_gives_gradients(tmp_path: Pat
     assert image.grad is not None and image.grad.abs().sum() > 0
 
 
-def test_max_pooling_shares_the_weights_and_changes_the_features(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("DOODLE_VGG_DIR", str(tmp_path / "vgg"))
-    fake_hed_h5(tmp_path / "w.h5")
-    convert_hed(tmp_path / "w.h5")
-    average = load_network("vgg16-hed", allow_download=False)
-    maximum = load_network("vgg16-hed", allow_download=False, pooling="max")
-    assert maximum.convs["conv1_1"].weight is average.convs["conv1_1"].weight and average.pooling == "avg"
-    image = torch.rand(1, 3, 8, 8)
-    expected = torch.nn.functional.max_pool2d(average(image, ["conv1_2"])["conv1_2"], 2)
-    torch.testing.assert_close(maximum.convs["conv2_1"](expected).relu(), maximum(image, ["conv2_1"])["conv2_1"])
+@pytest.mark.parametrize("preprocess", ["caffe", "imagenet"])
+def test_a_networks_mean_and_std_both_apply_in_either_preprocessing(preprocess: str) -> None:
+    network = VGGFeatures(ARCHITECTURES["vgg16"], preprocess, mean=(1.0, 2.0, 3.0), std=(2.0, 4.0, 8.0))
+    image = torch.rand(1, 3, 2, 2)
+    scaled = image.flip(1) * 255.0 if preprocess == "caffe" else image  # caffe: BGR, 0..255
+    expected = (scaled - torch.tensor([1.0, 2.0, 3.0]).view(1, 3, 1, 1)) / torch.tensor([2.0, 4.0, 8.0]).view(
+        1, 3, 1, 1
+    )
+    torch.testing.assert_close(network.normalise(image), expected)
