@@ -91,6 +91,7 @@ def optimize_image(
     scales: int = 1,
     content_weight: float = 0.0,
     init: str = "style-mean",
+    tv_weight: float = 0.0,
 ) -> torch.Tensor:
     """L-BFGS doodle on IMAGE tensors (the settings are :func:`optimize_doodle`'s).
 
@@ -106,7 +107,7 @@ def optimize_image(
         _first(masks, name) for masks, name in ((style_masks, "style_masks"), (target_masks, "target_masks"))
     )
     validate_request(
-        style_masks.masks, target_masks.masks, iterations, scales, init, content, size, start, content_weight
+        style_masks.masks, target_masks.masks, iterations, scales, init, content, size, start, content_weight, tv_weight
     )
     target_masks = aligned_to_palette(target_masks, style_masks.palette, palette_name="the style map")
     network = load_network(network_name, device, network_dirs)
@@ -122,6 +123,7 @@ def optimize_image(
         content,
         content_weight,
         init,
+        tv_weight,
         progress=progress,
         init_image=start,
     )

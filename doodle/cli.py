@@ -13,7 +13,7 @@ import torch
 from . import api
 from .errors import DoodleError
 from .image_io import load_image, save_image
-from .optimize import INITS
+from .optimize import INITS, TV_HELP
 from .random_masks import MASK_SAMPLINGS
 
 EXAMPLES = """examples:
@@ -95,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     optimize.add_argument("--content", type=Path, help="a photo whose layout to keep")
     optimize.add_argument("--content-weight", type=float, default=0.0)
     optimize.add_argument("--init", default="style-mean", choices=INITS)
+    optimize.add_argument("--tv-weight", type=float, default=0.0, help=TV_HELP)
     optimize.add_argument(
         "--init-image", type=Path, help="start from this image instead of --init, e.g. a render to polish (--scales 1)"
     )
@@ -200,6 +201,7 @@ def _optimize(args: argparse.Namespace, progress: TqdmProgress) -> torch.Tensor:
         scales=args.scales,
         content_weight=args.content_weight,
         init=args.init,
+        tv_weight=args.tv_weight,
     )
 
 

@@ -16,6 +16,10 @@ from .progress import Progress, no_progress
 from .vgg import VGGFeatures
 
 INITS = ("style-mean", "noise", "content")
+TV_HELP = (
+    "weight of a total-variation term (mean squared difference of neighbouring pixels): smooths speckle "
+    "(salt-and-pepper noise) at some cost in fine texture; 0 = off"
+)
 MIN_SIDE = 16
 MAX_PIXELS = 4096 * 4096
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from comfy_api.latest import io, ui
 
 from ..doodle import api
-from ..doodle.optimize import INITS
+from ..doodle.optimize import INITS, TV_HELP
 from . import host
 from .types import CATEGORY, SEED_MAX, DoodleMasks
 
@@ -42,6 +42,7 @@ class OptimizeDoodle(io.ComfyNode):
                     optional=True,
                     tooltip="How to start without init_image.",
                 ),
+                io.Float.Input("tv_weight", default=0.0, min=0.0, max=100.0, step=0.01, optional=True, tooltip=TV_HELP),
                 io.Image.Input(
                     "init_image",
                     optional=True,
@@ -66,6 +67,7 @@ class OptimizeDoodle(io.ComfyNode):
         content_image=None,
         content_weight: float = 0.0,
         init: str = "style-mean",
+        tv_weight: float = 0.0,
         init_image=None,
     ) -> io.NodeOutput:
         try:
@@ -85,6 +87,7 @@ class OptimizeDoodle(io.ComfyNode):
                 scales=scales,
                 content_weight=content_weight,
                 init=init,
+                tv_weight=tv_weight,
             )
         finally:
             host.free_memory()

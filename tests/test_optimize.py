@@ -11,6 +11,7 @@ from torch.nn import functional as F
 from doodle.errors import DoodleError
 from doodle.objective import DoodleObjective
 from doodle.optimize import optimize_doodle, run_lbfgs
+from doodle.style_loss import total_variation
 from tests.helpers import tiny_network
 
 
@@ -85,6 +86,15 @@ def test_content_image_pulls_the_result_towards_it() -> None:
         network, style, masks, masks, iterations=20, seed=0, content_image=content, content_weight=5.0, init="content"
     )
     assert (kept - content).abs().mean() < (free - content).abs().mean()
+
+
+def test_tv_weight_smooths_the_result() -> None:
+    network, style, masks = tiny_network(), style_image(), two_regions(40, 40, 20)
+    free, smooth = (
+        optimize_doodle(network, style, masks, masks, iterations=20, seed=0, init="noise", tv_weight=weight)
+        for weight in (0.0, 10.0)
+    )
+    assert total_variation(smooth) < 0.5 * total_variation(free)
 
 
 def test_the_loss_is_taken_in_range_and_pixels_beyond_it_come_back() -> None:
@@ -175,6 +185,8 @@ def test_bad_request_fails_before_the_network_is_loaded(monkeypatch: pytest.Monk
         api.optimize_image("vgg16-hed", torch.rand(1, 40, 40, 3), masks, masks, iterations=0)
     with pytest.raises(DoodleError, match="content_weight"):
         api.optimize_image("vgg16-hed", torch.rand(1, 40, 40, 3), masks, masks, content_weight=-2.0)
+    with pytest.raises(DoodleError, match="tv_weight"):
+        api.optimize_image("vgg16-hed", torch.rand(1, 40, 40, 3), masks, masks, tv_weight=-1.0)
 
 
 def test_target_masks_are_lined_up_with_the_style_palette_by_colour(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -186,13 +198,14 @@ def test_target_masks_are_lined_up_with_the_style_palette_by_colour(monkeypatch:
 
     def optimised(network, style, style_masks, target, *settings, **options) -> torch.Tensor:
         received.append(target)
+        assert settings[-1] == 0.25, "tv_weight reaches the optimiser"
         return torch.zeros(1, 3, 40, 40)
 
     monkeypatch.setattr(api, "optimize_doodle", optimised)
     style = RegionMasks(two_regions(40, 40, 20), torch.eye(3)[:2])
     target = RegionMasks(two_regions(40, 40, 10), torch.eye(3)[:2])
     swapped = RegionMasks(target.masks[:, [1, 0]], target.palette[[1, 0]])
-    api.optimize_image("tiny", torch.rand(1, 40, 40, 3), style, swapped, iterations=1)
+    api.optimize_image("tiny", torch.rand(1, 40, 40, 3), style, swapped, iterations=1, tv_weight=0.25)
     assert torch.equal(received[0], target.masks)
 
 
