@@ -64,8 +64,8 @@ def masks_from_colors(
     own = detect_palette(rgb, 0)
     if len(own) > len(reference):
         raise DoodleError(
-            f"the map has {len(own)} painted colours ({_describe(own)}) but {palette_name} has only "
-            f"{len(reference)} regions ({_describe(reference)}): repaint the extra colours with these"
+            f"the map has {len(own)} painted colours ({describe_colours(own)}) but {palette_name} has only "
+            f"{len(reference)} regions ({describe_colours(reference)}): repaint the extra colours with these"
         )
     own_labels = nearest_colour(rgb, own)
     labels = match_colours(own, reference, own_labels)[own_labels]
@@ -112,13 +112,13 @@ def detect_palette(rgb: np.ndarray, n_colors: int) -> np.ndarray:
     if len(colours) < n_colors:
         raise DoodleError(
             f"n_colors asks for {n_colors} regions but the map has only {len(colours)} painted colours "
-            f"({_describe(colours)}): lower n_colors or set it to 0 (automatic)"
+            f"({describe_colours(colours)}): lower n_colors or set it to 0 (automatic)"
         )
     if len(colours) > n_colors and counts[n_colors] >= minimum:
         significant = int((counts >= minimum).sum())
         raise DoodleError(
             f"the map has {significant} painted colours but n_colors is {n_colors} "
-            f"({_describe(colours[:significant])}): set n_colors to {significant} or 0 (automatic)"
+            f"({describe_colours(colours[:significant])}): set n_colors to {significant} or 0 (automatic)"
         )
     return colours[:n_colors]
 
@@ -235,5 +235,6 @@ def _rgb_text(colour: np.ndarray) -> str:
     return "(" + ",".join(str(int(round(c))) for c in colour) + ")"
 
 
-def _describe(colours: np.ndarray) -> str:
+def describe_colours(colours: np.ndarray) -> str:
+    """RGB 0..255 colours ``[N, 3]`` as messages write them: "(255,0,0) (0,0,255)"."""
     return " ".join(_rgb_text(c) for c in colours)

@@ -15,7 +15,7 @@ import torch
 from scipy import ndimage
 
 from .errors import DoodleError
-from .regions import RegionMasks
+from .regions import RegionMasks, one_hot_masks
 
 MAX_ATTEMPTS = 50
 
@@ -255,7 +255,7 @@ def training_masks(
             if np.bincount(labels.ravel(), minlength=n_regions).min() >= floor * labels.size:
                 break
         masks.append(torch.from_numpy(labels))
-    return torch.nn.functional.one_hot(torch.stack(masks), n_regions).permute(0, 3, 1, 2).float()
+    return one_hot_masks(torch.stack(masks), n_regions)
 
 
 def _varied_shares(n_regions: int, rng: np.random.Generator) -> np.ndarray:

@@ -42,8 +42,7 @@ class RegionMasks:
     @classmethod
     def from_labels(cls, labels: torch.Tensor, palette: torch.Tensor) -> RegionMasks:
         """Build one-hot masks from integer labels ``[B, H, W]`` in ``0..R-1``."""
-        one_hot = torch.nn.functional.one_hot(labels.long(), palette.shape[0])
-        return cls(one_hot.permute(0, 3, 1, 2).float(), palette.float())
+        return cls(one_hot_masks(labels, palette.shape[0]), palette.float())
 
     def labels(self) -> torch.Tensor:
         """Region index per pixel, ``[B, H, W]``."""
@@ -56,3 +55,8 @@ class RegionMasks:
     def select(self, index: int) -> RegionMasks:
         """The masks of one batch element, still batched (``[1, R, H, W]``)."""
         return RegionMasks(self.masks[index : index + 1], self.palette)
+
+
+def one_hot_masks(labels: torch.Tensor, n_regions: int) -> torch.Tensor:
+    """Float masks ``[B, R, H, W]`` of integer labels ``[B, H, W]`` in ``0..R-1``."""
+    return torch.nn.functional.one_hot(labels.long(), n_regions).permute(0, 3, 1, 2).float()

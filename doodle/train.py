@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .colormap import aligned_to_palette
+from .colormap import aligned_to_palette, describe_colours
 from .errors import DoodleError
 from .generator import MAX_LEVELS, DoodleGenerator, GeneratorConfig, grown
 from .generator_file import GeneratorBundle, save_generator
@@ -183,7 +183,7 @@ def validate_training(
     settings.validate()
     absent = [index for index, area in enumerate(style_masks.masks.sum(dim=(0, 2, 3)).tolist()) if area == 0]
     if absent:
-        colours = " ".join(str(tuple(round(255 * c) for c in style_masks.palette[i].tolist())) for i in absent)
+        colours = describe_colours(style_masks.palette[absent].cpu().numpy() * 255)
         raise DoodleError(
             f"the style map has no pixels of region(s) {absent} ({colours}), so there is no texture to learn for "
             "them: make style_masks from the style image's own map"

@@ -224,7 +224,7 @@ def test_a_style_map_without_one_of_the_regions_is_refused() -> None:
     image, masks = style_pair()
     without_last = RegionMasks(torch.cat([masks.masks[:, :2], torch.zeros_like(masks.masks[:, 2:])], 1), masks.palette)
     without_last.masks[:, 0] += masks.masks[:, 2]
-    with pytest.raises(DoodleError, match=r"no pixels of region\(s\) \[2\] \(\(0, 0, 255\)\)"):
+    with pytest.raises(DoodleError, match=r"no pixels of region\(s\) \[2\] \(\(0,0,255\)\)"):
         train_generator(tiny_network(), "tiny", image, without_last, TrainSettings(steps=2, size=32))
 
 
