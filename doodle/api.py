@@ -13,6 +13,7 @@ from .errors import DoodleError
 from .generator_file import GeneratorBundle, load_generator, save_generator
 from .image_io import to_channels_first, to_channels_last
 from .networks import available_networks, load_network
+from .objective import check_style_pair
 from .optimize import optimize_doodle, validate_request
 from .progress import Progress, no_progress
 from .random_masks import random_masks
@@ -171,10 +172,6 @@ def _first(batch: Batch, name: str) -> Batch:
 
 
 def _check_style_pair(style_image: torch.Tensor, style_masks: RegionMasks) -> None:
-    if tuple(style_image.shape[1:3]) != style_masks.size:
-        raise DoodleError(
-            f"the style image is {style_image.shape[2]}x{style_image.shape[1]} but its map is "
-            f"{style_masks.size[1]}x{style_masks.size[0]}: they must be the same size"
-        )
+    check_style_pair(style_image.movedim(-1, -3), style_masks.masks)  # IMAGE is channels-last
     if not torch.isfinite(style_image).all():
         raise DoodleError("the style image contains NaN or infinite pixels")

@@ -24,6 +24,16 @@ def out_of_range(image: torch.Tensor) -> torch.Tensor:
     return (F.relu(image - 1) ** 2 + F.relu(-image) ** 2).mean()
 
 
+def check_style_pair(style_image: torch.Tensor, style_masks: torch.Tensor) -> None:
+    """Refuse a style image ``[..., H, W]`` and map ``[..., H', W']`` of different sizes: resizing one to fit
+    would paint each region's texture from the wrong part of the painting."""
+    if style_image.shape[-2:] != style_masks.shape[-2:]:
+        raise DoodleError(
+            f"the style image is {style_image.shape[-1]}x{style_image.shape[-2]} but its map is "
+            f"{style_masks.shape[-1]}x{style_masks.shape[-2]}: they must be the same size"
+        )
+
+
 class DoodleObjective:
     """Scores images against one style; style Grams are computed once, target masks may change per call."""
 
@@ -36,11 +46,7 @@ class DoodleObjective:
         layers: tuple[str, ...] = STYLE_LAYERS,
     ) -> None:
         """``style_image`` is ``[1, 3, H, W]`` in 0..1 and ``style_masks`` its one-hot ``[1, R, H, W]``."""
-        if style_image.shape[-2:] != style_masks.shape[-2:]:
-            raise DoodleError(
-                f"the style image is {style_image.shape[-1]}x{style_image.shape[-2]} but its map is "
-                f"{style_masks.shape[-1]}x{style_masks.shape[-2]}: they must be the same size"
-            )
+        check_style_pair(style_image, style_masks)
         self.network, self.layers, self.tv_weight = network, layers, tv_weight
         self.targets: StyleTargets = style_targets(network, style_image, style_masks, layers)
         self.plans: dict = {}

@@ -187,6 +187,9 @@ def test_bad_request_fails_before_the_network_is_loaded(monkeypatch: pytest.Monk
         api.optimize_image("vgg16-hed", torch.rand(1, 40, 40, 3), masks, masks, content_weight=-2.0)
     with pytest.raises(DoodleError, match="tv_weight"):
         api.optimize_image("vgg16-hed", torch.rand(1, 40, 40, 3), masks, masks, tv_weight=-1.0)
+    short_map = RegionMasks(two_regions(30, 40, 20), torch.eye(3)[:2])
+    with pytest.raises(DoodleError, match="style image is 40x40 but its map is 40x30"):
+        api.optimize_image("vgg16-hed", torch.rand(1, 40, 40, 3), short_map, masks)
 
 
 def test_target_masks_are_lined_up_with_the_style_palette_by_colour(monkeypatch: pytest.MonkeyPatch) -> None:
