@@ -11,7 +11,7 @@ from torch.nn import functional as F
 from .errors import DoodleError
 from .grad_mode import gradients_enabled, normal_tensor
 from .memory import out_of_memory_as_error
-from .objective import RANGE_PENALTY, DoodleObjective, out_of_range
+from .objective import RANGE_PENALTY, DoodleObjective, check_style_pair, out_of_range
 from .progress import Progress, no_progress
 from .vgg import VGGFeatures
 
@@ -52,6 +52,7 @@ def optimize_doodle(
     validate_request(
         style_masks, target_masks, iterations, scales, init, content_image, size, init_image, content_weight, tv_weight
     )
+    check_style_pair(style_image, style_masks)  # before style_at_level resizes each to fit
     device = next(network.parameters()).device
     height, width = _output_size(target_masks.shape[-2:], size)
     hint = "use a smaller size or fewer scales (or render with a trained generator, which tiles)"

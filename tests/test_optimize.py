@@ -154,6 +154,8 @@ def test_bad_input_gets_clear_messages(kwargs: dict, message: str) -> None:
 def test_style_image_and_map_of_different_sizes_are_refused() -> None:
     with pytest.raises(DoodleError, match="style image is 40x40 but its map is 30x40"):
         DoodleObjective(tiny_network(), style_image(), two_regions(40, 30, 10))
+    with pytest.raises(DoodleError, match="style image is 40x40 but its map is 30x40"):
+        optimize_doodle(tiny_network(), style_image(), two_regions(40, 30, 10), two_regions(40, 40, 20))
 
 
 def test_channels_last_content_image_as_init_works() -> None:
