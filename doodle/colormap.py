@@ -32,6 +32,8 @@ FLAT_TOLERANCE = 24
 MERGE_DISTANCE = 48.0
 MIN_REGION_FRACTION = 0.002
 FAR_COLOUR_DISTANCE = 120.0
+N_COLORS = "n_colors (--colors)"
+"""How messages name the region count asked for: the node's input and the CLI's flag."""
 
 
 def masks_from_colors(
@@ -49,7 +51,7 @@ def masks_from_colors(
     """
     rgb = image_to_rgb8(image)
     if n_colors < 0:
-        raise DoodleError(f"n_colors must be 0 (automatic) or a positive number, got {n_colors}")
+        raise DoodleError(f"{N_COLORS} must be 0 (automatic) or a positive number, got {n_colors}")
     if palette_from is None:
         palette = detect_palette(rgb, n_colors)
         labels = nearest_colour(rgb, palette)
@@ -58,8 +60,7 @@ def masks_from_colors(
     reference = palette_from.palette.detach().cpu().double().numpy() * 255.0
     if n_colors not in (0, len(reference)):
         raise DoodleError(
-            f"n_colors is {n_colors} but palette_from has {len(reference)} regions: set n_colors to 0 "
-            f"or {len(reference)}"
+            f"{N_COLORS} is {n_colors} but palette_from has {len(reference)} regions: set it to 0 or {len(reference)}"
         )
     own = detect_palette(rgb, 0)
     if len(own) > len(reference):
@@ -111,14 +112,14 @@ def detect_palette(rgb: np.ndarray, n_colors: int) -> np.ndarray:
     minimum = MIN_REGION_FRACTION * counts.sum()
     if len(colours) < n_colors:
         raise DoodleError(
-            f"n_colors asks for {n_colors} regions but the map has only {len(colours)} painted colours "
-            f"({describe_colours(colours)}): lower n_colors or set it to 0 (automatic)"
+            f"{N_COLORS} asks for {n_colors} regions but the map has only {len(colours)} painted colours "
+            f"({describe_colours(colours)}): lower it or set it to 0 (automatic)"
         )
     if len(colours) > n_colors and counts[n_colors] >= minimum:
         significant = int((counts >= minimum).sum())
         raise DoodleError(
-            f"the map has {significant} painted colours but n_colors is {n_colors} "
-            f"({describe_colours(colours[:significant])}): set n_colors to {significant} or 0 (automatic)"
+            f"the map has {significant} painted colours but {N_COLORS} is {n_colors} "
+            f"({describe_colours(colours[:significant])}): set it to {significant} or 0 (automatic)"
         )
     return colours[:n_colors]
 

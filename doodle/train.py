@@ -34,6 +34,8 @@ from .vgg import VGGFeatures
 
 MIN_LR_FRACTION = 0.1
 GRADIENT_CLIP = 1.0
+RESUMED = "resume_from (--resume)"
+"""How messages name the generator a run resumes from: the node's input and the CLI's flag."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ def train_generator(
     """
     validate_training(style_masks, loss_network, settings, resume, checkpoint_path)
     if resume is not None:  # region k must stay the region whose texture the generator learned as k
-        style_masks = aligned_to_palette(style_masks, resume.palette, palette_name="resume_from")
+        style_masks = aligned_to_palette(style_masks, resume.palette, palette_name=RESUMED)
     n_regions = style_masks.n_regions
     device = next(network.parameters()).device
     hint = "use a smaller size or batch_size (the last checkpoint is kept)"
@@ -200,18 +202,18 @@ def validate_training(
 def _check_resume(resume: GeneratorBundle, n_regions: int, loss_network: str, settings: TrainSettings) -> None:
     """Refuse a resume that could not continue the run that made ``resume``."""
     if resume.n_regions != n_regions:
-        raise DoodleError(f"resume_from has {resume.n_regions} regions but the style map has {n_regions}")
+        raise DoodleError(f"{RESUMED} has {resume.n_regions} regions but the style map has {n_regions}")
     if resume.loss_network != loss_network:
         raise DoodleError(
-            f"resume_from was trained with the loss network {resume.loss_network}: continue it with that one, "
+            f"{RESUMED} was trained with the loss network {resume.loss_network}: continue it with that one, "
             f"not {loss_network}"
         )
     done = int(resume.training.get("steps_done", 0))
     if settings.steps <= done:
-        raise DoodleError(f"resume_from has done {done} steps and steps is the total to reach: set steps above {done}")
+        raise DoodleError(f"{RESUMED} has done {done} steps and steps is the total to reach: set steps above {done}")
     if (settings.levels or resume.model.config.levels) < resume.model.config.levels:
         raise DoodleError(
-            f"resume_from has {resume.model.config.levels} levels, more than {settings.levels}: a generator "
+            f"{RESUMED} has {resume.model.config.levels} levels, more than {settings.levels}: a generator "
             "can gain levels but not lose them (leave levels unset to continue it, or train a new one)"
         )
 
@@ -347,7 +349,7 @@ def _grown_optimizer_state(
     generator resumed from must stay as it was (ComfyUI caches a loaded generator and feeds it again)."""
     old_parameters = list(model.named_parameters())
     new_index = {name: index for index, (name, _) in enumerate(bigger.named_parameters())}
-    damaged = DoodleError("resume_from's optimiser state does not fit its generator (damaged checkpoint)")
+    damaged = DoodleError(f"{RESUMED}'s optimiser state does not fit its generator (damaged checkpoint)")
     state, live = {}, {}
     for key, value in flat.items():
         if key.startswith(LIVE):

@@ -85,7 +85,7 @@ def test_jpeg_damaged_map_gives_nearly_the_same_masks(name: str) -> None:
 def test_explicit_count_matching_the_map_works_and_others_are_refused() -> None:
     image = painted_map(synthetic_labels(), COLOURS)
     assert masks_from_colors(image, n_colors=4).n_regions == 4
-    with pytest.raises(DoodleError, match="has 4 painted colours but n_colors is 3"):
+    with pytest.raises(DoodleError, match=r"has 4 painted colours but n_colors \(--colors\) is 3"):
         masks_from_colors(image, n_colors=3)
     with pytest.raises(DoodleError, match="asks for 6 regions but the map has only 4"):
         masks_from_colors(image, n_colors=6)
@@ -94,7 +94,7 @@ def test_explicit_count_matching_the_map_works_and_others_are_refused() -> None:
 def test_palette_from_with_a_different_region_count_is_refused() -> None:
     image = painted_map(synthetic_labels(), COLOURS)
     style = masks_from_colors(image)
-    with pytest.raises(DoodleError, match="n_colors is 3 but palette_from has 4 regions"):
+    with pytest.raises(DoodleError, match=r"n_colors \(--colors\) is 3 but palette_from has 4 regions"):
         masks_from_colors(image, n_colors=3, palette_from=style)
     three = RegionMasks(style.masks[:, :3], style.palette[:3])
     with pytest.raises(DoodleError, match="4 painted colours .* palette_from has only 3 regions"):

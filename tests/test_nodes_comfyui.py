@@ -164,7 +164,7 @@ def test_trained_generator_loads_back_and_renders_and_a_rerun_keeps_it(comfy: Co
 @pytest.mark.parametrize(
     ("node", "inputs", "message"),
     [
-        ("MaskFromColors", {"n_colors": 3}, "n_colors is 3"),
+        ("MaskFromColors", {"n_colors": 3}, "n_colors (--colors) is 3"),
         ("RenderDoodle", {}, "either masks or a doodle"),
     ],
 )

@@ -186,7 +186,7 @@ def test_resume_with_another_region_count_is_refused(tmp_path: Path) -> None:
     labels = torch.zeros(1, 32, 32, dtype=torch.long)
     labels[:, 16:] = 1
     two = RegionMasks.from_labels(labels, torch.eye(3)[:2])
-    with pytest.raises(DoodleError, match="resume_from has 3 regions but the style map has 2"):
+    with pytest.raises(DoodleError, match=r"resume_from \(--resume\) has 3 regions but the style map has 2"):
         train_generator(tiny_network(), "tiny", image, two, TrainSettings(steps=2, size=32), resume=bundle)
 
 
@@ -234,7 +234,7 @@ def test_levels_make_a_new_generator_and_a_resume_keeps_its_own() -> None:
     assert six.model.config.levels == 6 and six.training["levels"] == 6
     resumed = train_generator(tiny_network(), "tiny", image, masks, TrainSettings(steps=2, size=32), resume=six)
     assert resumed.model.config == six.model.config and resumed.training["levels"] == 6
-    with pytest.raises(DoodleError, match="resume_from has 6 levels, more than 5"):
+    with pytest.raises(DoodleError, match=r"resume_from \(--resume\) has 6 levels, more than 5"):
         train_generator(tiny_network(), "tiny", image, masks, TrainSettings(steps=3, size=32, levels=5), resume=six)
 
 
