@@ -4,10 +4,16 @@ ComfyUI calls :func:`comfy_entrypoint`; the node modules import ComfyUI's API, s
 then, and this package stays importable without ComfyUI (by pytest, for instance).
 """
 
+from __future__ import annotations
+
 import logging
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from comfy_api.latest import ComfyExtension
 
 
-async def comfy_entrypoint():
+async def comfy_entrypoint() -> ComfyExtension:
     try:
         from .nodes import comfy_entrypoint as entrypoint
     except Exception:

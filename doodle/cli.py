@@ -14,6 +14,7 @@ from . import api
 from .errors import DoodleError
 from .image_io import load_image, save_image
 from .optimize import INITS, TV_HELP
+from .progress import Preview
 from .random_masks import MASK_SAMPLINGS
 
 EXAMPLES = """examples:
@@ -39,7 +40,7 @@ class TqdmProgress:
         self.started = time.time()
         self.bar = None
 
-    def __call__(self, done: int, total: int, preview=None) -> None:
+    def __call__(self, done: int, total: int, preview: Preview | None = None) -> None:
         if self.bar is None:
             from tqdm import tqdm
 

@@ -6,6 +6,7 @@ import logging
 import re
 from pathlib import Path
 
+import torch
 from comfy_api.latest import io, ui
 
 from ..doodle import api
@@ -90,10 +91,10 @@ class RenderDoodle(io.ComfyNode):
     @classmethod
     def execute(
         cls,
-        generator,
+        generator: api.GeneratorBundle,
         seed: int,
-        masks=None,
-        doodle=None,
+        masks: api.RegionMasks | None = None,
+        doodle: torch.Tensor | None = None,
         batch_size: int = 1,
         tile_size: int = 1024,
         half_precision: bool = False,
@@ -175,8 +176,8 @@ class TrainDoodleStyle(io.ComfyNode):
     @classmethod
     def execute(
         cls,
-        style_image,
-        style_masks,
+        style_image: torch.Tensor,
+        style_masks: api.RegionMasks,
         steps: int,
         batch_size: int,
         learning_rate: float,
@@ -184,7 +185,7 @@ class TrainDoodleStyle(io.ComfyNode):
         seed: int,
         loss_network: str,
         save_name: str,
-        resume_from=None,
+        resume_from: api.GeneratorBundle | None = None,
         loss_scales: int = 1,
         weight_average: float = 0.0,
     ) -> io.NodeOutput:

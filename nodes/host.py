@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 
 from ..doodle.image_io import to_uint8
+from ..doodle.progress import Preview
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 GENERATORS_FOLDER = "doodle_generators"
@@ -96,7 +97,7 @@ class ComfyProgress:
         self.bar = comfy.utils.ProgressBar(total)
         self.last_preview = 0.0
 
-    def __call__(self, done: int, total: int, preview=None) -> None:
+    def __call__(self, done: int, total: int, preview: Preview | None = None) -> None:
         comfy.model_management.throw_exception_if_processing_interrupted()
         payload = None
         now = time.monotonic()

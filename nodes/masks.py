@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from comfy_api.latest import io, ui
 
 from ..doodle import api
@@ -40,7 +41,7 @@ class MaskFromColors(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, image, n_colors: int, palette_from=None) -> io.NodeOutput:
+    def execute(cls, image: torch.Tensor, n_colors: int, palette_from: api.RegionMasks | None = None) -> io.NodeOutput:
         masks = api.masks_from_colors(image, n_colors, palette_from)
         preview = masks.preview().to(host.output_device())
         return io.NodeOutput(masks, preview, ui=ui.PreviewImage(preview, cls=cls))
@@ -95,7 +96,7 @@ class RandomDoodleMask(io.ComfyNode):
         batch_size: int,
         roughness: float,
         smoothing: int,
-        palette_from=None,
+        palette_from: api.RegionMasks | None = None,
     ) -> io.NodeOutput:
         palette = None if palette_from is None else palette_from.palette
         regions = n_regions if palette is None else palette.shape[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from comfy_api.latest import io, ui
 
 from ..doodle import api
@@ -56,19 +57,19 @@ class OptimizeDoodle(io.ComfyNode):
     @classmethod
     def execute(
         cls,
-        style_image,
-        style_masks,
-        target_masks,
+        style_image: torch.Tensor,
+        style_masks: api.RegionMasks,
+        target_masks: api.RegionMasks,
         iterations: int,
         seed: int,
         loss_network: str,
         size: int,
         scales: int,
-        content_image=None,
+        content_image: torch.Tensor | None = None,
         content_weight: float = 0.0,
         init: str = "style-mean",
         tv_weight: float = 0.0,
-        init_image=None,
+        init_image: torch.Tensor | None = None,
     ) -> io.NodeOutput:
         try:
             image = api.optimize_image(
