@@ -1,4 +1,8 @@
-"""The Python API: what the nodes and the CLI call, in ComfyUI's IMAGE layout ``[B, H, W, C]``, 0..1."""
+"""The Python API: what the nodes and the CLI call, in ComfyUI's IMAGE layout ``[B, H, W, C]``, 0..1.
+
+The core's channels-first functions (``render``, ``optimize_doodle``, ``train_generator``: ``[B, 3, H, W]``)
+are exported too, for callers who already hold such tensors.
+"""
 
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ __all__ = [
     "RegionMasks",
     "TrainSettings",
     "available_networks",
+    "generator_masks",
     "load_generator",
     "load_network",
     "masks_from_colors",
