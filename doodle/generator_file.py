@@ -19,6 +19,7 @@ from safetensors.torch import load, save
 from .atomic import write_atomically
 from .errors import DoodleError
 from .generator import MAX_LEVELS, DoodleGenerator, GeneratorConfig
+from .state_dicts import fitted_state
 
 FORMAT = "generator"
 FORMAT_VERSION = 1
@@ -120,13 +121,7 @@ def _metadata(data: bytes) -> dict[str, str]:
 
 def _load_weights(model: DoodleGenerator, state: dict[str, torch.Tensor], name: str) -> None:
     expected = model.state_dict()
-    for key, reference in expected.items():
-        value = state.get(key)
-        if value is None or value.shape != reference.shape:
-            raise DoodleError(f"{name}: weight {key} is {'missing' if value is None else 'of the wrong shape'}")
-        if not torch.isfinite(value).all():
-            raise DoodleError(f"{name}: weight {key} contains NaN or infinite values (damaged file)")
     unexpected = set(state) - set(expected)
     if unexpected:
         raise DoodleError(f"{name}: unexpected weights {sorted(unexpected)[:3]} (a different architecture)")
-    model.load_state_dict({key: value.float() for key, value in state.items()})
+    model.load_state_dict(fitted_state(expected, state, name))

@@ -24,6 +24,7 @@ from safetensors.torch import load_file, safe_open, save
 
 from .atomic import write_atomically
 from .errors import DoodleError
+from .state_dicts import fitted_state
 from .vgg import ARCHITECTURES, VGGFeatures, layer_sequence
 
 HED_MEAN_BGR = (104.00699, 116.66877, 122.67892)
@@ -158,17 +159,8 @@ def _from_safetensors(path: Path, spec: NetworkSpec) -> VGGFeatures:
 
 
 def _load_checked(network: VGGFeatures, state: dict, source: str) -> None:
-    """Load weights, saying which layer is missing or has the wrong shape instead of a raw traceback."""
     expected = {key: value for key, value in network.state_dict().items() if key.startswith("convs.")}
-    for key, reference in expected.items():
-        value = state.get(key)
-        if value is None or tuple(value.shape) != tuple(reference.shape):
-            found = "missing" if value is None else f"shape {tuple(value.shape)}"
-            raise DoodleError(
-                f"{source} does not fit this network: {key} should have shape {tuple(reference.shape)}, {found} "
-                "(wrong architecture or a damaged file)"
-            )
-    network.load_state_dict({key: state[key].float() for key in expected}, strict=False)
+    network.load_state_dict(fitted_state(expected, state, source), strict=False)
 
 
 def convert_hed(source: Path, destination: Path | None = None) -> Path:
