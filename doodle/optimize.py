@@ -18,7 +18,8 @@ from .vgg import VGGFeatures
 INITS = ("style-mean", "noise", "content")
 TV_HELP = (
     "weight of a total-variation term (mean squared difference of neighbouring pixels): smooths speckle "
-    "(salt-and-pepper noise) at some cost in fine texture; 0 = off"
+    "(salt-and-pepper noise) at some cost in fine texture; 0 = off. The term is about 0.01 x weight on a "
+    "painting, and the style loss ends near 0.002-0.015"
 )
 MIN_SIDE = 16
 MAX_PIXELS = 4096 * 4096
