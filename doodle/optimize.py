@@ -53,7 +53,6 @@ def optimize_doodle(
     validate_request(
         style_masks, target_masks, iterations, scales, init, content_image, size, init_image, content_weight, tv_weight
     )
-    check_style_pair(style_image, style_masks)  # before style_at_level resizes each to fit
     device = next(network.parameters()).device
     height, width = _output_size(target_masks.shape[-2:], size)
     hint = "use a smaller size or fewer scales (or render with a trained generator, which tiles)"
@@ -144,6 +143,7 @@ def style_at_level(
     style_image: torch.Tensor, style_masks: torch.Tensor, level_size: tuple[int, int]
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The style image and its masks resized to ``level_size``'s long side, as :func:`level_objective` scores them."""
+    check_style_pair(style_image, style_masks)  # resizing each to fit would hide a mismatch
     style_size = long_side_size(style_image.shape[-2:], max(level_size), MIN_SIDE)
     return _resize(style_image, style_size), _resize_masks(style_masks, style_size)
 
