@@ -7,6 +7,14 @@ import logging
 import torch
 from torch.nn import functional as F
 
+from .distribution_loss import (
+    DISTRIBUTION_LAYERS,
+    RGB,
+    distribution_loss,
+    distribution_targets,
+    random_directions,
+    region_members,
+)
 from .errors import DoodleError
 from .style_loss import StyleTargets, mask_pyramid, region_plan, style_loss, style_targets, total_variation
 from .vgg import CONTENT_LAYER, STYLE_LAYERS, VGGFeatures
@@ -44,12 +52,24 @@ class DoodleObjective:
         style_masks: torch.Tensor,
         tv_weight: float = 0.0,
         layers: tuple[str, ...] = STYLE_LAYERS,
+        distribution_weight: float = 0.0,
     ) -> None:
-        """``style_image`` is ``[1, 3, H, W]`` in 0..1 and ``style_masks`` its one-hot ``[1, R, H, W]``."""
+        """``style_image`` is ``[1, 3, H, W]`` in 0..1 and ``style_masks`` its one-hot ``[1, R, H, W]``.
+
+        ``distribution_weight`` > 0 adds the sliced Wasserstein term (:mod:`doodle.distribution_loss`) on
+        ``DISTRIBUTION_LAYERS``, with one fixed set of directions until :meth:`draw_directions`.
+        """
         check_style_pair(style_image, style_masks)
         self.network, self.layers, self.tv_weight = network, layers, tv_weight
         self.targets: StyleTargets = style_targets(network, style_image, style_masks, layers)
+        self.distribution_weight = distribution_weight
+        self.distribution_layers = DISTRIBUTION_LAYERS if distribution_weight else ()
+        self.distribution = None
+        if distribution_weight:
+            self.distribution = distribution_targets(*self._layer_inputs(style_image, style_masks))
+            self.draw_directions(torch.Generator().manual_seed(0))
         self.plans: dict = {}
+        self.members: dict = {}
         self.content: torch.Tensor | None = None
         self.content_weight = 0.0
 
@@ -72,6 +92,31 @@ class DoodleObjective:
             )
         pyramid = mask_pyramid(masks, self.network.ops, self.layers)
         self.plans = {layer: region_plan(pyramid[layer]) for layer in self.layers}
+        if self.distribution is not None:
+            pyramid = self._layer_masks(masks)
+            self.members = {layer: region_members(pyramid[layer]) for layer in self.distribution_layers}
+
+    def draw_directions(self, generator: torch.Generator) -> None:
+        """New random projection directions for the distribution term (training draws them every step)."""
+        if self.distribution is None:
+            return
+        device = next(self.network.parameters()).device
+        self.directions = {
+            layer: random_directions(channels, generator).to(device)
+            for layer, channels in self.distribution.channels.items()
+        }
+
+    def _layer_masks(self, masks: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``masks`` at each distribution layer: themselves for the pixels, the network's pyramid for features."""
+        convs = [layer for layer in self.distribution_layers if layer != RGB]
+        return mask_pyramid(masks, self.network.ops, convs) | {RGB: masks}
+
+    def _layer_inputs(
+        self, image: torch.Tensor, masks: torch.Tensor
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        with torch.no_grad():
+            features = self.network(image, [layer for layer in self.distribution_layers if layer != RGB])
+        return {RGB: image} | features, self._layer_masks(masks)
 
     def set_content(self, image: torch.Tensor | None, weight: float) -> None:
         """Keep ``image``'s conv4_2 features close (weighted by ``weight``); None removes the content term."""
@@ -83,9 +128,15 @@ class DoodleObjective:
             self.content = self.network(image, [CONTENT_LAYER])[CONTENT_LAYER]
 
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
-        layers = list(self.layers) + ([CONTENT_LAYER] if self.content is not None else [])
+        layers = set(self.layers) | set(self.distribution_layers) - {RGB}
+        layers |= {CONTENT_LAYER} if self.content is not None else set()
         features = self.network(image, layers)
         loss = style_loss(features, self.plans, self.targets)
+        if self.distribution is not None:
+            features = features | {RGB: image}
+            loss = loss + self.distribution_weight * distribution_loss(
+                features, self.members, self.distribution, self.directions
+            )
         if self.content is not None:
             loss = (
                 loss

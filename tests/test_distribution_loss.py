@@ -1,0 +1,115 @@
+"""The sliced Wasserstein term's maths against direct small computations: quantiles, errors, gradients."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from doodle.distribution_loss import (
+    RGB,
+    distribution_loss,
+    distribution_targets,
+    random_directions,
+    region_members,
+    resampled,
+    sliced_error,
+)
+from doodle.objective import DoodleObjective
+from tests.helpers import tiny_network
+
+
+def direct_sliced_error(target: np.ndarray, style: np.ndarray, directions: np.ndarray) -> float:
+    """For each direction: sort both projections, take the style's at the target's quantiles (Hazen)."""
+    errors = []
+    for direction in directions.T:
+        ours = np.sort(direction @ target)
+        levels = (np.arange(len(ours)) + 0.5) / len(ours)
+        theirs = np.quantile(direction @ style, levels, method="hazen")
+        errors.append(np.mean((ours - theirs) ** 2))
+    return float(np.mean(errors))
+
+
+@pytest.mark.parametrize("size,count", [(7, 7), (9, 4), (5, 13), (1, 3)])
+def test_resampled_quantiles_are_numpys_hazen_quantiles(size: int, count: int) -> None:
+    values = np.sort(np.random.default_rng(size).normal(size=(2, size)), axis=1)
+    expected = np.quantile(values, (np.arange(count) + 0.5) / count, axis=1, method="hazen").T
+    np.testing.assert_allclose(resampled(torch.from_numpy(values), count).numpy(), expected, atol=1e-12)
+
+
+def test_sliced_error_equals_the_direct_computation() -> None:
+    rng = np.random.default_rng(0)
+    target, style = rng.normal(size=(3, 11)), rng.normal(1.0, 2.0, size=(3, 17))
+    directions = random_directions(3, torch.Generator().manual_seed(1)).double()
+    assert directions.shape == (3, 16)
+    torch.testing.assert_close(directions.norm(dim=0), torch.ones(16, dtype=torch.float64))
+    ours = sliced_error(torch.from_numpy(target), torch.from_numpy(style), directions)
+    assert float(ours) == pytest.approx(direct_sliced_error(target, style, directions.numpy()), rel=1e-10)
+
+
+def test_it_tells_apart_distributions_with_the_same_second_moment() -> None:
+    """Specks (0 or sqrt 2) and an even tone (1) have one Gram; the sliced error sees them apart."""
+    even = torch.ones(1, 100, dtype=torch.float64)
+    specks = torch.tensor([0.0, 2**0.5], dtype=torch.float64).repeat(50)[None]
+    assert float((even**2).mean()) == pytest.approx(float((specks**2).mean()))
+    one = torch.ones(1, 1, dtype=torch.float64)
+    assert float(sliced_error(even, specks, one)) > 0.15
+    assert float(sliced_error(specks[:, torch.randperm(100)], specks, one)) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_gradients_match_finite_differences() -> None:
+    torch.manual_seed(0)
+    target = torch.randn(3, 9, dtype=torch.float64, requires_grad=True)
+    style = torch.randn(3, 14, dtype=torch.float64)
+    directions = random_directions(3, torch.Generator().manual_seed(2)).double()
+    assert torch.autograd.gradcheck(lambda t: sliced_error(t, style, directions), (target,))
+
+
+def test_members_are_the_positions_where_a_region_is_strongest() -> None:
+    masks = torch.zeros(2, 3, 2, 3)
+    masks[0, 0] = torch.tensor([[0.6, 0.2, 0.0], [1.0, 0.4, 0.0]])
+    masks[0, 1] = 1 - masks[0, 0]
+    masks[1, 2] = 1
+    members = {(b, r): index.tolist() for b, r, index in region_members(masks)}
+    assert members == {(0, 0): [0, 3], (0, 1): [1, 2, 4, 5], (1, 2): [0, 1, 2, 3, 4, 5]}
+
+
+def two_region_style() -> tuple[torch.Tensor, torch.Tensor]:
+    torch.manual_seed(0)
+    image = torch.rand(1, 3, 32, 40)
+    masks = torch.zeros(1, 2, 32, 40)
+    masks[0, 0, :, :18] = 1
+    masks[0, 1] = 1 - masks[0, 0]
+    return image, masks
+
+
+def test_loss_is_the_layers_mean_of_region_errors_over_the_style_variance() -> None:
+    image, masks = two_region_style()
+    targets = distribution_targets({RGB: image}, {RGB: masks})
+    directions = {RGB: random_directions(3, torch.Generator().manual_seed(0))}
+    other = torch.rand(1, 3, 32, 40)
+    flat, style = other[0].reshape(3, -1), image[0].reshape(3, -1)
+    errors = [sliced_error(flat[:, index], style[:, index], directions[RGB]) for _, _, index in region_members(masks)]
+    variance = [style[:, masks[0, r].flatten() > 0].var(dim=1, unbiased=False).mean() for r in range(2)]
+    expected = sum(errors) / sum(variance)
+    members = {RGB: region_members(masks)}
+    torch.testing.assert_close(distribution_loss({RGB: other}, members, targets, directions), expected)
+    assert float(distribution_loss({RGB: image}, members, targets, directions)) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_objective_adds_the_weighted_term_and_the_style_itself_scores_zero() -> None:
+    network = tiny_network()
+    image, masks = two_region_style()
+    plain = DoodleObjective(network, image, masks)
+    with_term = DoodleObjective(network, image, masks, distribution_weight=2.0)
+    for objective in (plain, with_term):
+        objective.set_target_masks(masks)
+    assert float(with_term(image)) == pytest.approx(0.0, abs=1e-6)
+    other = torch.rand(1, 3, 32, 40)
+    term = float(with_term(other)) - float(plain(other))
+    assert term > 0
+    features = network(other, ["conv1_1", "conv2_1", "conv3_1"]) | {RGB: other}
+    direct = distribution_loss(features, with_term.members, with_term.distribution, with_term.directions)
+    assert term == pytest.approx(2.0 * float(direct), rel=1e-4)
+    with_term.draw_directions(torch.Generator().manual_seed(5))
+    assert float(with_term(other)) - float(plain(other)) != pytest.approx(term, rel=1e-6)
