@@ -2,6 +2,9 @@
 
 Level k (0 = full resolution) sees the masks averaged down by 2^k and its own noise. The coarsest level's
 features are upsampled and joined with the next finer level's, down to full resolution, then mapped to RGB.
+In a modulated generator every convolution's output is also scaled and shifted per region (a 1x1 map of the
+level's masks, as SPADE does with a normalisation's), so the layout reaches every block, joins included,
+instead of washing out after the inputs.
 Reflection padding avoids the lines that zero and replicate padding drew; inputs of any size are padded (by
 repeating their edge) to a multiple of 2^(levels-1), at least twice that so the coarsest level can reflect,
 and cropped back. Noise is a hash of (seed, image, level, channel, y, x) rather than
@@ -35,6 +38,8 @@ class GeneratorConfig:
     levels: int = len(DEFAULT_WIDTHS)
     widths: tuple[int, ...] = DEFAULT_WIDTHS
     noise_channels: int = 8
+    modulated: bool = False
+    """Region modulation after every convolution (:class:`RegionModulation`); files made before it have none."""
 
     @classmethod
     def with_levels(cls, n_regions: int, levels: int | None = None) -> GeneratorConfig:
@@ -42,7 +47,7 @@ class GeneratorConfig:
         generator's reach (a mask pixel sways about 140 px across with five, 250 with six); levels beyond the
         fifth are as wide as the fifth, at almost no cost (they run at 1/32 of the resolution and below)."""
         levels = len(DEFAULT_WIDTHS) if levels is None else levels
-        return cls(n_regions, levels, widths_for(DEFAULT_WIDTHS, levels))
+        return cls(n_regions, levels, widths_for(DEFAULT_WIDTHS, levels), modulated=True)
 
     def __post_init__(self) -> None:
         if len(self.widths) != self.levels:
@@ -63,6 +68,7 @@ class GeneratorConfig:
             int(data["levels"]),
             tuple(int(w) for w in data["widths"]),
             int(data["noise_channels"]),
+            bool(data.get("modulated", False)),
         )
 
 
@@ -78,6 +84,35 @@ def conv_block(channels_in: int, channels_out: int) -> nn.Sequential:
     )
 
 
+BLOCK_CONVS = 3
+
+
+class RegionModulation(nn.Module):
+    """Per-region scale and shift of each of a block's convolutions: ``x * (1 + scale) + shift``, both a 1x1
+    map of the level's masks. Zero at first, so a generator that gains it renders as before."""
+
+    def __init__(self, n_regions: int, width: int) -> None:
+        super().__init__()
+        self.map = nn.Conv2d(n_regions, 2 * BLOCK_CONVS * width, 1, bias=False)  # masks sum to 1: no bias needed
+        nn.init.zeros_(self.map.weight)
+
+    def forward(self, masks: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        pieces = self.map(masks).chunk(2 * BLOCK_CONVS, dim=1)
+        return [(pieces[2 * index], pieces[2 * index + 1]) for index in range(BLOCK_CONVS)]
+
+
+def run_block(block: nn.Sequential, x: torch.Tensor, modulation: list[tuple[torch.Tensor, torch.Tensor]] | None):
+    """``block`` on ``x``, each convolution's output modulated by ``modulation`` when given."""
+    convs = 0
+    for layer in block:
+        x = layer(x)
+        if modulation is not None and isinstance(layer, nn.Conv2d):
+            scale, shift = modulation[convs]
+            x = torch.addcmul(x + shift, x, scale)
+            convs += 1
+    return x
+
+
 class DoodleGenerator(nn.Module):
     def __init__(self, config: GeneratorConfig) -> None:
         super().__init__()
@@ -89,6 +124,13 @@ class DoodleGenerator(nn.Module):
             for level in range(config.levels - 1)
         )
         self.to_rgb = nn.Conv2d(config.widths[0], 3, 1)
+        if config.modulated:
+            regions = config.n_regions
+            self.input_modulations = nn.ModuleList(RegionModulation(regions, width) for width in config.widths)
+            self.join_modulations = nn.ModuleList(RegionModulation(regions, width) for width in config.widths[:-1])
+
+    def _modulation(self, kind: str, level: int, masks: torch.Tensor) -> list | None:
+        return getattr(self, f"{kind}_modulations")[level](masks) if self.config.modulated else None
 
     def forward(
         self, masks: torch.Tensor, seed: int, offset: tuple[int, int] = (0, 0), first_image: int = 0
@@ -119,12 +161,15 @@ class DoodleGenerator(nn.Module):
                 first_image,
                 masks.device,
             ).to(masks.dtype)
-            local = self.inputs[level](torch.cat([level_masks, noise], dim=1))
+            inputs = torch.cat([level_masks, noise], dim=1)
+            local = run_block(self.inputs[level], inputs, self._modulation("input", level, level_masks))
             if features is None:
                 features = local
             else:
-                features = self.joins[level](
-                    torch.cat([local, F.interpolate(features, scale_factor=2.0, mode="nearest")], dim=1)
+                features = run_block(
+                    self.joins[level],
+                    torch.cat([local, F.interpolate(features, scale_factor=2.0, mode="nearest")], dim=1),
+                    self._modulation("join", level, level_masks),
                 )
         rgb = 0.5 + self.to_rgb(features)
         return rgb[..., :height, :width]
@@ -137,21 +182,23 @@ above -0.3). Small, because the next layer's weights then see it as a constant i
 
 
 @torch.no_grad()
-def grown(model: DoodleGenerator, levels: int, seed: int) -> DoodleGenerator:
-    """``model`` with coarser levels added until it has ``levels``, rendering the same images at first.
+def grown(model: DoodleGenerator, levels: int, seed: int, modulated: bool = False) -> DoodleGenerator:
+    """``model`` with coarser levels added until it has ``levels`` (and region modulation if ``modulated``),
+    rendering the same images at first.
 
     The new levels start at random (from ``seed``). The join that now meets them starts as a pass-through of
     the old coarsest features, shifted up by ``PASS_THROUGH_SHIFT``, with zero weights on the new levels'
     features; the layer after it takes the shift back. Training then lets the new levels in: each reaches
-    twice as far, and what the trained levels learned is kept.
+    twice as far, and what the trained levels learned is kept. Modulation starts at zero (no change).
     """
     config = model.config
     if levels < config.levels:
         raise ValueError(f"a generator cannot shrink from {config.levels} to {levels} levels")
     widths = widths_for(config.widths, levels)
+    modulated = modulated or config.modulated
     with torch.random.fork_rng(devices=[]):  # seeded without touching the caller's random state
         torch.manual_seed(seed)
-        bigger = DoodleGenerator(GeneratorConfig(config.n_regions, levels, widths, config.noise_channels))
+        bigger = DoodleGenerator(GeneratorConfig(config.n_regions, levels, widths, config.noise_channels, modulated))
     bigger.load_state_dict(model.state_dict(), strict=False)
     if levels > config.levels:
         old_coarsest = config.levels - 1

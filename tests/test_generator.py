@@ -10,7 +10,15 @@ import torch
 
 from doodle import api
 from doodle.errors import DoodleError
-from doodle.generator import DoodleGenerator, GeneratorConfig, grown, hashed_noise
+from doodle.generator import (
+    DoodleGenerator,
+    GeneratorConfig,
+    RegionModulation,
+    conv_block,
+    grown,
+    hashed_noise,
+    run_block,
+)
 from doodle.generator_file import GeneratorBundle
 from doodle.random_masks import random_masks
 from doodle.regions import RegionMasks
@@ -18,9 +26,15 @@ from doodle.render import render
 from tests.helpers import painted_map
 
 
-def small_bundle(regions: int = 3, levels: int = 4) -> GeneratorBundle:
+def small_bundle(regions: int = 3, levels: int = 4, modulated: bool = False) -> GeneratorBundle:
+    """A random small generator; ``modulated`` with random (not zero) region modulation."""
     torch.manual_seed(0)
-    model = DoodleGenerator(GeneratorConfig(regions, levels=levels, widths=(8,) * levels, noise_channels=4))
+    config = GeneratorConfig(regions, levels=levels, widths=(8,) * levels, noise_channels=4, modulated=modulated)
+    model = DoodleGenerator(config)
+    if modulated:
+        for name, parameter in model.named_parameters():
+            if "modulations" in name:
+                torch.nn.init.normal_(parameter, std=0.3)
     return GeneratorBundle(model.eval(), torch.rand(regions, 3), "vgg16-hed", name="small")
 
 
@@ -47,11 +61,11 @@ def test_noise_of_a_tile_is_the_slice_of_the_whole_images_noise() -> None:
     assert abs(float(whole.mean())) < 0.05
 
 
-@pytest.mark.parametrize(("levels", "width"), [(4, 300), (6, 700)])
-def test_tiled_render_equals_the_whole_render(levels: int, width: int) -> None:
+@pytest.mark.parametrize(("levels", "width", "modulated"), [(4, 300, False), (6, 700, False), (4, 300, True)])
+def test_tiled_render_equals_the_whole_render(levels: int, width: int, modulated: bool) -> None:
     """The tile margin grows with the levels: six reach twice as far as five (the image is wider than a
     tile and its margins, so the margin is what is tested)."""
-    bundle = small_bundle(levels=levels)
+    bundle = small_bundle(levels=levels, modulated=modulated)
     masks = random_masks(width, 170, 3, seed=2).masks
     whole = render(bundle, masks, seed=3, tile_size=0)
     tiled = render(bundle, masks, seed=3, tile_size=64)
@@ -64,7 +78,7 @@ def test_tiled_render_equals_the_whole_render(levels: int, width: int) -> None:
 def test_default_architecture_with_any_number_of_levels(levels: int, widths: tuple[int, ...]) -> None:
     config = GeneratorConfig.with_levels(4, levels)
     assert (config.levels, config.widths, config.multiple) == (levels, widths, 2 ** (levels - 1))
-    assert GeneratorConfig.with_levels(4) == GeneratorConfig(4, levels=5)
+    assert GeneratorConfig.with_levels(4) == GeneratorConfig(4, levels=5, modulated=True)
 
 
 @pytest.mark.parametrize(("levels", "more"), [(1, 2), (3, 5)])
@@ -82,6 +96,39 @@ def test_a_grown_generator_renders_what_it_grew_from_and_its_new_levels_learn(le
     assert join_weights_on_new_levels.abs().sum() > 0  # which learn, and so open it
     with pytest.raises(ValueError, match="cannot shrink"):
         grown(bigger, levels, seed=0)
+
+
+def test_modulation_scales_and_shifts_each_convolution_per_region() -> None:
+    """Against a direct computation: one block, masks of two regions, a region's own scale and shift."""
+    modulation = RegionModulation(2, 3)
+    torch.nn.init.normal_(modulation.map.weight)
+    block = conv_block(2, 3)
+    masks = torch.zeros(1, 2, 6, 7)
+    masks[0, 0, :, :4] = 1
+    masks[0, 1] = 1 - masks[0, 0]
+    x = torch.randn(1, 2, 6, 7)
+    expected = x
+    weights = modulation.map.weight[:, :, 0, 0]  # [2 * 3 convs * 3 channels, 2 regions]
+    for index, layer in enumerate(block):
+        expected = layer(expected)
+        if isinstance(layer, torch.nn.Conv2d):
+            conv = index // 2
+            scale = torch.einsum("cr,brhw->bchw", weights[6 * conv : 6 * conv + 3], masks)
+            shift = torch.einsum("cr,brhw->bchw", weights[6 * conv + 3 : 6 * conv + 6], masks)
+            expected = expected * (1 + scale) + shift
+    torch.testing.assert_close(run_block(block, x, modulation(masks)), expected)
+
+
+def test_a_generator_given_modulation_renders_as_before_until_it_learns() -> None:
+    model = small_bundle().model
+    modulated = grown(model, model.config.levels, seed=0, modulated=True)
+    assert modulated.config.modulated and not model.config.modulated
+    masks = random_masks(64, 48, 3, seed=1).masks
+    with torch.no_grad():
+        torch.testing.assert_close(modulated(masks, seed=2), model(masks, seed=2), atol=1e-6, rtol=0)
+    modulated(masks, seed=2).square().mean().backward()
+    assert modulated.join_modulations[0].map.weight.grad.abs().sum() > 0
+    assert grown(modulated, 5, seed=0).config.modulated, "growing levels keeps the modulation"
 
 
 def test_batch_images_get_their_own_noise() -> None:
