@@ -125,6 +125,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="levels of a new generator (default 5; each one more nearly doubles its reach); with --resume, "
         "more than the file's grow it",
     )
+    train.add_argument(
+        "--distribution-weight", type=float, default=0.0, help="weight of the sliced Wasserstein colour/texture term"
+    )
+    train.add_argument(
+        "--region-modulation",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="give a resumed generator region modulation if it has none (default: on)",
+    )
     train.add_argument("--resume", action="store_true", help="continue from the output file's checkpoint")
     train.add_argument("-o", "--output", type=Path, required=True)
 
@@ -219,6 +228,8 @@ def _train(args: argparse.Namespace, progress: TqdmProgress) -> Path:
         loss_scales=args.loss_scales,
         weight_average=args.weight_average,
         levels=args.levels,
+        region_modulation=args.region_modulation,
+        distribution_weight=args.distribution_weight,
     )
     resume = api.load_generator(args.output, args.device) if args.resume else None
     api.train_style(

@@ -59,6 +59,12 @@ class TrainSettings:
     levels: int | None = None
     """Levels of a new generator (``GeneratorConfig.with_levels``; None: five). A resumed generator keeps its
     own with None, grows to more (``generator.grown``: coarser levels reach further); fewer are refused."""
+    region_modulation: bool = True
+    """A resumed generator without region modulation gains it (zero at first: it renders as before). New
+    generators always have it."""
+    distribution_weight: float = 0.0
+    """Weight of the sliced Wasserstein term (:mod:`doodle.distribution_loss`) beside the Gram loss; its
+    directions are drawn afresh each step."""
 
     def validate(self) -> None:
         if not 1 <= self.steps <= 1_000_000:
@@ -81,6 +87,8 @@ class TrainSettings:
             raise DoodleError(f"levels must be between 1 and {MAX_LEVELS}, got {self.levels}")
         if not 0 <= self.seed < 2**63:
             raise DoodleError(f"seed must be between 0 and 2**63 - 1, got {self.seed}")
+        if not (0 <= self.distribution_weight <= 1000) or not math.isfinite(self.distribution_weight):
+            raise DoodleError(f"distribution_weight must be between 0 and 1000, got {self.distribution_weight}")
         if self.checkpoint_every < 1:
             raise DoodleError(f"checkpoint_every must be at least 1, got {self.checkpoint_every}")
 
@@ -150,6 +158,9 @@ def train_generator(
                 for group in optimiser.param_groups:
                     group["lr"] = learning_rate_at(step, settings)
                 optimiser.zero_grad()
+                directions = torch.Generator().manual_seed(noise_seed)
+                for objective in objectives:
+                    objective.draw_directions(directions)
                 image = model(masks, seed=noise_seed)
                 loss = multiscale_loss(objectives, image.clamp(0, 1), masks) + RANGE_PENALTY * out_of_range(image)
                 if not torch.isfinite(loss):
@@ -278,7 +289,16 @@ def _update_average(average: nn.Module, live: nn.Module, decay: float) -> None:
 
 def _phase(first_step: int, last_step: int, settings: TrainSettings, levels: int) -> dict:
     """What one run (a fresh start or a resume) did: a file trained in stages keeps one entry per run."""
-    keys = ("size", "batch_size", "learning_rate", "seed", "mask_sampling", "loss_scales", "weight_average")
+    keys = (
+        "size",
+        "batch_size",
+        "learning_rate",
+        "seed",
+        "mask_sampling",
+        "loss_scales",
+        "weight_average",
+        "distribution_weight",
+    )
     return {"steps": [first_step, last_step], "levels": levels} | {key: getattr(settings, key) for key in keys}
 
 
@@ -292,7 +312,12 @@ def scaled_objectives(
 ) -> list[DoodleObjective]:
     """One objective per loss scale: the style and its masks area-shrunk by 1, 2, 4, ..."""
     return [
-        DoodleObjective(network, _shrunk(style_image, scale), _shrunk(style_masks, scale))
+        DoodleObjective(
+            network,
+            _shrunk(style_image, scale),
+            _shrunk(style_masks, scale),
+            distribution_weight=settings.distribution_weight,
+        )
         for scale in range(settings.loss_scales)
     ]
 
@@ -325,7 +350,8 @@ def _start_bundle(
     device: torch.device,
 ) -> GeneratorBundle:
     if resume is not None:
-        model = grown(resume.model, settings.levels or resume.model.config.levels, settings.seed)
+        levels = settings.levels or resume.model.config.levels
+        model = grown(resume.model, levels, settings.seed, settings.region_modulation)
         return GeneratorBundle(
             model.to(device),
             resume.palette,
@@ -368,7 +394,7 @@ def _grown_optimizer_state(
             live_model.load_state_dict(live)
         except RuntimeError as error:
             raise damaged from error
-        live_grown = grown(live_model, bigger.config.levels, seed)
+        live_grown = grown(live_model, bigger.config.levels, seed, bigger.config.modulated)
         state |= {LIVE + name: value for name, value in live_grown.state_dict().items()}
     return state
 
