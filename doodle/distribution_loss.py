@@ -30,10 +30,13 @@ from .style_loss import AREA_EPSILON
 RGB = "rgb"
 """The layer name of the image's own pixels."""
 DISTRIBUTION_LAYERS = (RGB, "conv1_1", "conv2_1", "conv3_1")
-MAX_STYLE_MEMBERS = 16384
-"""A style region's members kept per layer (a fixed random subset beyond this): the quantiles of 16384
-samples are within about 1 % of the full distribution's, and sorting them each step stays cheap."""
-MIN_DIRECTIONS = 16
+MAX_STYLE_MEMBERS = 4096
+"""A style region's members kept per layer (a fixed random subset beyond this): the quantiles of 4096
+samples are within a few per cent of the full distribution's, and sorting the style's projections every
+step stays cheap (sorting is most of this loss's time)."""
+DIRECTIONS = 32
+"""Random directions per layer: fewer than the deeper layers' channels, to bound the sorting; training draws
+new ones every step, so over the steps every direction counts."""
 
 
 def region_members(layer_masks: torch.Tensor) -> list[tuple[int, int, torch.Tensor]]:
@@ -81,9 +84,8 @@ def distribution_targets(
     return DistributionTargets(samples, variance, {layer: feature.shape[1] for layer, feature in features.items()})
 
 
-def random_directions(channels: int, generator: torch.Generator, count: int | None = None) -> torch.Tensor:
-    """``count`` (default: the channel count, at least ``MIN_DIRECTIONS``) random unit directions ``[C, K]``."""
-    count = count or max(MIN_DIRECTIONS, channels)
+def random_directions(channels: int, generator: torch.Generator, count: int = DIRECTIONS) -> torch.Tensor:
+    """``count`` random unit directions ``[C, K]`` in a space of ``channels`` dimensions."""
     directions = torch.randn(channels, count, generator=generator)
     return directions / directions.norm(dim=0, keepdim=True)
 

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from doodle.distribution_loss import (
+    DIRECTIONS,
     RGB,
     distribution_loss,
     distribution_targets,
@@ -41,8 +42,8 @@ def test_sliced_error_equals_the_direct_computation() -> None:
     rng = np.random.default_rng(0)
     target, style = rng.normal(size=(3, 11)), rng.normal(1.0, 2.0, size=(3, 17))
     directions = random_directions(3, torch.Generator().manual_seed(1)).double()
-    assert directions.shape == (3, 16)
-    torch.testing.assert_close(directions.norm(dim=0), torch.ones(16, dtype=torch.float64))
+    assert directions.shape == (3, DIRECTIONS)
+    torch.testing.assert_close(directions.norm(dim=0), torch.ones(DIRECTIONS, dtype=torch.float64))
     ours = sliced_error(torch.from_numpy(target), torch.from_numpy(style), directions)
     assert float(ours) == pytest.approx(direct_sliced_error(target, style, directions.numpy()), rel=1e-10)
 
