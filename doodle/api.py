@@ -98,6 +98,7 @@ def optimize_image(
     content_weight: float = 0.0,
     init: str = "style-mean",
     tv_weight: float = 0.0,
+    distribution_weight: float = 0.0,
 ) -> torch.Tensor:
     """L-BFGS doodle on IMAGE tensors (the settings are :func:`optimize_doodle`'s).
 
@@ -113,7 +114,17 @@ def optimize_image(
         _first(masks, name) for masks, name in ((style_masks, "style_masks"), (target_masks, "target_masks"))
     )
     validate_request(
-        style_masks.masks, target_masks.masks, iterations, scales, init, content, size, start, content_weight, tv_weight
+        style_masks.masks,
+        target_masks.masks,
+        iterations,
+        scales,
+        init,
+        content,
+        size,
+        start,
+        content_weight,
+        tv_weight,
+        distribution_weight=distribution_weight,
     )
     target_masks = aligned_to_palette(target_masks, style_masks.palette, palette_name="the style map")
     network = load_network(network_name, device, network_dirs)
@@ -132,6 +143,7 @@ def optimize_image(
         tv_weight,
         progress=progress,
         init_image=start,
+        distribution_weight=distribution_weight,
     )
     return to_channels_last(result)
 

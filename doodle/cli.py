@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from . import api
+from .distribution_loss import DISTRIBUTION_HELP
 from .errors import DoodleError
 from .image_io import load_image, save_image
 from .optimize import INITS, TV_HELP
@@ -97,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     optimize.add_argument("--content-weight", type=float, default=0.0)
     optimize.add_argument("--init", default="style-mean", choices=INITS)
     optimize.add_argument("--tv-weight", type=float, default=0.0, help=TV_HELP)
+    optimize.add_argument("--distribution-weight", type=float, default=0.0, help=DISTRIBUTION_HELP)
     optimize.add_argument(
         "--init-image", type=Path, help="start from this image instead of --init, e.g. a render to polish (--scales 1)"
     )
@@ -125,9 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="levels of a new generator (default 5; each one more nearly doubles its reach); with --resume, "
         "more than the file's grow it",
     )
-    train.add_argument(
-        "--distribution-weight", type=float, default=0.0, help="weight of the sliced Wasserstein colour/texture term"
-    )
+    train.add_argument("--distribution-weight", type=float, default=0.0, help=DISTRIBUTION_HELP)
     train.add_argument(
         "--region-modulation",
         action=argparse.BooleanOptionalAction,
@@ -212,6 +212,7 @@ def _optimize(args: argparse.Namespace, progress: TqdmProgress) -> torch.Tensor:
         content_weight=args.content_weight,
         init=args.init,
         tv_weight=args.tv_weight,
+        distribution_weight=args.distribution_weight,
     )
 
 

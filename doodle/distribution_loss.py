@@ -20,11 +20,13 @@ objective, so it keeps one set per scale.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 
+from .errors import DoodleError
 from .style_loss import AREA_EPSILON
 
 RGB = "rgb"
@@ -34,9 +36,21 @@ MAX_STYLE_MEMBERS = 4096
 """A style region's members kept per layer (a fixed random subset beyond this): the quantiles of 4096
 samples are within a few per cent of the full distribution's, and sorting the style's projections every
 step stays cheap (sorting is most of this loss's time)."""
+MAX_DISTRIBUTION_WEIGHT = 1000.0
+DISTRIBUTION_HELP = (
+    "weight of the per-region sliced Wasserstein term on colours and conv1_1..conv3_1 features: pulls each "
+    "region's colour distribution to the painting's (pastel or washed-out colours, specks); 0 = off, 1 is "
+    "about the Gram loss's scale and costs about 1.5x the time"
+)
 DIRECTIONS = 32
 """Random directions per layer: fewer than the deeper layers' channels, to bound the sorting; training draws
 new ones every step, so over the steps every direction counts."""
+
+
+def check_distribution_weight(weight: float) -> None:
+    """Refuse a weight outside 0..MAX_DISTRIBUTION_WEIGHT (or not a number), for training and L-BFGS alike."""
+    if not (math.isfinite(weight) and 0 <= weight <= MAX_DISTRIBUTION_WEIGHT):
+        raise DoodleError(f"distribution_weight must be between 0 and {MAX_DISTRIBUTION_WEIGHT:g}, got {weight}")
 
 
 def region_members(layer_masks: torch.Tensor) -> list[tuple[int, int, torch.Tensor]]:

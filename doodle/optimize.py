@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch.nn import functional as F
 
+from .distribution_loss import check_distribution_weight
 from .errors import DoodleError
 from .grad_mode import gradients_enabled, normal_tensor
 from .memory import out_of_memory_as_error
@@ -40,6 +41,8 @@ def optimize_doodle(
     tv_weight: float = 0.0,
     progress: Progress = no_progress,
     init_image: torch.Tensor | None = None,
+    *,
+    distribution_weight: float = 0.0,
 ) -> torch.Tensor:
     """Paint ``target_masks`` ``[1, R, h, w]`` with the style of ``style_image`` ``[1, 3, H, W]`` (RGB 0..1).
 
@@ -48,10 +51,21 @@ def optimize_doodle(
     ``init_image`` ``[1, 3, h, w]`` (resized to fit), when given, is the start instead of ``init``: a
     generator's render, polished by a few dozen iterations at one scale, comes within a few times of a full
     run's loss in a fraction of its time (benchmarks/README.md, Polishing a render).
+    ``distribution_weight`` adds the colour-distribution term (:data:`~doodle.distribution_loss.DISTRIBUTION_HELP`).
     Returns ``[1, 3, h', w']`` in 0..1 on the network's device.
     """
     validate_request(
-        style_masks, target_masks, iterations, scales, init, content_image, size, init_image, content_weight, tv_weight
+        style_masks,
+        target_masks,
+        iterations,
+        scales,
+        init,
+        content_image,
+        size,
+        init_image,
+        content_weight,
+        tv_weight,
+        distribution_weight=distribution_weight,
     )
     device = next(network.parameters()).device
     height, width = _output_size(target_masks.shape[-2:], size)
@@ -70,7 +84,7 @@ def optimize_doodle(
         for level, steps in enumerate(budget):
             factor = 2.0 ** (level - scales + 1)
             level_size = (max(MIN_SIDE, round(height * factor)), max(MIN_SIDE, round(width * factor)))
-            objective = level_objective(network, style_image, style_masks, level_size, tv_weight)
+            objective = level_objective(network, style_image, style_masks, level_size, tv_weight, distribution_weight)
             masks = _resize_masks(target_masks, level_size)
             objective.set_target_masks(masks)
             content = None if content_image is None else _resize(content_image, level_size)
@@ -134,9 +148,11 @@ def level_objective(
     style_masks: torch.Tensor,
     level_size: tuple[int, int],
     tv_weight: float = 0.0,
+    distribution_weight: float = 0.0,
 ) -> DoodleObjective:
     """Style targets for a target of ``level_size``: the style image is resized to the same long side."""
-    return DoodleObjective(network, *style_at_level(style_image, style_masks, level_size), tv_weight)
+    style = style_at_level(style_image, style_masks, level_size)
+    return DoodleObjective(network, *style, tv_weight, distribution_weight=distribution_weight)
 
 
 def style_at_level(
@@ -217,11 +233,14 @@ def validate_request(
     init_image: torch.Tensor | None = None,
     content_weight: float = 0.0,
     tv_weight: float = 0.0,
+    *,
+    distribution_weight: float = 0.0,
 ) -> None:
     """Raise a DoodleError for any request :func:`optimize_doodle` cannot do; cheap, so hosts call it first."""
     for name, weight in (("content_weight", content_weight), ("tv_weight", tv_weight)):
         if not (math.isfinite(weight) and weight >= 0):
             raise DoodleError(f"{name} must be a number of at least 0, got {weight}")
+    check_distribution_weight(distribution_weight)
     if iterations < 1 or iterations > 100_000:
         raise DoodleError(f"iterations must be between 1 and 100000, got {iterations}")
     if scales < 1 or scales > 8:

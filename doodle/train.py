@@ -21,6 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .colormap import aligned_to_palette, describe_colours
+from .distribution_loss import check_distribution_weight
 from .errors import DoodleError
 from .generator import MAX_LEVELS, DoodleGenerator, GeneratorConfig, grown
 from .generator_file import GeneratorBundle, save_generator
@@ -87,8 +88,7 @@ class TrainSettings:
             raise DoodleError(f"levels must be between 1 and {MAX_LEVELS}, got {self.levels}")
         if not 0 <= self.seed < 2**63:
             raise DoodleError(f"seed must be between 0 and 2**63 - 1, got {self.seed}")
-        if not (0 <= self.distribution_weight <= 1000) or not math.isfinite(self.distribution_weight):
-            raise DoodleError(f"distribution_weight must be between 0 and 1000, got {self.distribution_weight}")
+        check_distribution_weight(self.distribution_weight)
         if self.checkpoint_every < 1:
             raise DoodleError(f"checkpoint_every must be at least 1, got {self.checkpoint_every}")
 

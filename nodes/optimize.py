@@ -6,6 +6,7 @@ import torch
 from comfy_api.latest import io, ui
 
 from ..doodle import api
+from ..doodle.distribution_loss import DISTRIBUTION_HELP, MAX_DISTRIBUTION_WEIGHT
 from ..doodle.optimize import INITS, TV_HELP
 from . import host
 from .types import CATEGORY, SEED_MAX, DoodleMasks
@@ -44,6 +45,15 @@ class OptimizeDoodle(io.ComfyNode):
                     tooltip="How to start without init_image.",
                 ),
                 io.Float.Input("tv_weight", default=0.0, min=0.0, max=100.0, step=0.01, optional=True, tooltip=TV_HELP),
+                io.Float.Input(
+                    "distribution_weight",
+                    default=0.0,
+                    min=0.0,
+                    max=MAX_DISTRIBUTION_WEIGHT,
+                    step=0.1,
+                    optional=True,
+                    tooltip=DISTRIBUTION_HELP + ".",
+                ),
                 io.Image.Input(
                     "init_image",
                     optional=True,
@@ -70,6 +80,7 @@ class OptimizeDoodle(io.ComfyNode):
         init: str = "style-mean",
         tv_weight: float = 0.0,
         init_image: torch.Tensor | None = None,
+        distribution_weight: float = 0.0,
     ) -> io.NodeOutput:
         try:
             image = api.optimize_image(
@@ -89,6 +100,7 @@ class OptimizeDoodle(io.ComfyNode):
                 content_weight=content_weight,
                 init=init,
                 tv_weight=tv_weight,
+                distribution_weight=distribution_weight,
             )
         finally:
             host.free_memory()

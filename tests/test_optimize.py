@@ -97,6 +97,25 @@ def test_tv_weight_smooths_the_result() -> None:
     assert total_variation(smooth) < 0.5 * total_variation(free)
 
 
+def region_colour_distance(image: torch.Tensor, style: torch.Tensor, masks: torch.Tensor) -> float:
+    """Mean over regions and channels of the squared difference of the sorted colours of ``image`` and ``style``
+    (each a region's own pixels, same masks and sizes, so the quantiles line up one to one)."""
+    total = 0.0
+    for region in masks[0].bool():
+        ours, theirs = (picture[0][:, region].sort(dim=1).values for picture in (image, style))
+        total += float(((ours - theirs) ** 2).mean())
+    return total / masks.shape[1]
+
+
+def test_distribution_weight_brings_each_regions_colours_towards_the_style() -> None:
+    network, style, masks = tiny_network(), style_image(), two_regions(40, 40, 20)
+    plain, matched = (
+        optimize_doodle(network, style, masks, masks, iterations=20, seed=0, init="noise", distribution_weight=weight)
+        for weight in (0.0, 5.0)
+    )
+    assert region_colour_distance(matched, style, masks) < 0.5 * region_colour_distance(plain, style, masks)
+
+
 def test_the_loss_is_taken_in_range_and_pixels_beyond_it_come_back() -> None:
     """Lowest at 1.5 for pixels 0..31 and at 0.5 for the rest, which start at 1.7, beyond white."""
     seen = []
@@ -139,6 +158,9 @@ def test_init_image_is_where_the_optimisation_starts() -> None:
         ({"content_weight": -1.0}, "content_weight must be a number of at least 0"),
         ({"content_weight": float("nan")}, "content_weight must be a number of at least 0"),
         ({"tv_weight": float("inf")}, "tv_weight must be a number of at least 0"),
+        ({"distribution_weight": -1.0}, "distribution_weight must be between 0 and 1000"),
+        ({"distribution_weight": float("nan")}, "distribution_weight must be between 0 and 1000"),
+        ({"distribution_weight": 1001.0}, "distribution_weight must be between 0 and 1000"),
         ({"size": -5}, "size"),
         ({"size": 100000}, "too large"),
         ({"target_masks": two_regions(40, 40, 20).repeat(1, 2, 1, 1)}, "4 regions but the style masks have 2"),
@@ -204,13 +226,16 @@ def test_target_masks_are_lined_up_with_the_style_palette_by_colour(monkeypatch:
     def optimised(network, style, style_masks, target, *settings, **options) -> torch.Tensor:
         received.append(target)
         assert settings[-1] == 0.25, "tv_weight reaches the optimiser"
+        assert options["distribution_weight"] == 0.5, "so does distribution_weight"
         return torch.zeros(1, 3, 40, 40)
 
     monkeypatch.setattr(api, "optimize_doodle", optimised)
     style = RegionMasks(two_regions(40, 40, 20), torch.eye(3)[:2])
     target = RegionMasks(two_regions(40, 40, 10), torch.eye(3)[:2])
     swapped = RegionMasks(target.masks[:, [1, 0]], target.palette[[1, 0]])
-    api.optimize_image("tiny", torch.rand(1, 40, 40, 3), style, swapped, iterations=1, tv_weight=0.25)
+    api.optimize_image(
+        "tiny", torch.rand(1, 40, 40, 3), style, swapped, iterations=1, tv_weight=0.25, distribution_weight=0.5
+    )
     assert torch.equal(received[0], target.masks)
 
 
