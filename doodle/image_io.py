@@ -6,16 +6,20 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .atomic import write_atomically
 from .errors import DoodleError
 
 
 def load_image(path: str | Path) -> torch.Tensor:
-    """An image file as ``[1, H, W, C]`` float in 0..1 (C = 3, or 4 when it has transparency; 16-bit kept)."""
+    """An image file as ``[1, H, W, C]`` float in 0..1 (C = 3, or 4 when it has transparency; 16-bit kept).
+
+    EXIF orientation is applied, as ComfyUI's LoadImage does, so a phone photo and its map line up.
+    """
     try:
-        with Image.open(path) as image:
+        with Image.open(path) as opened:
+            image = ImageOps.exif_transpose(opened)
             image.load()
             if image.mode in ("I;16", "I;16B", "I"):
                 array = np.asarray(image, dtype=np.float32) / 65535.0
