@@ -26,6 +26,8 @@ def load_image(path: str | Path) -> torch.Tensor:
                 return torch.from_numpy(array.copy())[None, :, :, None].expand(-1, -1, -1, 3).contiguous()
             mode = "RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB"
             array = np.asarray(image.convert(mode), dtype=np.float32) / 255.0
+    except Image.DecompressionBombError as error:
+        raise DoodleError(f"could not read image {path}: it has too many pixels ({error})") from error
     except (OSError, UnidentifiedImageError) as error:
         raise DoodleError(f"could not read image {path}: {error}") from error
     return torch.from_numpy(array.copy())[None]

@@ -84,3 +84,18 @@ def test_progress_bar_of_a_resumed_run_counts_its_rate_from_where_it_started() -
     assert progress.bar.initial == 1400 and progress.bar.n == 1402
     assert before <= progress.bar.start_t <= before + 0.04, "elapsed time must include the work before the report"
     progress.close()
+
+
+def test_a_decompression_bomb_is_one_error_line(
+    tmp_path: Path, style_files: list[str], capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PIL import Image
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # the 48x48 map is then over twice the limit: an error
+    output = tmp_path / "painting.png"
+    code = cli.main(["optimize", *style_files, "--doodle", str(tmp_path / "doodle.png"), "-o", str(output)])
+    assert code == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: could not read image") and "too many pixels" in error
+    assert len(error.strip().splitlines()) == 1
+    assert not output.exists()
