@@ -124,13 +124,13 @@ class DoodleGenerator(nn.Module):
             for level in range(config.levels - 1)
         )
         self.to_rgb = nn.Conv2d(config.widths[0], 3, 1)
-        if config.modulated:
-            regions = config.n_regions
-            self.input_modulations = nn.ModuleList(RegionModulation(regions, width) for width in config.widths)
-            self.join_modulations = nn.ModuleList(RegionModulation(regions, width) for width in config.widths[:-1])
+        modulated_widths = config.widths if config.modulated else ()  # empty lists hold no weights
+        self.input_modulations = nn.ModuleList(RegionModulation(config.n_regions, w) for w in modulated_widths)
+        self.join_modulations = nn.ModuleList(RegionModulation(config.n_regions, w) for w in modulated_widths[:-1])
 
-    def _modulation(self, kind: str, level: int, masks: torch.Tensor) -> list | None:
-        return getattr(self, f"{kind}_modulations")[level](masks) if self.config.modulated else None
+    @staticmethod
+    def _modulation(modulations: nn.ModuleList, level: int, masks: torch.Tensor) -> list | None:
+        return modulations[level](masks) if len(modulations) else None
 
     def forward(
         self, masks: torch.Tensor, seed: int, offset: tuple[int, int] = (0, 0), first_image: int = 0
@@ -162,14 +162,14 @@ class DoodleGenerator(nn.Module):
                 masks.device,
             ).to(masks.dtype)
             inputs = torch.cat([level_masks, noise], dim=1)
-            local = run_block(self.inputs[level], inputs, self._modulation("input", level, level_masks))
+            local = run_block(self.inputs[level], inputs, self._modulation(self.input_modulations, level, level_masks))
             if features is None:
                 features = local
             else:
                 features = run_block(
                     self.joins[level],
                     torch.cat([local, F.interpolate(features, scale_factor=2.0, mode="nearest")], dim=1),
-                    self._modulation("join", level, level_masks),
+                    self._modulation(self.join_modulations, level, level_masks),
                 )
         rgb = 0.5 + self.to_rgb(features)
         return rgb[..., :height, :width]
