@@ -31,7 +31,9 @@ from .style_loss import AREA_EPSILON
 
 RGB = "rgb"
 """The layer name of the image's own pixels."""
-DISTRIBUTION_LAYERS = (RGB, "conv1_1", "conv2_1", "conv3_1")
+FEATURE_LAYERS = ("conv1_1", "conv2_1", "conv3_1")
+"""The loss network's layers the term matches (beside the pixels)."""
+DISTRIBUTION_LAYERS = (RGB, *FEATURE_LAYERS)
 MAX_STYLE_MEMBERS = 4096
 """A style region's members kept per layer (a fixed random subset beyond this): the quantiles of 4096
 samples are within a few per cent of the full distribution's, and sorting the style's projections every
@@ -117,12 +119,21 @@ def resampled(sorted_values: torch.Tensor, count: int) -> torch.Tensor:
     return sorted_values[:, below] * (1 - weight) + sorted_values[:, above] * weight
 
 
+def sorted_projections(values: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
+    """``values`` ``[C, n]`` projected on ``directions`` ``[C, K]``, each direction's ``n`` values sorted."""
+    return (directions.T @ values).sort(dim=1).values
+
+
 def sliced_error(target: torch.Tensor, style: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
     """Mean squared difference of the sorted projections of ``target`` ``[C, n]`` and the quantile-matched
     ones of ``style`` ``[C, m]`` on ``directions`` ``[C, K]``."""
-    projected = (directions.T @ target).sort(dim=1).values
-    reference = resampled((directions.T @ style).sort(dim=1).values, target.shape[1])
-    return ((projected - reference) ** 2).mean()
+    return quantile_error(target, sorted_projections(style, directions), directions)
+
+
+def quantile_error(target: torch.Tensor, style_sorted: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
+    """:func:`sliced_error` given the style's :func:`sorted_projections` (sorted once for a batch's images)."""
+    projected = sorted_projections(target, directions)
+    return ((projected - resampled(style_sorted, target.shape[1])) ** 2).mean()
 
 
 def distribution_loss(
@@ -138,11 +149,13 @@ def distribution_loss(
         flat = feature.reshape(feature.shape[0], feature.shape[1], -1)
         error = feature.new_zeros(())
         scale = feature.new_zeros(())
+        style_sorted: dict[int, torch.Tensor] = {}
         for b, r, index in members[layer]:
-            style = samples[r]
-            if style is None:
+            if samples[r] is None:
                 continue
-            error = error + sliced_error(flat[b][:, index], style, directions[layer])
+            if r not in style_sorted:
+                style_sorted[r] = sorted_projections(samples[r], directions[layer])
+            error = error + quantile_error(flat[b][:, index], style_sorted[r], directions[layer])
             scale = scale + targets.variance[layer][r]
         total = total + error / scale.clamp_min(AREA_EPSILON)
     return total / len(targets.samples)

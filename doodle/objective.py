@@ -9,6 +9,7 @@ from torch.nn import functional as F
 
 from .distribution_loss import (
     DISTRIBUTION_LAYERS,
+    FEATURE_LAYERS,
     RGB,
     distribution_loss,
     distribution_targets,
@@ -64,6 +65,7 @@ class DoodleObjective:
         self.targets: StyleTargets = style_targets(network, style_image, style_masks, layers)
         self.distribution_weight = distribution_weight
         self.distribution_layers = DISTRIBUTION_LAYERS if distribution_weight else ()
+        self.feature_layers = FEATURE_LAYERS if distribution_weight else ()
         self.distribution = None
         if distribution_weight:
             self.distribution = distribution_targets(*self._layer_inputs(style_image, style_masks))
@@ -108,14 +110,13 @@ class DoodleObjective:
 
     def _layer_masks(self, masks: torch.Tensor) -> dict[str, torch.Tensor]:
         """``masks`` at each distribution layer: themselves for the pixels, the network's pyramid for features."""
-        convs = [layer for layer in self.distribution_layers if layer != RGB]
-        return mask_pyramid(masks, self.network.ops, convs) | {RGB: masks}
+        return mask_pyramid(masks, self.network.ops, self.feature_layers) | {RGB: masks}
 
     def _layer_inputs(
         self, image: torch.Tensor, masks: torch.Tensor
     ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         with torch.no_grad():
-            features = self.network(image, [layer for layer in self.distribution_layers if layer != RGB])
+            features = self.network(image, self.feature_layers)
         return {RGB: image} | features, self._layer_masks(masks)
 
     def set_content(self, image: torch.Tensor | None, weight: float) -> None:
@@ -128,7 +129,7 @@ class DoodleObjective:
             self.content = self.network(image, [CONTENT_LAYER])[CONTENT_LAYER]
 
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
-        layers = set(self.layers) | set(self.distribution_layers) - {RGB}
+        layers = set(self.layers) | set(self.feature_layers)
         layers |= {CONTENT_LAYER} if self.content is not None else set()
         features = self.network(image, layers)
         loss = style_loss(features, self.plans, self.targets)
