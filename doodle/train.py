@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .atomic import check_writable
 from .colormap import aligned_to_palette, describe_colours
 from .distribution_loss import check_distribution_weight
 from .errors import DoodleError
@@ -35,6 +36,10 @@ from .vgg import VGGFeatures
 
 MIN_LR_FRACTION = 0.1
 GRADIENT_CLIP = 1.0
+BLOWN_UP_DISTANCE = 100.0
+"""Pixels this far outside 0..1 (root mean square) mean the run has blown up: the style loss sees the render
+clamped and stays bounded, so a run that diverges shows here (healthy runs stay within about 10, even in
+their first steps). The run stops there, and the weights that made it are never saved."""
 RESUMED = "resume_from (--resume)"
 """How messages name the generator a run resumes from: the node's input and the CLI's flag."""
 
@@ -134,6 +139,8 @@ def train_generator(
         started, elapsed_before = time.monotonic(), float(bundle.training.get("seconds", 0.0))
         smoothed = bundle.training.get("final_loss")
         first_step, earlier_phases = step, _phases(bundle.training)
+        saved_step = first_step if checkpoint_path is not None and checkpoint_path.exists() else None
+        due = False
         preview_masks = normal_tensor(style_masks.masks[:1]).to(device)
 
         def record() -> None:
@@ -150,7 +157,9 @@ def train_generator(
                 "phases": earlier_phases + [_phase(first_step, step, settings, model.config.levels)],
             }
             if checkpoint_path is not None:
+                nonlocal saved_step
                 save_generator(bundle, checkpoint_path)
+                saved_step = step
 
         try:
             for masks, noise_seed in drawn_inputs(step, n_regions, settings, ahead=device.type != "cpu"):
@@ -162,27 +171,47 @@ def train_generator(
                 for objective in objectives:
                     objective.draw_directions(directions)
                 image = model(masks, seed=noise_seed)
-                loss = multiscale_loss(objectives, image.clamp(0, 1), masks) + RANGE_PENALTY * out_of_range(image)
-                if not torch.isfinite(loss):
-                    raise DoodleError(f"training diverged at step {step} (loss is not finite): lower learning_rate")
+                outside = out_of_range(image)
+                loss = multiscale_loss(objectives, image.clamp(0, 1), masks) + RANGE_PENALTY * outside
+                value, distance = float(loss.detach()), math.sqrt(float(outside.detach()))
+                if not (math.isfinite(value) and distance <= BLOWN_UP_DISTANCE):
+                    raise TrainingBlewUp(
+                        f"training blew up at step {step} (loss {value:.3g}, pixels {distance:.3g} outside 0..1) "
+                        f"and stopped without saving those weights{_kept(checkpoint_path, saved_step)}; lower "
+                        "learning_rate"
+                    )
+                if due:  # saved only now that this step's loss has vouched for the weights of the step before
+                    record()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), GRADIENT_CLIP)
                 optimiser.step()
                 if settings.weight_average:
                     _update_average(bundle.model, model, min(settings.weight_average, (1 + step) / (10 + step)))
                 step += 1
-                value = float(loss.detach())
                 smoothed = value if smoothed is None else 0.95 * smoothed + 0.05 * value
-                if step % settings.checkpoint_every == 0 and step < settings.steps:
-                    record()
+                due = step % settings.checkpoint_every == 0 and step < settings.steps
                 progress(step, settings.steps, lambda: _preview(bundle.model, preview_masks))
-        except BaseException:
-            if step > first_step:  # else there is nothing new to keep, and the file stays as it was
+        except BaseException as error:
+            if step > first_step and not isinstance(error, TrainingBlewUp):  # else the file stays as it was
                 record()
             raise
         record()
         bundle.model.eval()
         return bundle
+
+
+def _kept(checkpoint_path: Path | None, saved_step: int | None) -> str:
+    if checkpoint_path is None:
+        return ""
+    return (
+        f" (nothing was saved to {checkpoint_path})"
+        if saved_step is None
+        else f" ({checkpoint_path} keeps step {saved_step})"
+    )
+
+
+class TrainingBlewUp(DoodleError):
+    """The loss left all bounds: the weights that made it are not worth a checkpoint."""
 
 
 def validate_training(
@@ -194,6 +223,8 @@ def validate_training(
 ) -> None:
     """Everything :func:`train_generator` refuses, checked before any network is loaded or file written."""
     settings.validate()
+    if checkpoint_path is not None:
+        check_writable(checkpoint_path, "the generator")
     absent = [index for index, area in enumerate(style_masks.masks.sum(dim=(0, 2, 3)).tolist()) if area == 0]
     if absent:
         colours = describe_colours(style_masks.palette[absent].cpu().numpy() * 255)
@@ -378,6 +409,8 @@ def _grown_optimizer_state(
     damaged = DoodleError(f"{RESUMED}'s optimiser state does not fit its generator (damaged checkpoint)")
     state, live = {}, {}
     for key, value in flat.items():
+        if not torch.isfinite(value).all():
+            raise DoodleError(f"{RESUMED}'s optimiser state holds NaN or infinite values (damaged checkpoint)")
         if key.startswith(LIVE):
             live[key[len(LIVE) :]] = value
             continue

@@ -141,3 +141,30 @@ def test_mutated_files_never_crash_or_run_code(tmp_path: Path, data: st.DataObje
         return
     output = render(bundle, random_masks(24, 24, bundle.n_regions, seed=0).masks, tile_size=0)
     assert torch.isfinite(output).all()
+
+
+@pytest.mark.parametrize("part", ["model", "optimizer"])
+def test_weights_or_moments_that_are_not_finite_are_never_saved(tmp_path: Path, part: str) -> None:
+    path = tmp_path / "g.safetensors"
+    saved = save_generator(small_bundle(), path).read_bytes()
+    bundle = small_bundle()
+    if part == "model":
+        next(bundle.model.parameters()).data[0] = float("nan")
+    else:
+        bundle.optimizer_state = {"0.exp_avg": torch.tensor([1.0, float("inf")])}
+    with pytest.raises(DoodleError, match="not saved: .* holds NaN or infinite values; any earlier file .* is intact"):
+        save_generator(bundle, path)
+    assert path.read_bytes() == saved
+
+
+def test_a_file_whose_weights_are_not_finite_is_refused_on_load(tmp_path: Path) -> None:
+    bundle = small_bundle()
+    name, _ = next(iter(bundle.model.state_dict().items()))
+    tensors = {f"model.{key}": value.clone() for key, value in bundle.model.state_dict().items()}
+    tensors[f"model.{name}"].view(-1)[0] = float("nan")
+    good = saved_bytes(tmp_path)
+    length = struct.unpack("<Q", good[:8])[0]
+    metadata = json.loads(good[8 : 8 + length])["__metadata__"]
+    save_file(tensors, tmp_path / "nan.safetensors", metadata=metadata)
+    with pytest.raises(DoodleError, match=f"the weight {name} holds NaN or infinite values"):
+        load_generator(tmp_path / "nan.safetensors")

@@ -9,10 +9,11 @@ import pytest
 import torch
 from torch.nn import functional as F
 
+import doodle.train
 from doodle.errors import DoodleError
 from doodle.generator import DoodleGenerator, grown
 from doodle.generator_file import load_generator
-from doodle.objective import DoodleObjective
+from doodle.objective import DoodleObjective, out_of_range
 from doodle.regions import RegionMasks
 from doodle.train import (
     TrainSettings,
@@ -306,3 +307,66 @@ def test_a_resume_reads_the_style_map_by_colour_not_by_region_order() -> None:
     one, two = (train_generator(tiny_network(), "tiny", image, m, settings, resume=start) for m in (masks, shuffled))
     for key, value in one.model.state_dict().items():  # the Grams' sums run in another order: rounding only
         torch.testing.assert_close(two.model.state_dict()[key], value, atol=1e-5, rtol=0)  # a step moves ~1e-3
+
+
+def test_a_resume_from_moments_that_are_not_finite_is_refused_and_leaves_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "g.safetensors"
+    bundle = run(2, path)
+    key = next(key for key in bundle.optimizer_state if key.endswith(".exp_avg_sq"))
+    bundle.optimizer_state[key] = torch.full_like(bundle.optimizer_state[key], float("nan"))
+    saved = path.read_bytes()
+    with pytest.raises(DoodleError, match="optimiser state holds NaN or infinite values"):
+        run(4, path, resume=bundle)
+    assert path.read_bytes() == saved
+
+
+@pytest.mark.parametrize(("blown_call", "kept_step"), [(3, 2), (4, 4), (2, 2)])
+def test_a_run_that_blows_up_keeps_the_last_good_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, blown_call: int, kept_step: int
+) -> None:
+    """Checkpoints every 2 steps; the resumed run's render explodes at its ``blown_call``-th step. The checkpoint
+    due after step 4 is saved only once step 4's loss (call 3) shows the weights of step 4 are sound."""
+    path = tmp_path / "g.safetensors"
+    run(2, path)
+    calls = []
+
+    def exploding(image):  # pixels 1e4 outside 0..1 from the blown-up call on
+        calls.append(1)
+        return out_of_range(image) + (1e8 if len(calls) >= blown_call else 0)
+
+    monkeypatch.setattr(doodle.train, "out_of_range", exploding)
+    with pytest.raises(DoodleError, match=rf"blew up at step {1 + blown_call} .* \({path} keeps step {kept_step}\)"):
+        run(8, path, resume=load_generator(path))
+    kept = load_generator(path)
+    assert kept.training["steps_done"] == kept_step
+    assert all(value.isfinite().all() for value in kept.model.state_dict().values())
+
+
+def test_a_new_run_that_blows_up_before_a_checkpoint_saves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    score = DoodleObjective.__call__
+    calls = []
+
+    def not_finite(self, image):
+        calls.append(1)
+        return score(self, image) * (float("nan") if len(calls) == 2 else 1)
+
+    monkeypatch.setattr(DoodleObjective, "__call__", not_finite)
+    with pytest.raises(DoodleError, match=r"blew up at step 1 \(loss nan.* \(nothing was saved to "):
+        run(4, tmp_path / "g.safetensors")
+    assert not (tmp_path / "g.safetensors").exists()
+
+
+def test_a_checkpoint_path_no_file_can_go_to_is_refused_before_training(tmp_path: Path) -> None:
+    image, masks = style_pair()
+    (tmp_path / "file").write_bytes(b"")
+    with pytest.raises(DoodleError, match="cannot save the generator to .*file is a file, not a folder"):
+        train_generator(
+            tiny_network(),
+            "tiny",
+            image,
+            masks,
+            TrainSettings(steps=1, size=32),
+            checkpoint_path=tmp_path / "file" / "g",
+        )
