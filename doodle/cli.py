@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -11,9 +12,10 @@ from pathlib import Path
 import torch
 
 from . import api
+from .atomic import check_writable
 from .distribution_loss import DISTRIBUTION_HELP
 from .errors import DoodleError
-from .image_io import load_image, save_image
+from .image_io import check_image_destination, load_image, save_image
 from .optimize import INITS, TV_HELP
 from .progress import Preview
 from .random_masks import MASK_SAMPLINGS
@@ -158,7 +160,42 @@ def _style_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--network", default="vgg19", help="loss network: vgg19 or vgg16-hed (offline)")
 
 
+INPUTS = {
+    "masks": ("map", "palette_from"),
+    "random-masks": ("palette_from",),
+    "optimize": ("style", "style_map", "doodle", "content", "init_image"),
+    "train": ("style", "style_map"),
+    "render": ("generator", "doodle"),
+}
+"""Each command's input files, by argument name: none may also be its output."""
+
+
+def check_destination(args: argparse.Namespace) -> None:
+    """Refuse an output the command could not write, or one that would replace an input, before any work
+    (``train --resume`` reads its output: that one input is meant)."""
+    if args.command == "convert-hed":
+        return
+    if args.command == "train":
+        check_writable(args.output, "the generator")
+    else:
+        check_image_destination(args.output)
+    for name in INPUTS[args.command]:
+        source = getattr(args, name)
+        if source is not None and _same_file(source, args.output):
+            flag = "the map" if name == "map" else "--" + name.replace("_", "-")
+            raise DoodleError(
+                f"-o/--output {args.output} is also {flag}: the result would replace an input; choose another name"
+            )
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    if first.exists() and second.exists():
+        return os.path.samefile(first, second)
+    return first.resolve() == second.resolve()
+
+
 def run(args: argparse.Namespace) -> Path:
+    check_destination(args)
     if args.command == "convert-hed":
         from .networks import convert_hed
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .atomic import write_atomically
+from .atomic import check_writable, write_atomically
 from .errors import DoodleError
 
 
@@ -39,8 +40,23 @@ def save_image(image: torch.Tensor, path: str | Path) -> Path:
     if image.ndim == 4:
         image = image[0]
     picture = Image.fromarray(to_uint8(image))
-    image_format = Image.registered_extensions().get(path.suffix.lower(), "PNG")
-    return write_atomically(path, lambda handle: picture.save(handle, format=image_format), "the image")
+    return write_atomically(path, lambda handle: picture.save(handle, format=_format(path)), "the image")
+
+
+def check_image_destination(path: str | Path) -> Path:
+    """Refuse, before any work, an image path :func:`save_image` could not write: a place no file can go
+    (:func:`~doodle.atomic.check_writable`), or a format whose writer cannot save a colour image."""
+    path = check_writable(path, "the image")
+    try:
+        Image.new("RGB", (1, 1)).save(io.BytesIO(), format=_format(path))
+    except (OSError, KeyError, ValueError) as error:
+        raise DoodleError(f"cannot save the image as {path.name}: {error} (use .png or .jpg)") from error
+    return path
+
+
+def _format(path: Path) -> str:
+    """The image format a file name asks for; PNG where its suffix names none."""
+    return Image.registered_extensions().get(path.suffix.lower(), "PNG")
 
 
 def to_uint8(image: torch.Tensor) -> np.ndarray:

@@ -99,3 +99,76 @@ def test_a_decompression_bomb_is_one_error_line(
     assert error.startswith("error: could not read image") and "too many pixels" in error
     assert len(error.strip().splitlines()) == 1
     assert not output.exists()
+
+
+def command_line(command: str, tmp_path: Path, style_files: list[str]) -> list[str]:
+    doodle = ["--doodle", str(tmp_path / "doodle.png")]
+    return {
+        "masks": ["masks", str(tmp_path / "map.png")],
+        "random-masks": ["random-masks", "--palette-from", str(tmp_path / "map.png")],
+        "optimize": ["optimize", *style_files, *doodle, "--iterations", "1"],
+        "train": ["train", *style_files, "--steps", "1", "--size", "32"],
+        "render": ["render", "--generator", str(tmp_path / "g.safetensors"), *doodle],
+    }[command]
+
+
+BAD_DESTINATIONS = {
+    "a folder": (lambda tmp: tmp, "that is a folder"),
+    "an empty name": (lambda tmp: Path(""), "that is a folder"),
+    "inside a file": (lambda tmp: tmp / "style.png" / "out.png", "style.png is a file, not a folder"),
+    "a folder no file can go in": (lambda tmp: Path("/proc/doodle-out.png"), "choose a folder you can write to"),
+}
+
+
+@pytest.mark.parametrize("command", ["masks", "random-masks", "optimize", "train", "render"])
+@pytest.mark.parametrize("destination", sorted(BAD_DESTINATIONS))
+def test_an_output_that_cannot_be_written_is_refused_before_any_work(
+    tmp_path: Path, style_files: list[str], capsys, monkeypatch: pytest.MonkeyPatch, command: str, destination: str
+) -> None:
+    def no_work(*args, **kwargs):
+        pytest.fail("work started before the output was checked")
+
+    for name in ("load_network", "load_generator", "masks_from_colors"):
+        monkeypatch.setattr(api, name, no_work)
+    output, message = BAD_DESTINATIONS[destination]
+    before = sorted(tmp_path.iterdir())
+    assert cli.main([*command_line(command, tmp_path, style_files), "-o", str(output(tmp_path))]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: cannot save the") and message in error and len(error.splitlines()) == 1
+    assert sorted(tmp_path.iterdir()) == before
+
+
+@pytest.mark.parametrize(
+    ("command", "flag", "name"),
+    [
+        ("masks", "the map", "map.png"),
+        ("random-masks", "--palette-from", "map.png"),
+        ("optimize", "--doodle", "doodle.png"),
+        ("optimize", "--style-map", "map.png"),
+        ("train", "--style", "style.png"),
+        ("render", "--doodle", "doodle.png"),
+    ],
+)
+def test_an_output_that_would_replace_an_input_is_refused(
+    tmp_path: Path, style_files: list[str], capsys, command: str, flag: str, name: str
+) -> None:
+    saved = (tmp_path / name).read_bytes()
+    same = tmp_path / "sub" / ".." / name  # the same file under another spelling
+    (tmp_path / "sub").mkdir()
+    assert cli.main([*command_line(command, tmp_path, style_files), "-o", str(same)]) == 2
+    assert f"is also {flag}: the result would replace an input" in capsys.readouterr().err
+    assert (tmp_path / name).read_bytes() == saved
+
+
+def test_an_image_format_that_cannot_hold_the_result_is_refused_before_any_work(
+    tmp_path: Path, style_files: list[str], capsys
+) -> None:
+    assert cli.main([*command_line("masks", tmp_path, style_files), "-o", str(tmp_path / "preview.xbm")]) == 2
+    assert "cannot save the image as preview.xbm" in capsys.readouterr().err
+    assert not (tmp_path / "preview.xbm").exists()
+
+
+def test_a_long_but_valid_output_name_is_written(tmp_path: Path, style_files: list[str]) -> None:
+    output = tmp_path / ("p" * 251 + ".png")  # 255 bytes: the most a name may have
+    assert cli.main([*command_line("masks", tmp_path, style_files), "-o", str(output)]) == 0
+    assert load_image(output).shape[1:3] == (48, 48)
