@@ -15,7 +15,7 @@ import torch
 from .colormap import aligned_to_palette, masks_from_colors
 from .errors import DoodleError
 from .generator_file import GeneratorBundle, load_generator, save_generator
-from .image_io import to_channels_first, to_channels_last
+from .image_io import check_image, to_channels_first, to_channels_last
 from .networks import available_networks, load_network
 from .objective import check_style_pair
 from .optimize import optimize_doodle, validate_request
@@ -53,6 +53,8 @@ def generator_masks(bundle: GeneratorBundle, masks: RegionMasks | None, doodle: 
     if (masks is None) == (doodle is None):
         raise DoodleError("give the generator either masks or a doodle image (exactly one of them)")
     name = f"generator {bundle.name}" if bundle.name else "the generator"
+    if masks is not None:
+        _check_one_hot(masks)
     if doodle is not None:
         palette = RegionMasks(torch.zeros(1, bundle.n_regions, 1, 1), bundle.palette)
         return masks_from_colors(doodle, palette_from=palette, palette_name=name)
@@ -106,6 +108,9 @@ def optimize_image(
     Everything is checked before the network is loaded, so bad input fails at once.
     """
     _check_style_pair(style_image, style_masks)
+    for image, name in ((content_image, "content_image"), (init_image, "init_image")):
+        if image is not None:
+            check_image(image, name)
     style, content, start = (
         None if image is None else to_channels_first(_first(image, name))
         for image, name in ((style_image, "style_image"), (content_image, "content_image"), (init_image, "init_image"))
@@ -189,6 +194,16 @@ def _first(batch: Batch, name: str) -> Batch:
 
 
 def _check_style_pair(style_image: torch.Tensor, style_masks: RegionMasks) -> None:
+    check_image(style_image, "style_image")
     check_style_pair(style_image.movedim(-1, -3), style_masks.masks)  # IMAGE is channels-last
-    if not torch.isfinite(style_image).all():
-        raise DoodleError("the style image contains NaN or infinite pixels")
+
+
+def _check_one_hot(masks: RegionMasks) -> None:
+    """A generator paints each pixel as exactly one region: soft or overlapping masks would paint blends
+    it never learned."""
+    values = masks.masks
+    if not (((values == 0) | (values == 1)).all() and (values.sum(dim=1) == 1).all()):
+        raise DoodleError(
+            "the masks must be one-hot (every pixel exactly one region, values 0 or 1): make them with "
+            "MaskFromColors or RandomDoodleMask, or give a colour doodle instead"
+        )

@@ -24,6 +24,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from .errors import DoodleError
+from .image_io import check_image
 from .regions import RegionMasks
 
 log = logging.getLogger(__name__)
@@ -83,18 +84,11 @@ def image_to_rgb8(image: torch.Tensor | Sequence[torch.Tensor]) -> np.ndarray:
         if len(sizes) > 1:
             raise DoodleError(f"the maps in one batch must have one size, got {sorted(sizes)}: resize them first")
         image = torch.cat([item if item.ndim == 4 else item[None] for item in image])
-    if image.ndim == 3:
+    if isinstance(image, torch.Tensor) and image.ndim == 3:
         image = image[None]
-    if image.ndim != 4:
-        raise DoodleError(f"a colour map must be an image [batch, height, width, channels], got {tuple(image.shape)}")
-    if image.shape[0] == 0 or image.shape[1] == 0 or image.shape[2] == 0:
-        raise DoodleError(f"the colour map is empty (shape {tuple(image.shape)})")
+    check_image(image, "the colour map", channels=(1, 3, 4))
     channels = image.shape[-1]
-    if channels not in (1, 3, 4):
-        raise DoodleError(f"a colour map needs 1, 3 or 4 channels, got {channels}")
     image = image.detach().float().cpu()
-    if not torch.isfinite(image).all():
-        raise DoodleError("the colour map contains NaN or infinite pixels")
     if channels == 1:
         image = image.expand(-1, -1, -1, 3)
     elif channels == 4:

@@ -107,9 +107,6 @@ def parse_generator(data: bytes, name: str, device: torch.device | str = "cpu") 
         or not all(1 <= w <= 1024 for w in config.widths)
     ):
         raise DoodleError(f"{name}: implausible architecture {config}")
-    damaged = sorted(key for key, value in tensors.items() if key.startswith("model.") and not value.isfinite().all())
-    if damaged:
-        raise DoodleError(f"{name}: the weight {damaged[0][6:]} holds NaN or infinite values (a damaged file)")
     with torch.inference_mode(False):
         model = DoodleGenerator(config)
         _load_weights(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, name)

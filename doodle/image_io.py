@@ -59,6 +59,33 @@ def _format(path: Path) -> str:
     return Image.registered_extensions().get(path.suffix.lower(), "PNG")
 
 
+RANGE_SLACK = 1e-3
+"""How far outside 0..1 an IMAGE's values may lie (rounding in other nodes) before it is refused."""
+
+
+def check_image(image: torch.Tensor, name: str, channels: tuple[int, ...] = (3, 4)) -> None:
+    """Refuse what is not an IMAGE: floats in 0..1, ``[B, H, W, C]`` with C in ``channels``. Every public
+    function reads images this one way; a 0..255, integer or channels-first tensor would otherwise be misread
+    without a word."""
+    if not isinstance(image, torch.Tensor):
+        raise DoodleError(f"{name} must be a torch tensor, got {type(image).__name__}")
+    *others, last = map(str, channels)
+    shape, counts = tuple(image.shape), f"{', '.join(others)} or {last}" if others else last
+    if image.ndim != 4 or shape[-1] not in channels:
+        flipped = image.ndim == 4 and shape[1] in channels
+        hint = ": it looks channels-first, use image.permute(0, 2, 3, 1)" if flipped else ""
+        raise DoodleError(f"{name} must be [batch, height, width, {counts} channels], got {list(shape)}{hint}")
+    if 0 in shape:
+        raise DoodleError(f"{name} is empty (shape {list(shape)})")
+    if not image.is_floating_point():
+        raise DoodleError(f"{name} holds {image.dtype} values: an image holds floats in 0..1 (divide 0..255 by 255)")
+    if not torch.isfinite(image).all():
+        raise DoodleError(f"{name} contains NaN or infinite values")
+    low, high = (float(value) for value in image.aminmax())
+    if low < -RANGE_SLACK or high > 1 + RANGE_SLACK:
+        raise DoodleError(f"{name} has values from {low:.4g} to {high:.4g}, not 0..1 (divide 0..255 by 255)")
+
+
 def to_uint8(image: torch.Tensor) -> np.ndarray:
     """An image in 0..1 (any layout) as ``uint8`` 0..255, rounded, on the CPU."""
     return (image.detach().float().clamp(0, 1).cpu().numpy() * 255).round().astype(np.uint8)

@@ -37,10 +37,12 @@ def test_a_fitting_state_comes_back_as_float32_without_extra_keys() -> None:
     assert set(fitted) == set(EXPECTED) and all(value.dtype == torch.float32 for value in fitted.values())
 
 
-def test_a_generator_file_with_a_nan_weight_is_refused(tmp_path: Path) -> None:
+def test_a_generator_file_with_a_nan_weight_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     bundle = small_bundle()
     with torch.no_grad():
         next(bundle.model.parameters()).view(-1)[0] = float("nan")
-    path = save_generator(bundle, tmp_path / "g.safetensors")
+    monkeypatch.setattr(torch.Tensor, "isfinite", lambda self: torch.ones_like(self, dtype=torch.bool))
+    path = save_generator(bundle, tmp_path / "g.safetensors")  # as a version of doodle that saved anything did
+    monkeypatch.undo()
     with pytest.raises(DoodleError, match="contains NaN or infinite values"):
         load_generator(path)
