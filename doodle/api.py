@@ -13,6 +13,7 @@ from typing import TypeVar
 import torch
 
 from .colormap import aligned_to_palette, masks_from_colors
+from .devices import checked_device
 from .errors import DoodleError
 from .generator_file import GeneratorBundle, load_generator, save_generator
 from .image_io import check_image, to_channels_first, to_channels_last
@@ -108,6 +109,7 @@ def optimize_image(
     Everything is checked before the network is loaded, so bad input fails at once.
     """
     _check_style_pair(style_image, style_masks)
+    device = checked_device(device)
     for image, name in ((content_image, "content_image"), (init_image, "init_image")):
         if image is not None:
             check_image(image, name)
@@ -130,6 +132,7 @@ def optimize_image(
         content_weight,
         tv_weight,
         distribution_weight=distribution_weight,
+        seed=seed,
     )
     target_masks = aligned_to_palette(target_masks, style_masks.palette, palette_name="the style map")
     network = load_network(network_name, device, network_dirs)
@@ -166,6 +169,7 @@ def train_style(
 ) -> GeneratorBundle:
     """Train a generator on IMAGE tensors; everything is checked before the network is loaded."""
     _check_style_pair(style_image, style_masks)
+    device = checked_device(device)
     style_image, style_masks = _first(style_image, "style_image"), _first(style_masks, "style_masks")
     validate_training(style_masks, network_name, settings, resume, checkpoint_path)
     network = load_network(network_name, device, network_dirs)

@@ -13,6 +13,7 @@ import torch
 
 from . import api
 from .atomic import check_writable
+from .devices import checked_device
 from .distribution_loss import DISTRIBUTION_HELP
 from .errors import DoodleError
 from .image_io import check_image_destination, load_image, save_image
@@ -195,6 +196,7 @@ def _same_file(first: Path, second: Path) -> bool:
 
 
 def run(args: argparse.Namespace) -> Path:
+    args.device = checked_device(args.device)
     check_destination(args)
     if args.command == "convert-hed":
         from .networks import convert_hed

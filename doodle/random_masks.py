@@ -16,8 +16,14 @@ from scipy import ndimage
 
 from .errors import DoodleError
 from .regions import RegionMasks, one_hot_masks
+from .seeds import check_seed
 
 MAX_ATTEMPTS = 50
+MAX_MASK_PIXELS = 8192 * 8192
+"""Pixels of one call's masks in all (width x height x batch), about 0.5 GiB of labels."""
+MAX_BATCH = 64
+MAX_SMOOTHING = 101
+"""The widest median filter: a disk far wider than the regions only erases them (and costs its diameter in passes)."""
 
 
 def random_masks(
@@ -37,11 +43,12 @@ def random_masks(
     gives round blobs, high ragged coasts. ``smoothing`` is the median filter's diameter in pixels.
     """
     _validate(width, height, n_regions, batch_size, roughness, smoothing, min_piece)
+    check_seed(seed)
     if palette is None:
         palette = default_palette(n_regions)
     elif palette.shape[0] != n_regions:
         raise DoodleError(f"palette_from has {palette.shape[0]} regions but n_regions is {n_regions}")
-    rng = np.random.default_rng(seed % 2**64)
+    rng = np.random.default_rng(seed)
     labels = np.stack(
         [random_labels(height, width, n_regions, rng, roughness, smoothing, min_piece) for _ in range(batch_size)]
     )
@@ -199,16 +206,18 @@ def _validate(
 ) -> None:
     if width < 1 or height < 1:
         raise DoodleError(f"width and height must be at least 1, got {width}x{height}")
-    if width * height > 8192 * 8192:
-        raise DoodleError(f"{width}x{height} is too large for random masks: use at most 8192x8192")
+    if width * height * max(1, batch_size) > MAX_MASK_PIXELS:
+        raise DoodleError(
+            f"{batch_size} x {width}x{height} is too large for random masks: use at most 8192x8192 pixels in all"
+        )
     if n_regions < 1 or n_regions > width * height:
         raise DoodleError(f"n_regions must be between 1 and the number of pixels, got {n_regions}")
-    if batch_size < 1:
-        raise DoodleError(f"batch_size must be at least 1, got {batch_size}")
+    if not 1 <= batch_size <= MAX_BATCH:
+        raise DoodleError(f"batch_size must be between 1 and {MAX_BATCH}, got {batch_size}")
     if not 0.0 <= roughness <= 1.0:
         raise DoodleError(f"roughness must be between 0 and 1, got {roughness}")
-    if smoothing < 0:
-        raise DoodleError(f"smoothing must be 0 or more, got {smoothing}")
+    if not 0 <= smoothing <= MAX_SMOOTHING:
+        raise DoodleError(f"smoothing must be between 0 and {MAX_SMOOTHING}, got {smoothing}")
     if not 0.0 <= min_piece < 1.0 / n_regions:
         raise DoodleError(f"min_piece must be between 0 and 1/n_regions ({1 / n_regions:.3f}), got {min_piece}")
 

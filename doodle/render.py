@@ -14,6 +14,7 @@ from .errors import DoodleError
 from .generator_file import GeneratorBundle
 from .memory import out_of_memory_as_error
 from .progress import Progress, no_progress
+from .seeds import check_seed
 
 TILE_MARGIN_STEPS = 8
 """Margin around each tile, in units of the generator's size multiple (16 px for 5 levels)."""
@@ -35,6 +36,7 @@ def render(
     tile are rendered tile by tile. Image ``i`` of the batch gets the noise of (seed, i).
     """
     _validate(bundle, masks, tile_size)
+    check_seed(seed)
     model = bundle.model.eval()
     device = next(model.parameters()).device
     height, width = masks.shape[-2:]

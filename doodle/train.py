@@ -32,6 +32,7 @@ from .objective import RANGE_PENALTY, DoodleObjective, out_of_range
 from .progress import Progress, no_progress
 from .random_masks import MASK_SAMPLINGS, check_mask_sampling, training_masks
 from .regions import RegionMasks
+from .seeds import check_seed
 from .vgg import VGGFeatures
 
 MIN_LR_FRACTION = 0.1
@@ -91,8 +92,7 @@ class TrainSettings:
             raise DoodleError(f"weight_average must be in [0, 1) (0 = off), got {self.weight_average}")
         if self.levels is not None and not 1 <= self.levels <= MAX_LEVELS:
             raise DoodleError(f"levels must be between 1 and {MAX_LEVELS}, got {self.levels}")
-        if not 0 <= self.seed < 2**63:
-            raise DoodleError(f"seed must be between 0 and 2**63 - 1, got {self.seed}")
+        check_seed(self.seed)
         check_distribution_weight(self.distribution_weight)
         if self.checkpoint_every < 1:
             raise DoodleError(f"checkpoint_every must be at least 1, got {self.checkpoint_every}")

@@ -197,7 +197,7 @@ class TrainDoodleStyle(io.ComfyNode):
             batch_size,
             learning_rate,
             size,
-            seed % 2**63,
+            seed,
             checkpoint_every=50,
             loss_scales=loss_scales,
             weight_average=weight_average,

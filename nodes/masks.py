@@ -6,6 +6,7 @@ import torch
 from comfy_api.latest import io, ui
 
 from ..doodle import api
+from ..doodle.random_masks import MAX_BATCH, MAX_SMOOTHING
 from . import host
 from .types import CATEGORY, SEED_MAX, DoodleMasks
 
@@ -61,7 +62,7 @@ class RandomDoodleMask(io.ComfyNode):
                 io.Int.Input("height", default=384, min=16, max=8192, step=8),
                 io.Int.Input("n_regions", default=4, min=1, max=16, tooltip="Ignored when palette_from is given."),
                 io.Int.Input("seed", default=0, min=0, max=SEED_MAX, control_after_generate=True),
-                io.Int.Input("batch_size", default=1, min=1, max=64),
+                io.Int.Input("batch_size", default=1, min=1, max=MAX_BATCH),
                 io.Float.Input(
                     "roughness",
                     default=0.5,
@@ -74,7 +75,7 @@ class RandomDoodleMask(io.ComfyNode):
                     "smoothing",
                     default=11,
                     min=0,
-                    max=101,
+                    max=MAX_SMOOTHING,
                     tooltip="Median filter diameter in pixels: removes thin slivers.",
                 ),
                 DoodleMasks.Input(

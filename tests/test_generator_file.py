@@ -48,6 +48,11 @@ def edited_metadata(data: bytes, edit) -> bytes:
     return struct.pack("<Q", len(encoded)) + encoded + data[8 + length :]
 
 
+def _architecture(data: bytes, **changes) -> str:
+    length = struct.unpack("<Q", data[:8])[0]
+    return json.dumps(json.loads(json.loads(data[8 : 8 + length])["__metadata__"]["architecture"]) | changes)
+
+
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
@@ -65,6 +70,10 @@ def edited_metadata(data: bytes, edit) -> bytes:
                 lambda m: m.update(architecture='{"n_regions": 3, "levels": 2, "widths": [8, 8], "noise_channels": 4}'),
             ),
             "weight",
+        ),
+        (  # would allocate a first convolution of 10^12 weights
+            lambda d: edited_metadata(d, lambda m: m.update(architecture=_architecture(d, noise_channels=10**9))),
+            "implausible architecture",
         ),
     ],
 )
