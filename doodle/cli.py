@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -295,13 +296,41 @@ def _render(args: argparse.Namespace, progress: TqdmProgress) -> torch.Tensor:
     return api.render_image(bundle, args.seed, masks=masks, tile_size=args.tile_size, progress=progress)
 
 
+CORE_NAMES = {
+    "n_regions": "--regions",
+    "style_image": "--style",
+    "style_masks": "--style-map",
+    "target_masks": "--doodle",
+    "content_image": "--content",
+    "palette_from": "--palette-from",
+}
+"""The API's (and the nodes') names that messages use where this command line has a flag of another name."""
+
+
+def in_flags(message: str, flags: dict[str, str]) -> str:
+    """``message`` with the settings it names as this command's flags: ``learning_rate`` -> ``--learning-rate``
+    (where a message already gives the flag, as ``n_colors (--colors)``, it is left as it is)."""
+    for name, flag in flags.items():
+        message = re.sub(rf"(?<![\w-]){name}(?![\w-])(?! \(--)", flag, message)
+    return message
+
+
+def _flags(parser: argparse.ArgumentParser, command: str) -> dict[str, str]:
+    """The settings with two-word names that ``command`` takes, each with its long flag."""
+    commands = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
+    options = [*parser._actions, *commands.choices[command]._actions]
+    flags = {action.dest: max(action.option_strings, key=len) for action in options if action.option_strings}
+    return {name: flag for name, flag in flags.items() if "_" in name} | CORE_NAMES
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
         path = run(args)
     except DoodleError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {in_flags(str(error), _flags(parser, args.command))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(

@@ -222,3 +222,24 @@ def test_missing_or_foreign_convert_hed_inputs_are_one_error_line(
 def test_a_median_filter_wider_than_allowed_is_refused_at_once(tmp_path: Path, capsys) -> None:
     assert cli.main(["random-masks", "--smoothing", "100000000", "-o", str(tmp_path / "m.png")]) == 2
     assert "smoothing must be between 0 and 101" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("command", "arguments", "message"),
+    [
+        ("train", ["--learning-rate", "2"], "error: --learning-rate must be in (0, 1], got 2.0"),
+        ("train", ["--weight-average", "1"], "error: --weight-average must be in [0, 1)"),
+        ("random-masks", ["--regions", "0"], "error: --regions must be between 1"),
+        ("masks", ["--colors", "2"], "but n_colors (--colors) is 2"),  # names its flag already: left alone
+    ],
+)
+def test_messages_name_the_command_lines_own_flags(
+    tmp_path: Path, style_files: list[str], capsys, command: str, arguments: list[str], message: str
+) -> None:
+    line = [*command_line(command, tmp_path, style_files), *arguments, "-o", str(tmp_path / "out.png")]
+    if command == "random-masks":
+        line.remove("--palette-from")
+        line.remove(str(tmp_path / "map.png"))
+    assert cli.main(line) == 2
+    error = capsys.readouterr().err
+    assert message in error and "learning_rate" not in error and "weight_average" not in error
