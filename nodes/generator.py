@@ -11,7 +11,7 @@ from comfy_api.latest import io, ui
 
 from ..doodle import api
 from . import host
-from .types import CATEGORY, SEED_MAX, DoodleGenerator, DoodleMasks
+from .types import CATEGORY, SEED_MAX, DoodleGenerator, DoodleMasks, distribution_weight_input
 
 SAVE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,99}$")
 log = logging.getLogger(__name__)
@@ -119,7 +119,9 @@ class TrainDoodleStyle(io.ComfyNode):
             category=CATEGORY,
             description="Train a generator for one style on random masks. Saves to models/doodle_generators/"
             "<save_name>.safetensors every 50 steps and on Cancel; resume_from continues a run. 200 steps show "
-            "the idea; 1000+ give good textures (much faster on a GPU).",
+            "the idea; 1000+ give good textures (much faster on a GPU). Shows the trained generator's render of "
+            "the style's own map and its training record; runs on its own (an output node).",
+            is_output_node=True,
             inputs=[
                 io.Image.Input("style_image"),
                 DoodleMasks.Input("style_masks", tooltip="MaskFromColors of the style image's map."),
@@ -169,6 +171,7 @@ class TrainDoodleStyle(io.ComfyNode):
                     tooltip="0.99 saves an average of the weights over about the last 100 steps, which renders "
                     "better than the last step's when batches are small; 0 = off.",
                 ),
+                distribution_weight_input(),
             ],
             outputs=[DoodleGenerator.Output(display_name="generator")],
         )
@@ -188,6 +191,7 @@ class TrainDoodleStyle(io.ComfyNode):
         resume_from: api.GeneratorBundle | None = None,
         loss_scales: int = 1,
         weight_average: float = 0.0,
+        distribution_weight: float = 0.0,
     ) -> io.NodeOutput:
         name = save_name.strip().removesuffix(".safetensors")
         if not SAVE_NAME.match(name):
@@ -201,6 +205,7 @@ class TrainDoodleStyle(io.ComfyNode):
             checkpoint_every=50,
             loss_scales=loss_scales,
             weight_average=weight_average,
+            distribution_weight=distribution_weight,
         )
         folder = host.generator_save_dir()
         path = folder / f"{name}.safetensors" if resume_from is not None else unused_save_path(folder, name)
@@ -218,7 +223,20 @@ class TrainDoodleStyle(io.ComfyNode):
                 checkpoint_path=path,
                 progress=host.ComfyProgress(steps),
             )
+            preview = api.render_image(bundle, 0, masks=style_masks.select(0)).to(host.output_device())
         finally:
             host.free_memory()
         bundle.name = path.name
-        return io.NodeOutput(bundle)
+        report = training_report(bundle.training, path)
+        log.info("%s", report)
+        shown = ui.PreviewImage(preview, cls=cls).as_dict() | ui.PreviewText(report).as_dict()
+        return io.NodeOutput(bundle, ui=shown)
+
+
+def training_report(training: dict, path: Path) -> str:
+    """What a run did, in a line a user reads under the node: where it saved, how far, how well, how long."""
+    loss = training.get("final_loss")
+    return (
+        f"{path.name}: {training.get('steps_done', 0)} steps, loss {loss:.4g} (smoothed), "
+        f"{training.get('seconds', 0.0) / 60:.1f} min in all; saved in {path.parent.name}"
+    )

@@ -6,10 +6,9 @@ import torch
 from comfy_api.latest import io, ui
 
 from ..doodle import api
-from ..doodle.distribution_loss import DISTRIBUTION_HELP, MAX_DISTRIBUTION_WEIGHT
 from ..doodle.optimize import INITS, TV_HELP
 from . import host
-from .types import CATEGORY, SEED_MAX, DoodleMasks
+from .types import CATEGORY, SEED_MAX, DoodleMasks, distribution_weight_input
 
 
 class OptimizeDoodle(io.ComfyNode):
@@ -45,15 +44,7 @@ class OptimizeDoodle(io.ComfyNode):
                     tooltip="How to start without init_image.",
                 ),
                 io.Float.Input("tv_weight", default=0.0, min=0.0, max=100.0, step=0.01, optional=True, tooltip=TV_HELP),
-                io.Float.Input(
-                    "distribution_weight",
-                    default=0.0,
-                    min=0.0,
-                    max=MAX_DISTRIBUTION_WEIGHT,
-                    step=0.1,
-                    optional=True,
-                    tooltip=DISTRIBUTION_HELP + ".",
-                ),
+                distribution_weight_input(),
                 io.Image.Input(
                     "init_image",
                     optional=True,

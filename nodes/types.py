@@ -2,6 +2,7 @@
 
 from comfy_api.latest import io
 
+from ..doodle.distribution_loss import DISTRIBUTION_HELP, MAX_DISTRIBUTION_WEIGHT
 from ..doodle.seeds import MAX_SEED
 
 DoodleMasks = io.Custom("DOODLE_MASKS")
@@ -12,3 +13,16 @@ DoodleGenerator = io.Custom("DOODLE_GENERATOR")
 
 CATEGORY = "doodle"
 SEED_MAX = MAX_SEED
+
+
+def distribution_weight_input() -> io.Float.Input:
+    """The colour-distribution term's weight, as training and L-BFGS both take it."""
+    return io.Float.Input(
+        "distribution_weight",
+        default=0.0,
+        min=0.0,
+        max=MAX_DISTRIBUTION_WEIGHT,
+        step=0.1,
+        optional=True,
+        tooltip=DISTRIBUTION_HELP + ".",
+    )

@@ -161,6 +161,26 @@ def test_trained_generator_loads_back_and_renders_and_a_rerun_keeps_it(comfy: Co
     assert np.abs(images[0].astype(int) - images[1].astype(int)).max() > 0, "each image has its own noise"
 
 
+def test_a_train_only_graph_runs_and_shows_a_render_of_the_style_map_and_its_record(comfy: ComfyUIClient) -> None:
+    train = {"style_image": ["1", 0], "style_masks": ["3", 0], "seed": 0, "learning_rate": 0.003}
+    train |= FAST_SETTINGS["TrainDoodleStyle"] | {"save_name": "train_only", "distribution_weight": 1.0}
+    prompt = {
+        "1": {"class_type": "LoadImage", "inputs": {"image": "doodle_renoir_style.png"}},
+        "2": {"class_type": "LoadImage", "inputs": {"image": "doodle_renoir_style_mask.png"}},
+        "3": {"class_type": "MaskFromColors", "inputs": {"image": ["2", 0], "n_colors": 0}},
+        "4": {"class_type": "TrainDoodleStyle", "inputs": train},
+    }
+    result = comfy.run(prompt, timeout=600)
+    (preview,) = result.images("4")
+    style_map = np.asarray(Image.open(comfy.input_dir / "doodle_renoir_style_mask.png"))
+    assert preview.shape[:2] == style_map.shape[:2]
+    (report,) = result.ui("4")["text"]
+    saved = report.split(":")[0]
+    assert saved.startswith("train_only") and "2 steps, loss " in report
+    trained = load_generator(comfy.models_dir / "doodle_generators" / saved)
+    assert trained.training["steps_done"] == 2 and trained.training["distribution_weight"] == 1.0
+
+
 @pytest.mark.parametrize(
     ("node", "inputs", "message"),
     [
