@@ -17,6 +17,7 @@ from .devices import checked_device
 from .errors import DoodleError
 from .generator_file import GeneratorBundle, load_generator, save_generator
 from .image_io import check_image, to_channels_first, to_channels_last
+from .limits import MAX_BATCH
 from .networks import available_networks, load_network
 from .objective import check_style_pair
 from .optimize import optimize_doodle, validate_request
@@ -73,8 +74,8 @@ def render_image(
     progress: Progress = no_progress,
 ) -> torch.Tensor:
     """Paint masks or a colour doodle; ``batch_size`` copies of a single doodle each get their own noise."""
-    if batch_size < 1 or batch_size > 64:
-        raise DoodleError(f"batch_size must be between 1 and 64, got {batch_size}")
+    if not 1 <= batch_size <= MAX_BATCH:
+        raise DoodleError(f"batch_size must be between 1 and {MAX_BATCH}, got {batch_size}")
     region_masks = generator_masks(bundle, masks, doodle).masks
     if region_masks.shape[0] == 1 and batch_size > 1:
         region_masks = region_masks.expand(batch_size, -1, -1, -1)

@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--learning-rate", type=float, default=0.003)
     train.add_argument("--size", type=int, default=128, help="training resolution")
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--checkpoint-every", type=int, default=50)
+    train.add_argument("--checkpoint-every", type=int, default=api.TrainSettings.checkpoint_every)
     train.add_argument(
         "--mask-sampling", default=MASK_SAMPLINGS[0], choices=MASK_SAMPLINGS, help="how training masks share area"
     )

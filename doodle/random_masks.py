@@ -15,13 +15,13 @@ import torch
 from scipy import ndimage
 
 from .errors import DoodleError
+from .limits import MAX_BATCH
 from .regions import RegionMasks, one_hot_masks
 from .seeds import check_seed
 
 MAX_ATTEMPTS = 50
 MAX_MASK_PIXELS = 8192 * 8192
 """Pixels of one call's masks in all (width x height x batch), about 0.5 GiB of labels."""
-MAX_BATCH = 64
 MAX_SMOOTHING = 101
 """The widest median filter: a disk far wider than the regions only erases them (and costs its diameter in passes)."""
 

@@ -27,6 +27,7 @@ from .errors import DoodleError
 from .generator import MAX_LEVELS, DoodleGenerator, GeneratorConfig, grown
 from .generator_file import GeneratorBundle, save_generator
 from .grad_mode import gradients_enabled, normal_tensor
+from .limits import MAX_BATCH
 from .memory import out_of_memory_as_error
 from .objective import RANGE_PENALTY, DoodleObjective, out_of_range
 from .progress import Progress, no_progress
@@ -52,7 +53,7 @@ class TrainSettings:
     learning_rate: float = 0.003
     size: int = 128
     seed: int = 0
-    checkpoint_every: int = 100
+    checkpoint_every: int = 50
     mask_sampling: str = MASK_SAMPLINGS[0]
     """How training masks share area among regions: one of ``MASK_SAMPLINGS`` (see ``training_masks``)."""
     loss_scales: int = 1
@@ -76,8 +77,8 @@ class TrainSettings:
     def validate(self) -> None:
         if not 1 <= self.steps <= 1_000_000:
             raise DoodleError(f"steps must be between 1 and 1000000, got {self.steps}")
-        if not 1 <= self.batch_size <= 64:
-            raise DoodleError(f"batch_size must be between 1 and 64, got {self.batch_size}")
+        if not 1 <= self.batch_size <= MAX_BATCH:
+            raise DoodleError(f"batch_size must be between 1 and {MAX_BATCH}, got {self.batch_size}")
         if not (0 < self.learning_rate <= 1) or not math.isfinite(self.learning_rate):
             raise DoodleError(f"learning_rate must be in (0, 1], got {self.learning_rate}")
         if not 32 <= self.size <= 2048:

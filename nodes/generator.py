@@ -10,6 +10,7 @@ import torch
 from comfy_api.latest import io, ui
 
 from ..doodle import api
+from ..doodle.limits import MAX_BATCH
 from . import host
 from .types import CATEGORY, SEED_MAX, DoodleGenerator, DoodleMasks, distribution_weight_input
 
@@ -70,7 +71,7 @@ class RenderDoodle(io.ComfyNode):
                     "batch_size",
                     default=1,
                     min=1,
-                    max=64,
+                    max=MAX_BATCH,
                     optional=True,
                     tooltip="Paintings of one doodle, each with its own noise (masks of several doodles: one each).",
                 ),
@@ -132,7 +133,7 @@ class TrainDoodleStyle(io.ComfyNode):
                     max=100000,
                     tooltip="Total steps; a resumed run continues up to this many.",
                 ),
-                io.Int.Input("batch_size", default=4, min=1, max=64),
+                io.Int.Input("batch_size", default=4, min=1, max=MAX_BATCH),
                 io.Float.Input("learning_rate", default=0.003, min=0.0001, max=1.0, step=0.0001),
                 io.Int.Input(
                     "size",
@@ -202,7 +203,6 @@ class TrainDoodleStyle(io.ComfyNode):
             learning_rate,
             size,
             seed,
-            checkpoint_every=50,
             loss_scales=loss_scales,
             weight_average=weight_average,
             distribution_weight=distribution_weight,

@@ -6,7 +6,8 @@ import torch
 from comfy_api.latest import io, ui
 
 from ..doodle import api
-from ..doodle.random_masks import MAX_BATCH, MAX_SMOOTHING
+from ..doodle.limits import MAX_BATCH
+from ..doodle.random_masks import MAX_SMOOTHING
 from . import host
 from .types import CATEGORY, SEED_MAX, DoodleMasks
 
