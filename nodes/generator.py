@@ -18,6 +18,11 @@ SAVE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,99}$")
 log = logging.getLogger(__name__)
 
 
+def plain_name(save_name: str) -> str:
+    """The file name a save_name asks for, without spaces around it or the suffix."""
+    return save_name.strip().removesuffix(".safetensors")
+
+
 def unused_save_path(folder: Path, name: str) -> Path:
     """``name.safetensors`` in ``folder``, or ``name_2``, ``name_3``... if taken: like ComfyUI's own outputs,
     a new training run never replaces a file (a trained generator can be hours of work)."""
@@ -178,6 +183,13 @@ class TrainDoodleStyle(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, save_name: str) -> bool | str:
+        """A bad save_name is refused when the prompt is queued, not after the training it would end."""
+        if SAVE_NAME.match(plain_name(save_name)):
+            return True
+        return f"save_name {save_name!r} must be a plain file name (letters, digits, space, _ . -)"
+
+    @classmethod
     def execute(
         cls,
         style_image: torch.Tensor,
@@ -194,9 +206,7 @@ class TrainDoodleStyle(io.ComfyNode):
         weight_average: float = 0.0,
         distribution_weight: float = 0.0,
     ) -> io.NodeOutput:
-        name = save_name.strip().removesuffix(".safetensors")
-        if not SAVE_NAME.match(name):
-            raise api.DoodleError(f"save_name {save_name!r} must be a plain file name (letters, digits, space, _ . -)")
+        name = plain_name(save_name)
         settings = api.TrainSettings(
             steps,
             batch_size,

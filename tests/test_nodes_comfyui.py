@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from doodle.generator_file import load_generator
-from tests.comfyui_harness import ComfyUIClient, PromptExecutionError
+from tests.comfyui_harness import ComfyUIClient, PromptExecutionError, PromptValidationError
 from tests.helpers import EXAMPLES, REPO
 from tests.workflow_convert import ui_to_api
 
@@ -179,6 +179,21 @@ def test_a_train_only_graph_runs_and_shows_a_render_of_the_style_map_and_its_rec
     assert saved.startswith("train_only") and "2 steps, loss " in report
     trained = load_generator(comfy.models_dir / "doodle_generators" / saved)
     assert trained.training["steps_done"] == 2 and trained.training["distribution_weight"] == 1.0
+
+
+def test_a_bad_save_name_is_refused_when_the_prompt_is_queued(comfy: ComfyUIClient) -> None:
+    train = {"style_image": ["1", 0], "style_masks": ["3", 0], "seed": 0, "learning_rate": 0.003}
+    train |= FAST_SETTINGS["TrainDoodleStyle"] | {"save_name": "../outside"}
+    prompt = {
+        "1": {"class_type": "LoadImage", "inputs": {"image": "doodle_renoir_style.png"}},
+        "2": {"class_type": "LoadImage", "inputs": {"image": "doodle_renoir_style_mask.png"}},
+        "3": {"class_type": "MaskFromColors", "inputs": {"image": ["2", 0], "n_colors": 0}},
+        "4": {"class_type": "TrainDoodleStyle", "inputs": train},
+    }
+    with pytest.raises(PromptValidationError) as refused:
+        comfy.run(prompt)
+    assert "save_name '../outside' must be a plain file name" in json.dumps(refused.value.node_errors)
+    assert not list((comfy.models_dir / "doodle_generators").glob("*outside*"))
 
 
 @pytest.mark.parametrize(
