@@ -140,11 +140,12 @@ def train_generator(
         started, elapsed_before = time.monotonic(), float(bundle.training.get("seconds", 0.0))
         smoothed = bundle.training.get("final_loss")
         first_step, earlier_phases = step, _phases(bundle.training)
-        saved_step = first_step if checkpoint_path is not None and checkpoint_path.exists() else None
+        saved_step = None  # the last step this run saved
         due = False
         preview_masks = normal_tensor(style_masks.masks[:1]).to(device)
 
         def record() -> None:
+            nonlocal saved_step
             bundle.optimizer_state = _flatten_optimizer(optimiser)
             if settings.weight_average:  # keep the trained weights apart from their average, to resume from
                 live = model.state_dict().items()
@@ -158,7 +159,6 @@ def train_generator(
                 "phases": earlier_phases + [_phase(first_step, step, settings, model.config.levels)],
             }
             if checkpoint_path is not None:
-                nonlocal saved_step
                 save_generator(bundle, checkpoint_path)
                 saved_step = step
 
@@ -202,13 +202,14 @@ def train_generator(
 
 
 def _kept(checkpoint_path: Path | None, saved_step: int | None) -> str:
+    """What the checkpoint file holds after a run stopped without saving its last weights."""
     if checkpoint_path is None:
         return ""
-    return (
-        f" (nothing was saved to {checkpoint_path})"
-        if saved_step is None
-        else f" ({checkpoint_path} keeps step {saved_step})"
-    )
+    if saved_step is not None:
+        return f" ({checkpoint_path} keeps step {saved_step})"
+    if checkpoint_path.exists():
+        return f" ({checkpoint_path} is as it was before this run)"
+    return f" (nothing was saved to {checkpoint_path})"
 
 
 class TrainingBlewUp(DoodleError):
