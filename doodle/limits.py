@@ -2,3 +2,7 @@
 
 MAX_BATCH = 64
 """Images in one call: renders, training steps, random masks."""
+MAX_ITERATIONS = 100_000
+"""L-BFGS iterations of one optimisation."""
+MAX_STEPS = 1_000_000
+"""Training steps of one generator (the total a resumed run reaches)."""

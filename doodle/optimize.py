@@ -11,6 +11,7 @@ from torch.nn import functional as F
 from .distribution_loss import check_distribution_weight
 from .errors import DoodleError
 from .grad_mode import gradients_enabled, normal_tensor
+from .limits import MAX_ITERATIONS
 from .memory import out_of_memory_as_error
 from .objective import RANGE_PENALTY, DoodleObjective, check_style_pair, out_of_range
 from .progress import Progress, no_progress
@@ -245,8 +246,8 @@ def validate_request(
         if not (math.isfinite(weight) and weight >= 0):
             raise DoodleError(f"{name} must be a number of at least 0, got {weight}")
     check_distribution_weight(distribution_weight)
-    if iterations < 1 or iterations > 100_000:
-        raise DoodleError(f"iterations must be between 1 and 100000, got {iterations}")
+    if not 1 <= iterations <= MAX_ITERATIONS:
+        raise DoodleError(f"iterations must be between 1 and {MAX_ITERATIONS}, got {iterations}")
     if scales < 1 or scales > 8:
         raise DoodleError(f"scales must be between 1 and 8, got {scales}")
     if iterations < scales:

@@ -27,7 +27,7 @@ from .errors import DoodleError
 from .generator import MAX_LEVELS, DoodleGenerator, GeneratorConfig, grown
 from .generator_file import GeneratorBundle, save_generator
 from .grad_mode import gradients_enabled, normal_tensor
-from .limits import MAX_BATCH
+from .limits import MAX_BATCH, MAX_STEPS
 from .memory import out_of_memory_as_error
 from .objective import RANGE_PENALTY, DoodleObjective, out_of_range
 from .progress import Progress, no_progress
@@ -75,8 +75,8 @@ class TrainSettings:
     directions are drawn afresh each step."""
 
     def validate(self) -> None:
-        if not 1 <= self.steps <= 1_000_000:
-            raise DoodleError(f"steps must be between 1 and 1000000, got {self.steps}")
+        if not 1 <= self.steps <= MAX_STEPS:
+            raise DoodleError(f"steps must be between 1 and {MAX_STEPS}, got {self.steps}")
         if not 1 <= self.batch_size <= MAX_BATCH:
             raise DoodleError(f"batch_size must be between 1 and {MAX_BATCH}, got {self.batch_size}")
         if not (0 < self.learning_rate <= 1) or not math.isfinite(self.learning_rate):

@@ -10,7 +10,7 @@ import torch
 from comfy_api.latest import io, ui
 
 from ..doodle import api
-from ..doodle.limits import MAX_BATCH
+from ..doodle.limits import MAX_BATCH, MAX_STEPS
 from . import host
 from .types import CATEGORY, SEED_MAX, DoodleGenerator, DoodleMasks, distribution_weight_input
 
@@ -135,7 +135,7 @@ class TrainDoodleStyle(io.ComfyNode):
                     "steps",
                     default=200,
                     min=1,
-                    max=100000,
+                    max=MAX_STEPS,
                     tooltip="Total steps; a resumed run continues up to this many.",
                 ),
                 io.Int.Input("batch_size", default=4, min=1, max=MAX_BATCH),

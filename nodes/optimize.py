@@ -6,6 +6,7 @@ import torch
 from comfy_api.latest import io, ui
 
 from ..doodle import api
+from ..doodle.limits import MAX_ITERATIONS
 from ..doodle.optimize import INITS, TV_HELP
 from . import host
 from .types import CATEGORY, SEED_MAX, DoodleMasks, distribution_weight_input
@@ -25,7 +26,9 @@ class OptimizeDoodle(io.ComfyNode):
                 io.Image.Input("style_image"),
                 DoodleMasks.Input("style_masks", tooltip="MaskFromColors of the style image's map."),
                 DoodleMasks.Input("target_masks", tooltip="MaskFromColors of the doodle, palette_from = style_masks."),
-                io.Int.Input("iterations", default=300, min=1, max=10000, tooltip="L-BFGS steps over all scales."),
+                io.Int.Input(
+                    "iterations", default=300, min=1, max=MAX_ITERATIONS, tooltip="L-BFGS steps over all scales."
+                ),
                 io.Int.Input("seed", default=0, min=0, max=SEED_MAX, control_after_generate=True),
                 io.Combo.Input(
                     "loss_network",
