@@ -80,7 +80,7 @@ def optimize_doodle(
         content_image, init_image = (
             None if given is None else normal_tensor(given).to(device) for given in (content_image, init_image)
         )
-        generator = torch.Generator(device="cpu").manual_seed(seed)
+        rng = torch.Generator(device="cpu").manual_seed(seed)
         budget = _split_iterations(iterations, scales)
         image: torch.Tensor | None = None
         done = 0
@@ -93,7 +93,7 @@ def optimize_doodle(
             content = None if content_image is None else _resize(content_image, level_size)
             objective.set_content(content, content_weight)
             if image is None:
-                image = _initial_image(init, init_image, masks, style_image, style_masks, content, generator)
+                image = _initial_image(init, init_image, masks, style_image, style_masks, content, rng)
             else:
                 image = F.interpolate(image, size=level_size, mode="bilinear", align_corners=False)
             image = run_lbfgs(objective, image, steps, lambda i, preview, n=done: progress(n + i, iterations, preview))
@@ -174,9 +174,9 @@ def _initial_image(
     style_image: torch.Tensor,
     style_masks: torch.Tensor,
     content: torch.Tensor | None,
-    generator: torch.Generator,
+    rng: torch.Generator,
 ) -> torch.Tensor:
-    noise = torch.randn((1, 3, *masks.shape[-2:]), generator=generator).to(masks.device)
+    noise = torch.randn((1, 3, *masks.shape[-2:]), generator=rng).to(masks.device)
     if init_image is not None:
         return _resize(init_image, (masks.shape[-2], masks.shape[-1])).clamp(0, 1)
     if init == "content" and content is not None:

@@ -12,7 +12,7 @@ from comfy_api.latest import io, ui
 from ..doodle import api
 from ..doodle.limits import MAX_BATCH, MAX_STEPS
 from . import host
-from .types import CATEGORY, SEED_MAX, DoodleGenerator, DoodleMasks, distribution_weight_input
+from .types import CATEGORY, SEED_MAX, GeneratorSocket, MasksSocket, distribution_weight_input
 
 SAVE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,99}$")
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ class LoadDoodleGenerator(io.ComfyNode):
             category=CATEGORY,
             description="Load a trained generator from models/doodle_generators or the generators shipped with doodle.",
             inputs=[io.Combo.Input("generator_name", options=host.generator_names())],
-            outputs=[DoodleGenerator.Output(display_name="generator")],
+            outputs=[GeneratorSocket.Output(display_name="generator")],
         )
 
     @classmethod
@@ -64,9 +64,9 @@ class RenderDoodle(io.ComfyNode):
             category=CATEGORY,
             description="Paint masks or a colour doodle with a trained generator in one forward pass.",
             inputs=[
-                DoodleGenerator.Input("generator"),
+                GeneratorSocket.Input("generator"),
                 io.Int.Input("seed", default=0, min=0, max=SEED_MAX, control_after_generate=True),
-                DoodleMasks.Input("masks", optional=True, tooltip="Region masks (give masks or doodle)."),
+                MasksSocket.Input("masks", optional=True, tooltip="Region masks (give masks or doodle)."),
                 io.Image.Input(
                     "doodle",
                     optional=True,
@@ -130,7 +130,7 @@ class TrainDoodleStyle(io.ComfyNode):
             is_output_node=True,
             inputs=[
                 io.Image.Input("style_image"),
-                DoodleMasks.Input("style_masks", tooltip="MaskFromColors of the style image's map."),
+                MasksSocket.Input("style_masks", tooltip="MaskFromColors of the style image's map."),
                 io.Int.Input(
                     "steps",
                     default=200,
@@ -157,7 +157,7 @@ class TrainDoodleStyle(io.ComfyNode):
                     tooltip="File name in models/doodle_generators. A new run never replaces a file (it saves as "
                     "<save_name>_2, _3...); with resume_from it saves into <save_name>.",
                 ),
-                DoodleGenerator.Input("resume_from", optional=True),
+                GeneratorSocket.Input("resume_from", optional=True),
                 io.Int.Input(
                     "loss_scales",
                     default=1,
@@ -179,7 +179,7 @@ class TrainDoodleStyle(io.ComfyNode):
                 ),
                 distribution_weight_input(),
             ],
-            outputs=[DoodleGenerator.Output(display_name="generator")],
+            outputs=[GeneratorSocket.Output(display_name="generator")],
         )
 
     @classmethod

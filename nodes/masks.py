@@ -9,7 +9,7 @@ from ..doodle import api
 from ..doodle.limits import MAX_BATCH
 from ..doodle.random_masks import MAX_SMOOTHING
 from . import host
-from .types import CATEGORY, SEED_MAX, DoodleMasks
+from .types import CATEGORY, SEED_MAX, MasksSocket
 
 
 class MaskFromColors(io.ComfyNode):
@@ -30,14 +30,14 @@ class MaskFromColors(io.ComfyNode):
                     max=64,
                     tooltip="Number of regions; 0 detects the painted colours automatically.",
                 ),
-                DoodleMasks.Input(
+                MasksSocket.Input(
                     "palette_from",
                     optional=True,
                     tooltip="Masks of another map (the style's): reuse its palette so regions line up.",
                 ),
             ],
             outputs=[
-                DoodleMasks.Output(display_name="masks"),
+                MasksSocket.Output(display_name="masks"),
                 io.Image.Output(display_name="preview", tooltip="Each pixel in its region's palette colour."),
             ],
         )
@@ -79,13 +79,13 @@ class RandomDoodleMask(io.ComfyNode):
                     max=MAX_SMOOTHING,
                     tooltip="Median filter diameter in pixels: removes thin slivers.",
                 ),
-                DoodleMasks.Input(
+                MasksSocket.Input(
                     "palette_from",
                     optional=True,
                     tooltip="Use these masks' palette (and region count), e.g. a generator's style map.",
                 ),
             ],
-            outputs=[DoodleMasks.Output(display_name="masks"), io.Image.Output(display_name="preview")],
+            outputs=[MasksSocket.Output(display_name="masks"), io.Image.Output(display_name="preview")],
         )
 
     @classmethod

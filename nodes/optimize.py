@@ -9,7 +9,7 @@ from ..doodle import api
 from ..doodle.limits import MAX_ITERATIONS
 from ..doodle.optimize import INITS, TV_HELP
 from . import host
-from .types import CATEGORY, SEED_MAX, DoodleMasks, distribution_weight_input
+from .types import CATEGORY, SEED_MAX, MasksSocket, distribution_weight_input
 
 
 class OptimizeDoodle(io.ComfyNode):
@@ -24,8 +24,8 @@ class OptimizeDoodle(io.ComfyNode):
             "(init_image).",
             inputs=[
                 io.Image.Input("style_image"),
-                DoodleMasks.Input("style_masks", tooltip="MaskFromColors of the style image's map."),
-                DoodleMasks.Input("target_masks", tooltip="MaskFromColors of the doodle, palette_from = style_masks."),
+                MasksSocket.Input("style_masks", tooltip="MaskFromColors of the style image's map."),
+                MasksSocket.Input("target_masks", tooltip="MaskFromColors of the doodle, palette_from = style_masks."),
                 io.Int.Input(
                     "iterations", default=300, min=1, max=MAX_ITERATIONS, tooltip="L-BFGS steps over all scales."
                 ),

@@ -5,10 +5,10 @@ from comfy_api.latest import io
 from ..doodle.distribution_loss import DISTRIBUTION_HELP, MAX_DISTRIBUTION_WEIGHT
 from ..doodle.seeds import MAX_SEED
 
-DoodleMasks = io.Custom("DOODLE_MASKS")
+MasksSocket = io.Custom("DOODLE_MASKS")
 """A :class:`doodle.regions.RegionMasks`: one-hot masks [B, R, H, W] and their palette [R, 3]."""
 
-DoodleGenerator = io.Custom("DOODLE_GENERATOR")
+GeneratorSocket = io.Custom("DOODLE_GENERATOR")
 """A :class:`doodle.generator_file.GeneratorBundle`: a trained generator with its palette and history."""
 
 CATEGORY = "doodle"
