@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from hypothesis import event
 from PIL import Image
 
 from doodle.vgg import VGGFeatures
@@ -39,3 +40,23 @@ def painted_map(labels: np.ndarray, colours: list[tuple[int, int, int]], blur: b
             sum(padded[dy : dy + labels.shape[0], dx : dx + labels.shape[1]] for dy in range(3) for dx in range(3)) / 9
         )
     return torch.from_numpy(np.round(image) / 255.0).float()[None]
+
+
+class Outcomes:
+    """A property test's generated cases, counted as refused (our error) or checked, so that a property whose
+    cases are nearly all refused fails instead of passing untested. Also reported as hypothesis events."""
+
+    def __init__(self) -> None:
+        self.checked = self.refused = 0
+
+    def refuse(self) -> None:
+        self.refused += 1
+        event("refused")
+
+    def check(self) -> None:
+        self.checked += 1
+        event("checked")
+
+    def require(self, share: float) -> None:
+        total = self.checked + self.refused
+        assert self.checked >= share * total, f"only {self.checked} of {total} cases were checked, not refused"
