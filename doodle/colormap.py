@@ -25,7 +25,7 @@ from scipy.optimize import linear_sum_assignment
 
 from .errors import DoodleError
 from .image_io import check_image
-from .regions import RegionMasks
+from .regions import RegionMasks, check_region_count
 
 log = logging.getLogger(__name__)
 
@@ -153,11 +153,8 @@ def aligned_to_palette(masks: RegionMasks, palette: torch.Tensor, palette_name: 
     ``palette_from`` (whose regions come largest first) still paint each region with its own texture.
     Error messages call the palette's owner ``palette_name``.
     """
-    if masks.n_regions != palette.shape[0]:
-        raise DoodleError(
-            f"the masks have {masks.n_regions} regions but {palette_name} has {palette.shape[0]}: make them "
-            f"with MaskFromColors or RandomDoodleMask in {palette_name}'s colours (palette_from)"
-        )
+    advice = f"make them with MaskFromColors or RandomDoodleMask in {palette_name}'s colours (palette_from)"
+    check_region_count(masks.masks, palette_name, palette.shape[0], advice)
     own, reference = (colours.detach().cpu().double().numpy() * 255.0 for colours in (masks.palette, palette))
     partner, _ = _partners(own, reference)
     order = np.argsort(partner)  # channel order[k] of the masks is region k of the palette

@@ -17,11 +17,13 @@ from .distribution_loss import (
     region_members,
 )
 from .errors import DoodleError
+from .regions import check_region_count
 from .style_loss import StyleTargets, mask_pyramid, region_plan, style_loss, style_targets, total_variation
 from .vgg import CONTENT_LAYER, STYLE_LAYERS, VGGFeatures
 
 log = logging.getLogger(__name__)
 
+TARGET_ADVICE = "make the target's masks with palette_from set to the style's masks"
 RANGE_PENALTY = 10.0
 """Weight of :func:`out_of_range` beside a loss taken at the image clamped to 0..1 (the one saved and shown),
 in training and in L-BFGS: it pulls a pixel beyond the range back, where the clamp alone would leave it stuck.
@@ -81,11 +83,7 @@ class DoodleObjective:
 
     def set_target_masks(self, masks: torch.Tensor) -> None:
         """Fix the target's masks ``[B, R, h, w]`` for the following calls (their gather plans are precomputed)."""
-        if masks.shape[1] != self.n_regions:
-            raise DoodleError(
-                f"the target masks have {masks.shape[1]} regions but the style map has {self.n_regions}: make "
-                "the target's masks with palette_from set to the style's masks"
-            )
+        check_region_count(masks, "the style map", self.n_regions, TARGET_ADVICE, what="the target masks")
         missing = (masks.sum(dim=(0, 2, 3)) > 0) & ~self.targets.present
         if missing.any():
             log.warning(

@@ -13,8 +13,9 @@ from .errors import DoodleError
 from .grad_mode import gradients_enabled, normal_tensor
 from .limits import MAX_ITERATIONS
 from .memory import out_of_memory_as_error
-from .objective import RANGE_PENALTY, DoodleObjective, check_style_pair, out_of_range
+from .objective import RANGE_PENALTY, TARGET_ADVICE, DoodleObjective, check_style_pair, out_of_range
 from .progress import Progress, no_progress
+from .regions import check_region_count
 from .seeds import check_seed
 from .vgg import VGGFeatures
 
@@ -258,11 +259,7 @@ def validate_request(
         raise DoodleError("init is 'content' but no content_image was given")
     if size < 0:
         raise DoodleError(f"size must be 0 (the target's size) or positive, got {size}")
-    if style_masks.shape[1] != target_masks.shape[1]:
-        raise DoodleError(
-            f"the target masks have {target_masks.shape[1]} regions but the style masks have {style_masks.shape[1]}: "
-            "make the target's masks with palette_from set to the style's masks"
-        )
+    check_region_count(target_masks, "the style map", style_masks.shape[1], TARGET_ADVICE, what="the target masks")
     height, width = _output_size(target_masks.shape[-2:], size)
     if height * width > MAX_PIXELS:
         raise DoodleError(f"{width}x{height} is too large to optimise: choose a size with at most 4096x4096 pixels")

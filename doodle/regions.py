@@ -60,3 +60,10 @@ class RegionMasks:
 def one_hot_masks(labels: torch.Tensor, n_regions: int) -> torch.Tensor:
     """Float masks ``[B, R, H, W]`` of integer labels ``[B, H, W]`` in ``0..R-1``."""
     return torch.nn.functional.one_hot(labels.long(), n_regions).permute(0, 3, 1, 2).float()
+
+
+def check_region_count(masks: torch.Tensor, owner: str, n_regions: int, advice: str, what: str = "the masks") -> None:
+    """One check and one wording wherever masks ``[B, R, H, W]`` meet what was made for ``n_regions`` regions
+    (a generator, a style map); ``advice`` says how to make fitting masks."""
+    if masks.shape[1] != n_regions:
+        raise DoodleError(f"{what} have {masks.shape[1]} regions but {owner} has {n_regions}: {advice}")

@@ -14,6 +14,7 @@ from .errors import DoodleError
 from .generator_file import GeneratorBundle
 from .memory import out_of_memory_as_error
 from .progress import Progress, no_progress
+from .regions import check_region_count
 from .seeds import check_seed
 
 TILE_MARGIN_STEPS = 8
@@ -77,11 +78,8 @@ def _tile_grid(height: int, width: int, tile_size: int, multiple: int) -> list[t
 def _validate(bundle: GeneratorBundle, masks: torch.Tensor, tile_size: int) -> None:
     if masks.ndim != 4:
         raise DoodleError(f"masks must be [batch, regions, height, width], got {tuple(masks.shape)}")
-    if masks.shape[1] != bundle.n_regions:
-        raise DoodleError(
-            f"the masks have {masks.shape[1]} regions but generator {bundle.name or ''} was trained for "
-            f"{bundle.n_regions}: make the masks with this generator's palette"
-        )
+    owner = f"generator {bundle.name}" if bundle.name else "the generator"
+    check_region_count(masks, owner, bundle.n_regions, "make the masks with this generator's palette")
     height, width = masks.shape[-2:]
     if height < 1 or width < 1:
         raise DoodleError(f"cannot render an empty {width}x{height} image")

@@ -140,7 +140,7 @@ def test_batch_images_get_their_own_noise() -> None:
 @pytest.mark.parametrize(
     ("masks", "tile", "message"),
     [
-        (torch.zeros(1, 4, 8, 8), 0, "4 regions but generator small was trained for 3"),
+        (torch.zeros(1, 4, 8, 8), 0, "the masks have 4 regions but generator small has 3"),
         (torch.zeros(1, 3, 3000, 3000), 0, "too large to render in one piece"),
         (torch.zeros(1, 3, 8, 8), -1, "tile_size"),
         (torch.full((1, 3, 8, 8), float("nan")), 0, "NaN"),

@@ -163,7 +163,10 @@ def test_init_image_is_where_the_optimisation_starts() -> None:
         ({"distribution_weight": 1001.0}, "distribution_weight must be between 0 and 1000"),
         ({"size": -5}, "size"),
         ({"size": 100000}, "too large"),
-        ({"target_masks": two_regions(40, 40, 20).repeat(1, 2, 1, 1)}, "4 regions but the style masks have 2"),
+        (
+            {"target_masks": two_regions(40, 40, 20).repeat(1, 2, 1, 1)},
+            "the target masks have 4 regions but the style map has 2",
+        ),
         ({"target_masks": two_regions(4, 40, 20)}, "too small"),
     ],
 )
