@@ -95,20 +95,25 @@ class RegionModulation(nn.Module):
         super().__init__()
         self.map = nn.Conv2d(n_regions, 2 * BLOCK_CONVS * width, 1, bias=False)  # masks sum to 1: no bias needed
         nn.init.zeros_(self.map.weight)
+        unit = torch.zeros_like(self.map.weight).unflatten(0, (BLOCK_CONVS, 2, width))
+        unit[:, 0] = 1  # the scales' rows
+        self.register_buffer("unit_scale", unit.flatten(0, 2), persistent=False)
 
     def forward(self, masks: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        pieces = self.map(masks).chunk(2 * BLOCK_CONVS, dim=1)
+        """Per convolution, ``(1 + scale, shift)``: the 1 is added to the map's weights, which adds it to the
+        scale because masks sum to 1, so applying it is one pass over the features (``addcmul``), not two."""
+        pieces = F.conv2d(masks, self.map.weight + self.unit_scale).chunk(2 * BLOCK_CONVS, dim=1)
         return [(pieces[2 * index], pieces[2 * index + 1]) for index in range(BLOCK_CONVS)]
 
 
 def run_block(block: nn.Sequential, x: torch.Tensor, modulation: list[tuple[torch.Tensor, torch.Tensor]] | None):
-    """``block`` on ``x``, each convolution's output modulated by ``modulation`` when given."""
+    """``block`` on ``x``, each convolution's output modulated by ``modulation`` (:class:`RegionModulation`)."""
     convs = 0
     for layer in block:
         x = layer(x)
         if modulation is not None and isinstance(layer, nn.Conv2d):
-            scale, shift = modulation[convs]
-            x = torch.addcmul(x + shift, x, scale)
+            unit_scale, shift = modulation[convs]
+            x = torch.addcmul(shift, x, unit_scale)
             convs += 1
     return x
 
