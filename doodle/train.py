@@ -213,7 +213,8 @@ def _kept(checkpoint_path: Path | None, saved_step: int | None) -> str:
 
 
 class TrainingBlewUp(DoodleError):
-    """The loss left all bounds: the weights that made it are not worth a checkpoint."""
+    """The render left 0..1 far behind, or the loss is not finite: the weights that made it are not worth a
+    checkpoint."""
 
 
 def validate_training(
