@@ -9,6 +9,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+WEB_DIRECTORY = "./web"
+"""The DoodleCanvas widget's scripts, which ComfyUI serves under /extensions/doodle/."""
+
 if TYPE_CHECKING:
     from comfy_api.latest import ComfyExtension
 

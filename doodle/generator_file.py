@@ -24,6 +24,8 @@ from .state_dicts import fitted_state
 
 FORMAT = "generator"
 FORMAT_VERSION = 1
+MAX_HEADER_BYTES = 100_000_000
+"""safetensors' own limit on a header: a larger length field means a damaged or foreign file."""
 
 
 @dataclass
@@ -91,7 +93,7 @@ def parse_generator(data: bytes, name: str, device: torch.device | str = "cpu") 
                 f"{name} has format version {version}, newer than this doodle reads ({FORMAT_VERSION}): update doodle"
             )
         config = GeneratorConfig.from_dict(json.loads(metadata["architecture"]))
-        palette = torch.tensor(json.loads(metadata["palette"]), dtype=torch.float32)
+        palette = _palette(metadata)
         training = json.loads(metadata.get("training", "{}"))
         loss_network = metadata["loss_network"]
         if not isinstance(training, dict):
@@ -116,6 +118,33 @@ def parse_generator(data: bytes, name: str, device: torch.device | str = "cpu") 
         model = model.to(device).eval()
     optimizer_state = {k[10:]: v for k, v in tensors.items() if k.startswith("optimizer.")}
     return GeneratorBundle(model, palette, loss_network, training, optimizer_state, name)
+
+
+def read_palette(path: Path) -> torch.Tensor:
+    """A generator file's palette ``[R, 3]`` from its header alone: listing palettes never reads weights."""
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            prefix = handle.read(8)
+            length = int.from_bytes(prefix, "little")
+            data = prefix + handle.read(min(length, MAX_HEADER_BYTES))
+    except OSError as error:
+        raise DoodleError(f"could not read generator file {path.name}: {error.strerror or error}") from error
+    try:
+        metadata = _metadata(data)
+        if metadata.get("doodle_format") != FORMAT:
+            raise ValueError("no doodle_format=generator metadata")
+        palette = _palette(metadata)
+        n_regions = int(metadata["n_regions"])
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
+        raise DoodleError(f"{path.name} is not a readable doodle generator ({error})") from error
+    if palette.ndim != 2 or palette.shape != (n_regions, 3) or not torch.isfinite(palette).all():
+        raise DoodleError(f"{path.name}: the palette does not match its {n_regions} regions")
+    return palette
+
+
+def _palette(metadata: dict[str, str]) -> torch.Tensor:
+    return torch.tensor(json.loads(metadata["palette"]), dtype=torch.float32)
 
 
 def _metadata(data: bytes) -> dict[str, str]:

@@ -6,3 +6,5 @@ MAX_ITERATIONS = 100_000
 """L-BFGS iterations of one optimisation."""
 MAX_STEPS = 1_000_000
 """Training steps of one generator (the total a resumed run reaches)."""
+MAX_CANVAS_SIDE = 4096
+"""Pixels a side of a painted canvas: the page holds it in memory at every undo step."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from comfy_api.latest import ComfyExtension, io
 
-from . import host
+from . import host, routes
+from .canvas import DoodleCanvas
 from .generator import LoadDoodleGenerator, RenderDoodle, TrainDoodleStyle
 from .masks import MaskFromColors, RandomDoodleMask
 from .optimize import OptimizeDoodle
@@ -16,6 +17,7 @@ NODES: list[type[io.ComfyNode]] = [
     RenderDoodle,
     TrainDoodleStyle,
     OptimizeDoodle,
+    DoodleCanvas,
 ]
 
 
@@ -23,6 +25,7 @@ class DoodleExtension(ComfyExtension):
     async def on_load(self) -> None:
         host.register_model_folders()
         host.install_example_inputs()
+        routes.register(host.server_routes())
 
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
         return NODES

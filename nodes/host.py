@@ -5,6 +5,7 @@ Everything ComfyUI-specific that the nodes need lives here, so the node modules 
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import time
 from pathlib import Path
@@ -12,10 +13,14 @@ from pathlib import Path
 import comfy.model_management
 import comfy.utils
 import folder_paths
+import server
 import torch
+from aiohttp import web
 from PIL import Image
 
+from ..doodle.errors import DoodleError
 from ..doodle.image_io import to_uint8
+from ..doodle.palettes import Palette, generator_palette, map_palette
 from ..doodle.progress import Preview
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -23,6 +28,8 @@ GENERATORS_FOLDER = "doodle_generators"
 VGG_FOLDER = "vgg"
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 PREVIEW_SECONDS = 2.0
+GENERATOR_SOURCE = "generator: "
+MAP_SOURCE = "style map: "
 
 
 def register_model_folders() -> None:
@@ -65,6 +72,59 @@ def generator_path(name: str) -> Path:
 def generator_save_dir() -> Path:
     """Where trained generators go: the first ``doodle_generators`` folder (``models/doodle_generators``)."""
     return Path(folder_paths.get_folder_paths(GENERATORS_FOLDER)[0])
+
+
+def palette_sources() -> list[str]:
+    """What a canvas can paint with: every generator, then every image in ``input/`` (as style maps)."""
+    images = folder_paths.filter_files_content_types(_input_files(), ["image"])
+    return [GENERATOR_SOURCE + name for name in generator_names()] + [MAP_SOURCE + name for name in images]
+
+
+def palette_source_path(source: str) -> Path:
+    """The file behind one of :func:`palette_sources` (only those: a name is never joined to a path)."""
+    if source not in palette_sources():
+        raise DoodleError(f"{source!r} is not a generator or an image in input/ (it may have been removed)")
+    if source.startswith(GENERATOR_SOURCE):
+        return generator_path(source.removeprefix(GENERATOR_SOURCE))
+    return Path(folder_paths.get_input_directory()) / source.removeprefix(MAP_SOURCE)
+
+
+def palette(source: str) -> Palette:
+    path = palette_source_path(source)
+    return generator_palette(path) if source.startswith(GENERATOR_SOURCE) else map_palette(path)
+
+
+def palette_fingerprint(source: str) -> str:
+    try:
+        return str(palette_source_path(source).stat().st_mtime_ns)
+    except (DoodleError, OSError):
+        return "missing"
+
+
+def painting_path(painting: str) -> Path | None:
+    """The canvas file a ``painting`` value names (``sub/name.png [input]``), if it is a file inside ``input/``."""
+    if not painting.strip():
+        return None
+    input_dir = Path(folder_paths.get_input_directory()).resolve()
+    try:
+        path = Path(folder_paths.get_annotated_filepath(painting.strip(), str(input_dir))).resolve()
+    except ValueError:  # a path that climbs out of its folder
+        return None
+    return path if path.is_relative_to(input_dir) and path.is_file() else None
+
+
+def file_fingerprint(path: Path | None) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path is not None else "blank"
+
+
+def _input_files() -> list[str]:
+    input_dir = Path(folder_paths.get_input_directory())
+    return sorted(p.name for p in input_dir.iterdir() if p.is_file()) if input_dir.is_dir() else []
+
+
+def server_routes() -> web.RouteTableDef:
+    """ComfyUI's server's route table: routes added before the server starts are served under its address."""
+    return server.PromptServer.instance.routes
 
 
 def vgg_dirs() -> tuple[str, ...]:

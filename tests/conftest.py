@@ -32,3 +32,11 @@ def comfyui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyUIClient]
         yield server.start()
     finally:
         server.stop()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> object:
+    """Keep each phase's report on the test item, so fixtures can act on failure (browser screenshots)."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report

@@ -60,3 +60,12 @@ class Outcomes:
     def require(self, share: float) -> None:
         total = self.checked + self.refused
         assert self.checked >= share * total, f"only {self.checked} of {total} cases were checked, not refused"
+
+
+def region_colours_differ(image: np.ndarray, doodle: np.ndarray) -> bool:
+    """Each painted region of the doodle gets its own mean colour in the result."""
+    colours = np.unique(doodle.reshape(-1, 3), axis=0, return_counts=True)
+    painted = colours[0][colours[1] > 0.02 * doodle.shape[0] * doodle.shape[1]]
+    means = [image[(doodle == colour).all(axis=2)].mean(axis=0) for colour in painted]
+    distances = [np.abs(a - b).sum() for i, a in enumerate(means) for b in means[i + 1 :]]
+    return min(distances) > 10

@@ -11,7 +11,7 @@ from PIL import Image
 
 from doodle.generator_file import load_generator
 from tests.comfyui_harness import ComfyUIClient, PromptExecutionError, PromptValidationError
-from tests.helpers import EXAMPLES, REPO
+from tests.helpers import EXAMPLES, REPO, region_colours_differ
 from tests.workflow_convert import ui_to_api
 
 NODE_IDS = (
@@ -21,6 +21,7 @@ NODE_IDS = (
     "RenderDoodle",
     "TrainDoodleStyle",
     "OptimizeDoodle-LBFGS",
+    "DoodleCanvas",
 )
 WORKFLOWS = sorted((REPO / "example_workflows").glob("*.json"))
 FAST_SETTINGS = {
@@ -105,20 +106,11 @@ def fast_prompt(comfy: ComfyUIClient, workflow_path: Path) -> dict:
     return prompt
 
 
-def region_colours_differ(image: np.ndarray, doodle: np.ndarray) -> bool:
-    """Each painted region of the doodle gets its own mean colour in the result."""
-    colours = np.unique(doodle.reshape(-1, 3), axis=0, return_counts=True)
-    painted = colours[0][colours[1] > 0.02 * doodle.shape[0] * doodle.shape[1]]
-    means = [image[(doodle == colour).all(axis=2)].mean(axis=0) for colour in painted]
-    distances = [np.abs(a - b).sum() for i, a in enumerate(means) for b in means[i + 1 :]]
-    return min(distances) > 10
-
-
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=[w.stem for w in WORKFLOWS])
 def test_every_example_workflow_runs_and_paints_each_region(comfy: ComfyUIClient, workflow: Path) -> None:
     prompt = fast_prompt(comfy, workflow)
     result = comfy.run(prompt, timeout=600)
-    saves = [node_id for node_id, node in prompt.items() if node["class_type"] == "SaveImage"]
+    saves = [node_id for node_id, node in prompt.items() if node["class_type"] in ("SaveImage", "PreviewImage")]
     assert saves
     for node_id in saves:
         image = result.image(node_id)
@@ -128,6 +120,9 @@ def test_every_example_workflow_runs_and_paints_each_region(comfy: ComfyUIClient
         painted = result.image(saves[0])
         assert painted.shape == doodle.shape
         assert region_colours_differ(painted.astype(float), doodle)
+    if workflow.stem == "0_paint_a_doodle":
+        doodle = np.asarray(Image.open(EXAMPLES / "monet" / "canvas_doodle.png").convert("RGB"))
+        assert region_colours_differ(result.image(saves[0]).astype(float), doodle)
     if workflow.stem == "2_train_your_own_style":
         trained = load_generator(comfy.models_dir / "doodle_generators" / "my_renoir.safetensors")
         assert trained.training["phases"][-1]["loss_scales"] == 2  # the optional inputs reach the core

@@ -32,7 +32,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-WIDGET_TYPES = frozenset({"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"})
+WIDGET_TYPES = frozenset({"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO", "DOODLE_CANVAS"})
+"""Core widget types, and those that extensions register: doodle's canvas (web/js/doodle_canvas.js)."""
 UPLOAD_OPTIONS = ("image_upload", "video_upload", "animated_image_upload")
 LEGACY_SEED_NAMES = frozenset({"seed", "noise_seed"})
 VIRTUAL_NODE_TYPES = frozenset({"Reroute", "PrimitiveNode", "Note", "MarkdownNote"})

@@ -1,0 +1,88 @@
+"""Palettes to paint with: a generator's regions or a style map's colours, each exact in 8 bits.
+
+A canvas paints 8-bit colours; the masks it makes carry the source's own float palette, so a generator lines
+them up with its regions exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .colormap import describe_colours, detect_palette, image_to_rgb8
+from .errors import DoodleError
+from .generator_file import read_palette
+from .image_io import check_image, load_image
+from .limits import MAX_CANVAS_SIDE
+from .regions import RegionMasks
+
+MAX_OUTSIDE_SHOWN = 3
+
+
+@dataclass(frozen=True)
+class Palette:
+    """The colours ``[R, 3]`` (RGB 0..1) of a source's regions, in its region order."""
+
+    colours: torch.Tensor
+    source: str
+
+    def __post_init__(self) -> None:
+        if self.colours.ndim != 2 or self.colours.shape[1] != 3 or len(self.colours) == 0:
+            raise DoodleError(f"{self.source}: a palette is [regions, 3], got {list(self.colours.shape)}")
+        if len(np.unique(self.rgb8, axis=0)) != len(self.rgb8):
+            raise DoodleError(f"{self.source}: two regions share one 8-bit colour ({describe_colours(self.rgb8)})")
+
+    @property
+    def rgb8(self) -> np.ndarray:
+        """The colours as a canvas paints them, ``uint8 [R, 3]``."""
+        return (self.colours.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+
+    def to_json(self) -> dict:
+        return {"source": self.source, "colours": self.rgb8.tolist()}
+
+    def masks_of(self, painting: torch.Tensor) -> RegionMasks:
+        """One-hot masks of a painting ``[1, H, W, C]`` whose every pixel is exactly one of the colours."""
+        check_image(painting, "the painting")
+        height, width = painting.shape[1:3]
+        if max(height, width) > MAX_CANVAS_SIDE:
+            raise DoodleError(f"the painting is {width}x{height}; a canvas is at most {MAX_CANVAS_SIDE} a side")
+        rgb = image_to_rgb8(painting)[0].astype(np.int32)
+        codes = _codes(rgb.reshape(-1, 3))
+        known = _codes(self.rgb8.astype(np.int32))
+        order = np.argsort(known)
+        slot = np.searchsorted(known[order], codes).clip(0, len(known) - 1)
+        outside = known[order][slot] != codes
+        if outside.any():
+            colours = np.unique(rgb.reshape(-1, 3)[outside], axis=0)
+            raise DoodleError(
+                f"{int(outside.sum())} pixels of the painting are in colours outside {self.source}'s palette "
+                f"({describe_colours(colours[:MAX_OUTSIDE_SHOWN])}{' ...' if len(colours) > MAX_OUTSIDE_SHOWN else ''})"
+                f": paint it with this palette's swatches, or load it into the canvas, which snaps colours to them"
+            )
+        labels = torch.from_numpy(order[slot].reshape(1, height, width))
+        return RegionMasks.from_labels(labels, self.colours)
+
+    def image_of(self, masks: RegionMasks) -> torch.Tensor:
+        """The masks as an IMAGE ``[B, H, W, 3]`` in the 8-bit colours painted (saved, they read back exact)."""
+        return torch.from_numpy(self.rgb8).float()[masks.labels().cpu()] / 255
+
+    def blank(self, width: int, height: int) -> RegionMasks:
+        """A canvas painted all in the first (background) region."""
+        return RegionMasks.from_labels(torch.zeros(1, height, width, dtype=torch.long), self.colours)
+
+
+def generator_palette(path: Path) -> Palette:
+    return Palette(read_palette(path), Path(path).name)
+
+
+def map_palette(path: Path) -> Palette:
+    """The painted colours of a style map, largest region first (as ``MaskFromColors`` numbers them)."""
+    colours = detect_palette(image_to_rgb8(load_image(path)), 0)
+    return Palette(torch.from_numpy(colours / 255.0).float(), Path(path).name)
+
+
+def _codes(rgb: np.ndarray) -> np.ndarray:
+    return (rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]

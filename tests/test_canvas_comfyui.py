@@ -1,0 +1,138 @@
+"""DoodleCanvas and its routes in a real ComfyUI, over HTTP: the painting's file to masks and image, the
+palettes the page is given, random doodles seeded like RandomDoodleMask, and refusals of bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+import urllib.parse
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from doodle.generator_file import read_palette
+from doodle.image_io import load_image
+from doodle.palettes import map_palette
+from tests.comfyui_harness import ComfyUIClient, PromptExecutionError, PromptValidationError
+from tests.helpers import EXAMPLES, REPO
+
+MONET = "generator: monet.safetensors"
+MONET_RGB8 = (read_palette(REPO / "weights" / "monet.safetensors") * 255).round().byte().numpy()
+
+
+@pytest.fixture(scope="module")
+def comfy(comfyui: ComfyUIClient) -> ComfyUIClient:
+    comfyui.require_nodes("DoodleCanvas", "RandomDoodleMask")
+    return comfyui
+
+
+def canvas_prompt(painting: str, palette: str = MONET, width: int = 64, height: int = 48) -> dict:
+    return {
+        "1": {
+            "class_type": "DoodleCanvas",
+            "inputs": {"palette": palette, "painting": painting, "width": width, "height": height},
+        },
+        "2": {"class_type": "PreviewImage", "inputs": {"images": ["1", 1]}},
+    }
+
+
+def query(comfy: ComfyUIClient, route: str, **params: object) -> tuple[int, bytes]:
+    return comfy._request("GET", f"{route}?{urllib.parse.urlencode(params)}")
+
+
+def test_the_painting_file_becomes_masks_and_the_image_as_painted(comfy: ComfyUIClient) -> None:
+    labels = np.random.default_rng(1).integers(0, len(MONET_RGB8), size=(40, 56))
+    painting = comfy.save_input_image(MONET_RGB8[labels], "canvas-test.png", subfolder="doodle_canvas")
+    result = comfy.run(canvas_prompt(f"{painting} [input]"))
+    assert np.array_equal(result.image("2"), MONET_RGB8[labels])  # the painting's size wins over width/height
+
+
+def test_a_blank_canvas_is_the_background_region_at_the_widgets_size(comfy: ComfyUIClient) -> None:
+    image = comfy.run(canvas_prompt("", width=72, height=40)).image("2")
+    assert image.shape == (40, 72, 3) and (image == MONET_RGB8[0]).all()
+
+
+def test_masks_drive_a_render_and_random_doodle_mask_takes_their_palette(comfy: ComfyUIClient) -> None:
+    prompt = canvas_prompt("")
+    prompt |= {
+        "3": {"class_type": "LoadDoodleGenerator", "inputs": {"generator_name": "monet.safetensors"}},
+        "4": {"class_type": "RenderDoodle", "inputs": {"generator": ["3", 0], "masks": ["1", 0], "seed": 0}},
+        "5": {"class_type": "PreviewImage", "inputs": {"images": ["4", 0]}},
+        "6": {
+            "class_type": "RandomDoodleMask",
+            "inputs": {
+                "width": 96,
+                "height": 64,
+                "n_regions": 2,
+                "seed": 5,
+                "batch_size": 1,
+                "roughness": 0.5,
+                "smoothing": 11,
+                "palette_from": ["1", 0],
+            },
+        },
+        "7": {"class_type": "PreviewImage", "inputs": {"images": ["6", 1]}},
+    }
+    result = comfy.run(prompt)
+    assert result.image("5").shape == (48, 64, 3)
+    status, png = query(comfy, "/doodle/random_doodle", source=MONET, width=96, height=64, seed=5)
+    assert status == 200
+    served = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    # The same map; the node's preview went through ComfyUI's float-to-byte truncation (192 -> 191), the route rounds.
+    assert np.abs(served - result.image("7")).max() <= 1 and (served == MONET_RGB8[:, None, None]).all(-1).any(0).all()
+
+
+def test_the_palette_route_gives_exact_8_bit_colours_of_generators_and_maps(comfy: ComfyUIClient) -> None:
+    status, body = query(comfy, "/doodle/palette", source=MONET)
+    assert status == 200 and json.loads(body)["colours"] == MONET_RGB8.tolist()
+    status, body = query(comfy, "/doodle/palette", source="style map: doodle_monet_style_mask.png")
+    assert status == 200
+    assert json.loads(body)["colours"] == map_palette(EXAMPLES / "monet" / "style_mask.png").rgb8.tolist()
+
+
+@pytest.mark.parametrize("source", ["generator: ../../etc/passwd", "style map: ../main.py", "nothing", ""])
+def test_the_routes_refuse_sources_that_are_not_listed(comfy: ComfyUIClient, source: str) -> None:
+    for route, extra in (("/doodle/palette", {}), ("/doodle/random_doodle", {"width": 8, "height": 8, "seed": 0})):
+        status, body = query(comfy, route, source=source, **extra)
+        assert status == 400 and "not a generator or an image in input/" in json.loads(body)["error"]
+
+
+def test_a_random_doodle_of_impossible_size_is_refused(comfy: ComfyUIClient) -> None:
+    status, body = query(comfy, "/doodle/random_doodle", source=MONET, width=5000, height=8, seed=0)
+    assert status == 400 and "1..4096" in json.loads(body)["error"]
+    status, body = query(comfy, "/doodle/random_doodle", source=MONET, width="x", height=8, seed=0)
+    assert status == 400 and "whole numbers" in json.loads(body)["error"]
+
+
+@pytest.mark.parametrize(
+    ("painting", "palette", "message"),
+    [
+        ("doodle_canvas/missing.png [input]", MONET, "is not in input/"),
+        ("../../main.py [input]", MONET, "is not in input/"),
+        ("", "generator: removed.safetensors", "is not a generator or an image in input/"),
+    ],
+    ids=["missing-file", "path-out-of-input", "vanished-palette"],
+)
+def test_bad_canvas_inputs_are_refused_before_the_graph_runs(
+    comfy: ComfyUIClient, painting: str, palette: str, message: str
+) -> None:
+    with pytest.raises(PromptValidationError) as refused:
+        comfy.run(canvas_prompt(painting, palette))
+    assert message in json.dumps(refused.value.node_errors) + json.dumps(refused.value.error)
+
+
+def test_a_painting_in_other_colours_or_not_an_image_says_so(comfy: ComfyUIClient) -> None:
+    off = comfy.save_input_image(np.full((8, 8, 3), 77, np.uint8), "off-palette.png", subfolder="doodle_canvas")
+    with pytest.raises(PromptExecutionError) as error:
+        comfy.run(canvas_prompt(f"{off} [input]"))
+    assert "64 pixels of the painting are in colours outside monet.safetensors's palette" in str(error.value)
+    (comfy.input_dir / "doodle_canvas" / "text.png").write_text("not an image")
+    with pytest.raises(PromptExecutionError) as error:
+        comfy.run(canvas_prompt("doodle_canvas/text.png [input]"))
+    assert "DoodleError" in str(error.value)
+
+
+def test_the_example_canvas_doodle_is_in_input_for_the_paint_template(comfy: ComfyUIClient) -> None:
+    copied = load_image(comfy.input_dir / "doodle_monet_canvas_doodle.png")
+    assert copied.shape[1:3] == (384, 512)

@@ -1,0 +1,347 @@
+// The DoodleCanvas widget: a palette-aware canvas in the node. Its value names the painting's file in input/
+// (one per node, rewritten after each stroke); the node reads that file when the graph runs.
+import { History } from "./history.js";
+import { requestRender } from "./live.js";
+import { fillAll, floodFill, paintLine, recolour as recolourImage, snapToPalette } from "./paint.js";
+import { fetchPalette, fetchRandomDoodle, paintingUrl, SUBFOLDER, uploadPainting } from "./server.js";
+
+const SAVE_DELAY_MS = 300;
+const BRUSH_SIZES = [2, 4, 8, 16, 32, 64];
+const UNDERLAY_OPACITY = 0.35;
+
+function element(tag, properties = {}, children = []) {
+  const made = Object.assign(document.createElement(tag), properties);
+  made.append(...children);
+  return made;
+}
+
+function newFileName() {
+  return `canvas-${crypto.randomUUID().slice(0, 12)}.png`;
+}
+
+function loadImage(url) {
+  return new Promise((resolve, reject) => {
+    const image = new Image();
+    image.onload = () => resolve(image);
+    image.onerror = () => reject(new Error("not an image the browser can read"));
+    image.src = url;
+  });
+}
+
+export class DoodleCanvasWidget {
+  constructor(node, inputName) {
+    this.node = node;
+    this.palette = [];
+    this.colour = 1;
+    this.tool = "brush";
+    this.history = new History();
+    this.value = "";
+    this.painted = false;
+    this.saving = Promise.resolve();
+    this.build();
+    this.widget = node.addDOMWidget(inputName, "DOODLE_CANVAS", this.root, {
+      getValue: () => this.value,
+      setValue: (value) => this.open(value),
+      getMinHeight: () => 260,
+      hideOnZoom: false,
+    });
+    this.widget.serializeValue = async () => {
+      await this.saving;
+      return this.value;
+    };
+    this.widget.doodle = this;
+  }
+
+  build() {
+    this.canvas = element("canvas", { className: "doodle-canvas-paper", width: 512, height: 384 });
+    this.context = this.canvas.getContext("2d", { willReadFrequently: true });
+    this.underlay = element("img", { className: "doodle-canvas-underlay" });
+    this.underlay.style.opacity = UNDERLAY_OPACITY;
+    this.swatches = element("div", { className: "doodle-canvas-swatches" });
+    this.message = element("div", { className: "doodle-canvas-message" });
+    this.sizeSelect = element("select", { title: "Brush size" },
+      BRUSH_SIZES.map((size) => element("option", { value: size, textContent: `${size}px`, selected: size === 16 })));
+    this.seedInput = element("input", { type: "number", value: 0, min: 0, title: "Random doodle seed" });
+    this.liveBox = element("input", { type: "checkbox", checked: !!this.node.properties?.doodle_live });
+    this.liveBox.onchange = () => (this.node.properties.doodle_live = this.liveBox.checked);
+    const button = (text, title, action) => element("button", { textContent: text, title, onclick: action });
+    const filePicker = (title, onFile) => {
+      const input = element("input", { type: "file", accept: "image/*", hidden: true });
+      input.onchange = () => input.files[0] && onFile(input.files[0]).finally(() => (input.value = ""));
+      return [button(title, title, () => input.click()), input];
+    };
+    this.toolButtons = Object.fromEntries(
+      [["brush", "Brush"], ["fill", "Fill"], ["eraser", "Eraser (background)"]].map(([tool, title]) => [
+        tool, button(title.split(" ")[0], title, () => this.setTool(tool)),
+      ]),
+    );
+    const tools = element("div", { className: "doodle-canvas-tools" }, [
+      ...Object.values(this.toolButtons), this.sizeSelect,
+      button("Undo", "Undo (Ctrl+Z)", () => this.step("undo")),
+      button("Redo", "Redo (Ctrl+Y)", () => this.step("redo")),
+      button("Clear", "Fill with the background region", () => this.change(() => fillAll(this.image(), this.palette[0]))),
+      button("Random", "Random doodle (seeded like Random Doodle Mask)", () => this.random()),
+      this.seedInput,
+      ...filePicker("Load", (file) => this.loadDoodle(file)),
+      ...filePicker("Underlay", async (file) => (this.underlay.src = URL.createObjectURL(file))),
+      element("label", { title: "Queue the graph when a stroke ends" }, [this.liveBox, "Live"]),
+    ]);
+    const stage = element("div", { className: "doodle-canvas-stage" }, [this.underlay, this.canvas]);
+    this.root = element("div", { className: "doodle-canvas" }, [this.swatches, tools, stage, this.message]);
+    this.root.tabIndex = 0;
+    this.root.addEventListener("keydown", (event) => this.onKey(event));
+    this.canvas.addEventListener("pointerdown", (event) => this.onPointerDown(event));
+    this.canvas.addEventListener("pointermove", (event) => this.onPointerMove(event));
+    this.canvas.addEventListener("pointerup", (event) => this.onPointerUp(event));
+    this.setTool("brush");
+  }
+
+  // --- state shown in the page -----------------------------------------------------------------------------
+
+  say(text) {
+    this.message.textContent = text;
+  }
+
+  setTool(tool) {
+    this.tool = tool;
+    for (const [name, b] of Object.entries(this.toolButtons)) b.classList.toggle("active", name === tool);
+  }
+
+  showPalette() {
+    this.swatches.replaceChildren(...this.palette.map((rgb, k) => {
+      const swatch = element("button", {
+        className: "doodle-canvas-swatch" + (k === this.colour ? " active" : ""),
+        title: `region ${k}${k === 0 ? " (background)" : ""}: rgb(${rgb.join(", ")})`,
+        onclick: () => {
+          this.colour = k;
+          this.setTool(this.tool === "eraser" ? "brush" : this.tool);
+          this.showPalette();
+        },
+      });
+      swatch.style.background = `rgb(${rgb.join(",")})`;
+      swatch.dataset.rgb = rgb.join(",");
+      return swatch;
+    }));
+  }
+
+  // --- the painting -----------------------------------------------------------------------------------------
+
+  image() {
+    if (!this.working) this.working = this.context.getImageData(0, 0, this.canvas.width, this.canvas.height);
+    return this.working;
+  }
+
+  show() {
+    this.context.putImageData(this.image(), 0, 0);
+  }
+
+  /** Record an undo step, apply `edit` to the pixels, show and save: every change goes through here. */
+  change(edit) {
+    if (!this.palette.length) return this.say("no palette yet: choose one above");
+    const before = new ImageData(new Uint8ClampedArray(this.image().data), this.canvas.width, this.canvas.height);
+    if (edit(this.image()) === false) return;
+    this.history.record(before);
+    this.show();
+    this.painted = true;
+    this.scheduleSave();
+  }
+
+  step(direction) {
+    const restored = this.history[direction](this.image());
+    if (!restored) return;
+    this.resizeTo(restored.width, restored.height);
+    this.working = restored;
+    this.show();
+    this.scheduleSave();
+  }
+
+  resizeTo(width, height) {
+    if (this.canvas.width === width && this.canvas.height === height) return;
+    this.canvas.width = width;
+    this.canvas.height = height;
+    this.working = null;
+    for (const [name, value] of [["width", width], ["height", height]]) {
+      const widget = this.node.widgets?.find((w) => w.name === name);
+      if (widget && widget.value !== value) widget.value = value;
+    }
+  }
+
+  /** A new canvas size from the width/height widgets: the painting keeps its top-left part. */
+  resize(width, height) {
+    if (this.canvas.width === width && this.canvas.height === height) return;
+    const before = this.image();
+    const after = new ImageData(width, height);
+    fillAll(after, this.palette[0] ?? [0, 0, 0]);
+    for (let y = 0; y < Math.min(height, before.height); y++) {
+      const row = before.data.subarray(y * before.width * 4, (y * before.width + Math.min(width, before.width)) * 4);
+      after.data.set(row, y * width * 4);
+    }
+    this.resizeTo(width, height);
+    this.working = after;
+    this.history.record(before);
+    this.show();
+    this.scheduleSave();
+  }
+
+  drawPicture(picture) {
+    this.resizeTo(picture.naturalWidth ?? picture.width, picture.naturalHeight ?? picture.height);
+    this.context.imageSmoothingEnabled = false;
+    this.context.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    this.context.drawImage(picture, 0, 0);
+    this.working = null;
+  }
+
+  // --- pointer and keys -------------------------------------------------------------------------------------
+
+  /** The canvas pixel under the pointer; the stage letterboxes the canvas (object-fit: contain). */
+  at(event) {
+    const box = this.canvas.getBoundingClientRect();
+    const scale = Math.min(box.width / this.canvas.width, box.height / this.canvas.height);
+    const left = box.left + (box.width - this.canvas.width * scale) / 2;
+    const top = box.top + (box.height - this.canvas.height * scale) / 2;
+    return [(event.clientX - left) / scale, (event.clientY - top) / scale];
+  }
+
+  paintColour() {
+    return this.palette[this.tool === "eraser" ? 0 : this.colour];
+  }
+
+  onPointerDown(event) {
+    if (event.button !== 0) return;
+    event.stopPropagation();
+    const point = this.at(event);
+    if (this.tool === "fill") {
+      const [x, y] = point.map(Math.floor);
+      if (x < 0 || y < 0 || x >= this.canvas.width || y >= this.canvas.height) return;
+      return this.change((image) => floodFill(image, x, y, this.paintColour()));
+    }
+    if (!this.palette.length) return this.say("no palette yet: choose one above");
+    this.canvas.setPointerCapture?.(event.pointerId);
+    this.stroke = { last: point, before: new ImageData(new Uint8ClampedArray(this.image().data), this.canvas.width) };
+    paintLine(this.image(), point, point, Number(this.sizeSelect.value) / 2, this.paintColour());
+    this.show();
+  }
+
+  onPointerMove(event) {
+    if (!this.stroke) return;
+    event.stopPropagation();
+    const point = this.at(event);
+    paintLine(this.image(), this.stroke.last, point, Number(this.sizeSelect.value) / 2, this.paintColour());
+    this.stroke.last = point;
+    this.show();
+  }
+
+  onPointerUp(event) {
+    if (!this.stroke) return;
+    event.stopPropagation();
+    this.history.record(this.stroke.before);
+    this.stroke = null;
+    this.painted = true;
+    this.scheduleSave();
+  }
+
+  onKey(event) {
+    const key = event.key.toLowerCase();
+    if (!(event.ctrlKey || event.metaKey) || !["z", "y"].includes(key)) return;
+    event.preventDefault();
+    event.stopPropagation();
+    this.step(key === "y" || event.shiftKey ? "redo" : "undo");
+  }
+
+  // --- palette, files and the server ------------------------------------------------------------------------
+
+  /** Show `source`'s swatches; `recolour` (a palette the user chose) repaints region k in its colour k. */
+  async usePalette(source, recolour = false) {
+    this.source = source;
+    let colours;
+    try {
+      colours = await fetchPalette(source);
+    } catch (error) {
+      this.palette = [];
+      this.showPalette();
+      return this.say(`palette ${source}: ${error.message}`);
+    }
+    if (source !== this.source) return;
+    const old = this.palette;
+    this.palette = colours;
+    this.colour = Math.min(this.colour, colours.length - 1);
+    this.showPalette();
+    this.say("");
+    if (!this.painted && !this.value) fillAll(this.image(), colours[0]);
+    else if (recolour && old.length) recolourImage(this.image(), old, colours);
+    else return;
+    this.show();
+    if (this.painted) this.scheduleSave();
+  }
+
+  async random() {
+    try {
+      const blob = await fetchRandomDoodle(this.source, this.canvas.width, this.canvas.height, this.seedInput.value);
+      const picture = await loadImage(URL.createObjectURL(blob));
+      this.change((image) => {
+        this.context.drawImage(picture, 0, 0);
+        image.data.set(this.context.getImageData(0, 0, image.width, image.height).data);
+      });
+    } catch (error) {
+      this.say(`random doodle: ${error.message}`);
+    }
+  }
+
+  async loadDoodle(file) {
+    try {
+      const picture = await loadImage(URL.createObjectURL(file));
+      const before = this.image();
+      this.drawPicture(picture);
+      snapToPalette(this.image(), this.palette);
+      this.history.record(before);
+      this.show();
+      this.painted = true;
+      this.scheduleSave();
+      this.say(`loaded ${file.name}; its colours snapped to the palette`);
+    } catch (error) {
+      this.say(`${file.name}: ${error.message}`);
+    }
+  }
+
+  /** A workflow sets the value: show the painting it names (a missing file leaves a blank canvas). */
+  async open(value) {
+    this.value = value ?? "";
+    if (!this.value) return;
+    try {
+      const picture = await loadImage(paintingUrl(this.value));
+      this.drawPicture(picture);
+      this.painted = true;
+    } catch {
+      if (this.palette.length) fillAll(this.image(), this.palette[0]), this.show();
+      this.say(`the painting ${this.value} is missing from input/: this canvas starts blank`);
+    }
+  }
+
+  /** This node's file name, new when the node has none or shares one with another canvas (a copy). */
+  fileName() {
+    const mine = this.value.replace(/ \[input\]$/, "");
+    const others = (this.node.graph?._nodes ?? [])
+      .filter((n) => n !== this.node)
+      .map((n) => n.widgets?.find((w) => w.doodle)?.doodle.value);
+    if (!mine.startsWith(SUBFOLDER + "/") || others.includes(this.value)) return newFileName();
+    return mine.slice(SUBFOLDER.length + 1);
+  }
+
+  scheduleSave() {
+    clearTimeout(this.saveTimer);
+    this.saving = new Promise((resolve) => {
+      this.saveTimer = setTimeout(() => this.save().finally(resolve), SAVE_DELAY_MS);
+    });
+  }
+
+  async save() {
+    try {
+      const blob = await new Promise((resolve) => this.canvas.toBlob(resolve, "image/png"));
+      this.value = await uploadPainting(blob, this.fileName());
+      this.say("");
+      if (this.liveBox.checked) requestRender(this);
+    } catch (error) {
+      this.say(`not saved: ${error.message} (the painting stays here; it is saved again at the next stroke)`);
+    }
+  }
+}
