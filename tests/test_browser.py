@@ -3,11 +3,13 @@ DoodleCanvas paints, queues, survives a reload and undoes, driven by real mouse 
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
 from PIL import Image
+from scipy import ndimage
 
 from doodle.generator_file import read_palette
 from tests.browser import ComfyPage, browser_page, screenshot, workflow_json
@@ -105,7 +107,7 @@ def test_canvas_paints_palette_colours_queues_undoes_and_survives_a_reload(page:
         const palette = canvas.widgets.find((w) => w.name === 'palette');
         palette.value = 'generator: renoir.safetensors'; palette.callback(palette.value); }"""
     )
-    renoir = (read_palette(REPO / "weights" / "renoir.safetensors") * 255).round().int().tolist()
+    renoir = palette_of("renoir")
     page.wait_for(f"(want) => JSON.stringify({CANVAS}.palette) === JSON.stringify(want)", renoir)
     swatches = page.run("() => [...document.querySelectorAll('.doodle-canvas-swatch')].map((s) => s.dataset.rgb)")
     assert swatches == [",".join(map(str, c)) for c in renoir]
@@ -146,4 +148,120 @@ def test_canvas_paints_palette_colours_queues_undoes_and_survives_a_reload(page:
     page.wait_for(f"() => {{ try {{ return {CANVAS}.painted; }} catch {{ return false; }} }}")
     assert page.run(f"() => {CANVAS}.value") == value
     assert (canvas_pixels(page) == painted).all()
+    assert page.new_errors() == []
+
+
+def palette_of(name: str) -> list[list[int]]:
+    return (read_palette(REPO / "weights" / f"{name}.safetensors") * 255).round().int().tolist()
+
+
+def wait_until_saved(page: ComfyPage) -> str:
+    return page.run(SAVED)
+
+
+def test_live_mode_queues_one_run_when_a_stroke_ends(page: ComfyPage) -> None:
+    page.load(workflow_json(PAINT_TEMPLATE))
+    page.wait_for(f"() => {CANVAS}.palette.length > 0")
+    page.page.locator(".doodle-canvas input[type=checkbox]").first.check()
+    before = set(page.client.get_json("/history"))
+    click(page, ".doodle-canvas-swatch >> nth=2")
+    drag(page, [(60, 60), (200, 100)])
+    value = wait_until_saved(page)
+    deadline = page.page.wait_for_timeout
+    for _ in range(120):
+        runs = {k: v for k, v in page.client.get_json("/history").items() if k not in before}
+        if runs and all(v["status"].get("completed") for v in runs.values()):
+            break
+        deadline(500)
+    deadline(1500)  # a second run would have been queued by now
+    runs = {k: v for k, v in page.client.get_json("/history").items() if k not in before}
+    assert len(runs) == 1
+    (run,) = runs.values()
+    canvas_inputs = [n["inputs"] for n in run["prompt"][2].values() if n["class_type"] == "DoodleCanvas"]
+    assert canvas_inputs[0]["painting"] == value and run["status"]["status_str"] == "success"
+
+
+def test_a_copied_canvas_paints_into_its_own_file(page: ComfyPage) -> None:
+    page.load(workflow_json(PAINT_TEMPLATE))
+    page.wait_for(f"() => {CANVAS}.palette.length > 0")
+    values = page.run(
+        """async () => {
+        const original = app.graph.nodes.find((n) => n.type === 'DoodleCanvas');
+        const copy = original.clone(); copy.pos = [0, 700]; app.graph.add(copy);
+        const canvases = [original, copy].map((n) => n.widgets.find((w) => w.doodle).doodle);
+        await new Promise((r) => setTimeout(r, 500));
+        canvases.forEach((c, k) => c.change((image) => {
+            for (let i = 0; i < image.data.length; i += 4) image.data.set(c.palette[k], i);
+        }));
+        await Promise.all(canvases.map((c) => c.saving));
+        return canvases.map((c) => c.value);
+    }"""
+    )
+    assert len(set(values)) == 2 and all(v.startswith("doodle_canvas/canvas-") for v in values)
+    files = [page.client.input_dir / v.removesuffix(" [input]") for v in values]
+    assert files[0].read_bytes() != files[1].read_bytes()
+
+
+def test_loading_a_doodle_snaps_each_pixel_to_the_nearest_palette_colour(page: ComfyPage) -> None:
+    page.load(workflow_json(PAINT_TEMPLATE))
+    page.wait_for(f"() => {CANVAS}.palette.length > 0")
+    source = REPO / "examples" / "monet" / "target_mask.png"
+    page.page.locator(".doodle-canvas input[type=file]").first.set_input_files(str(source))
+    page.wait_for(f"() => {CANVAS}.message.textContent.startsWith('loaded')")
+    palette = np.array(palette_of("monet"))
+    rgb = np.asarray(Image.open(source).convert("RGB")).astype(int)
+    nearest = ((rgb[:, :, None, :] - palette[None, None]) ** 2).sum(-1).argmin(-1)
+    assert (canvas_pixels(page) == palette[nearest]).all()
+
+
+def test_the_random_button_paints_the_routes_seeded_doodle(page: ComfyPage) -> None:
+    page.load(workflow_json(PAINT_TEMPLATE))
+    page.wait_for(f"() => {CANVAS}.palette.length > 0")
+    page.page.locator(".doodle-canvas input[type=number]").first.fill("3")
+    click(page, ".doodle-canvas-tools button[title^='Random']")
+    page.wait_for(f"() => {CANVAS}.history.undoStack.length > 0")
+    status, png = page.client._request(
+        "GET", "/doodle/random_doodle?source=generator%3A%20monet.safetensors&width=512&height=384&seed=3"
+    )
+    assert status == 200
+    assert (canvas_pixels(page) == np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))).all()
+
+
+def test_flood_fill_and_disc_in_the_page_match_an_independent_computation(page: ComfyPage) -> None:
+    rng = np.random.default_rng(4)
+    labels = rng.integers(0, 3, size=(23, 31))
+    colours = np.array([[10, 20, 30], [200, 0, 0], [0, 200, 0]])
+    rgba = np.concatenate([colours[labels], np.full((23, 31, 1), 255)], axis=2).astype(np.uint8)
+    found = page.run(
+        """async ({ data, width, height }) => {
+        const paint = await import('/extensions/doodle/js/paint.js');
+        const filled = { width, height, data: Uint8ClampedArray.from(data) };
+        paint.floodFill(filled, 7, 11, [1, 2, 3]);
+        const disc = { width, height, data: new Uint8ClampedArray(width * height * 4) };
+        paint.paintDisc(disc, 12.5, 9.25, 4.5, [9, 9, 9]);
+        return { filled: Array.from(filled.data), disc: Array.from(disc.data) };
+    }""",
+        {"data": rgba.reshape(-1).tolist(), "width": 31, "height": 23},
+    )
+    regions, _ = ndimage.label(labels == labels[11, 7])  # 4-connected by default
+    expected = colours[labels].copy()
+    expected[regions == regions[11, 7]] = [1, 2, 3]
+    assert (np.array(found["filled"]).reshape(23, 31, 4)[..., :3] == expected).all()
+    ys, xs = np.mgrid[0:23, 0:31]
+    inside = (xs + 0.5 - 12.5) ** 2 + (ys + 0.5 - 9.25) ** 2 <= 4.5**2
+    assert ((np.array(found["disc"]).reshape(23, 31, 4)[..., 3] == 255) == inside).all()
+
+
+def test_the_canvas_paints_in_the_vue_nodes_renderer_too(page: ComfyPage) -> None:
+    page.run("async () => { await app.extensionManager.setting.set('Comfy.VueNodes.Enabled', true); }")
+    try:
+        page.load(workflow_json(PAINT_TEMPLATE))
+        page.wait_for(f"() => {CANVAS}.palette.length > 0")
+        assert page.run("() => document.querySelector('[data-node-id] .doodle-canvas') !== null")
+        click(page, ".doodle-canvas-swatch >> nth=3")
+        drag(page, [(30, 350), (480, 350)])
+        assert tuple(canvas_pixels(page)[350, 250]) == tuple(palette_of("monet")[3])
+        assert page.run(f"() => {CANVAS}.node.pos.join()") == "0,0"  # the stroke did not drag the node
+    finally:
+        page.run("async () => { await app.extensionManager.setting.set('Comfy.VueNodes.Enabled', false); }")
     assert page.new_errors() == []
