@@ -265,3 +265,33 @@ def test_the_canvas_paints_in_the_vue_nodes_renderer_too(page: ComfyPage) -> Non
     finally:
         page.run("async () => { await app.extensionManager.setting.set('Comfy.VueNodes.Enabled', false); }")
     assert page.new_errors() == []
+
+
+def test_a_failed_upload_keeps_the_painting_and_says_so_and_the_next_stroke_saves_it(page: ComfyPage) -> None:
+    page.load(workflow_json(PAINT_TEMPLATE))
+    page.wait_for(f"() => {CANVAS}.palette.length > 0")
+    page.page.route("**/upload/image", lambda route: route.fulfill(status=500, body="disk full"))
+    try:
+        click(page, ".doodle-canvas-swatch >> nth=2")
+        drag(page, [(100, 100), (300, 100)])
+        page.wait_for(f"() => {CANVAS}.message.textContent.startsWith('not saved')")
+        assert tuple(canvas_pixels(page)[100, 200]) == tuple(palette_of("monet")[2])
+        assert page.run(f"() => {CANVAS}.value") == "doodle_monet_canvas_doodle.png [input]"
+    finally:
+        page.page.unroute("**/upload/image")
+    drag(page, [(100, 200), (300, 200)])
+    value = page.run(SAVED)
+    saved = np.asarray(Image.open(page.client.input_dir / value.removesuffix(" [input]")).convert("RGB"))
+    assert (saved == canvas_pixels(page)).all() and tuple(saved[100, 200]) == tuple(palette_of("monet")[2])
+    page.new_errors()  # the refused upload's own console line
+
+
+def test_loading_a_file_that_is_not_an_image_leaves_the_painting_and_says_so(page: ComfyPage, tmp_path) -> None:
+    page.load(workflow_json(PAINT_TEMPLATE))
+    page.wait_for(f"() => {CANVAS}.palette.length > 0")
+    before = canvas_pixels(page)
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    page.page.locator(".doodle-canvas input[type=file]").first.set_input_files(str(text))
+    page.wait_for(f"() => {CANVAS}.message.textContent.includes('not an image')")
+    assert (canvas_pixels(page) == before).all()

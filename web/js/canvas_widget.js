@@ -287,9 +287,17 @@ export class DoodleCanvasWidget {
     }
   }
 
+  /** The largest side the node accepts: its width widget's maximum, from the server's schema. */
+  maxSide() {
+    return this.node.widgets?.find((w) => w.name === "width")?.options?.max ?? Infinity;
+  }
+
   async loadDoodle(file) {
+    if (!this.palette.length) return this.say("no palette yet: choose one above");
     try {
       const picture = await loadImage(URL.createObjectURL(file));
+      const side = Math.max(picture.naturalWidth, picture.naturalHeight);
+      if (side > this.maxSide()) throw new Error(`${side} px a side; a canvas is at most ${this.maxSide()}`);
       const before = this.image();
       this.drawPicture(picture);
       snapToPalette(this.image(), this.palette);
