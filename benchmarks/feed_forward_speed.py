@@ -71,7 +71,8 @@ def main() -> None:
     target = api.masks_from_colors(doodle, palette_from=style_masks)
     start = time.perf_counter()
     iterations, scales = args.lbfgs_iterations, args.lbfgs_scales
-    api.optimize_image(args.network, style, style_masks, target, device, iterations=iterations, scales=scales)
+    settings = api.OptimizeSettings(iterations=iterations, scales=scales)
+    api.optimize_image(args.network, style, style_masks, target, settings, device=device)
     lbfgs = time.perf_counter() - start
     print(f"{f'L-BFGS {iterations} it. {scales} sc. 512x384':>28} {lbfgs:9.3f}")
     print(f"{'L-BFGS / render (doodle)':>28} {lbfgs / target_render:9.0f}x")

@@ -23,14 +23,19 @@ import torch
 from benchmarks.scoring import Example, score
 from doodle import api
 from doodle.image_io import save_image, to_channels_first, to_channels_last
-from doodle.optimize import optimize_doodle
+from doodle.optimize import OptimizeSettings, optimize_doodle
 from doodle.vgg import VGGFeatures
 
 CHECKPOINTS = (5, 10, 20, 30)  # and the last iteration
 
 
 def scored_run(
-    network: VGGFeatures, example: Example, iterations: int, scales: int, checkpoints: tuple[int, ...], **start
+    network: VGGFeatures,
+    example: Example,
+    iterations: int,
+    scales: int,
+    checkpoints: tuple[int, ...],
+    init_image: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, list[tuple[int, float, float]]]:
     """The L-BFGS result and (iteration, seconds, loss) at each checkpoint and at the end; scoring is not timed."""
     rows: list[tuple[int, float, float]] = []
@@ -50,10 +55,9 @@ def scored_run(
         example.style,
         example.style_masks.masks,
         example.target,
-        iterations,
-        scales=scales,
+        OptimizeSettings(iterations=iterations, scales=scales),
         progress=at_step,
-        **start,
+        init_image=init_image,
     )
     return result, rows
 

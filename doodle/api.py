@@ -20,7 +20,7 @@ from .image_io import check_image, to_channels_first, to_channels_last
 from .limits import MAX_BATCH
 from .networks import available_networks, load_network
 from .objective import check_style_pair
-from .optimize import optimize_doodle, validate_request
+from .optimize import DEFAULT_SETTINGS, OptimizeSettings, optimize_checked, optimize_doodle, validate_request
 from .progress import Progress, no_progress
 from .random_masks import random_masks
 from .regions import RegionMasks
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "DoodleError",
     "GeneratorBundle",
+    "OptimizeSettings",
     "RegionMasks",
     "TrainSettings",
     "available_networks",
@@ -89,22 +90,15 @@ def optimize_image(
     style_image: torch.Tensor,
     style_masks: RegionMasks,
     target_masks: RegionMasks,
+    settings: OptimizeSettings = DEFAULT_SETTINGS,
+    *,
+    content_image: torch.Tensor | None = None,
+    init_image: torch.Tensor | None = None,
     device: torch.device | str = "cpu",
     network_dirs: tuple[str, ...] = (),
-    content_image: torch.Tensor | None = None,
     progress: Progress = no_progress,
-    init_image: torch.Tensor | None = None,
-    *,
-    iterations: int = 300,
-    seed: int = 0,
-    size: int = 0,
-    scales: int = 1,
-    content_weight: float = 0.0,
-    init: str = "style-mean",
-    tv_weight: float = 0.0,
-    distribution_weight: float = 0.0,
 ) -> torch.Tensor:
-    """L-BFGS doodle on IMAGE tensors (the settings are :func:`optimize_doodle`'s).
+    """L-BFGS doodle on IMAGE tensors (:func:`optimize_doodle`'s, with ``settings`` the same).
 
     ``init_image`` (e.g. :func:`render_image`'s output) is where the optimisation starts, instead of ``init``.
     Everything is checked before the network is loaded, so bad input fails at once.
@@ -121,39 +115,10 @@ def optimize_image(
     style_masks, target_masks = (
         _first(masks, name) for masks, name in ((style_masks, "style_masks"), (target_masks, "target_masks"))
     )
-    validate_request(
-        style_masks.masks,
-        target_masks.masks,
-        iterations,
-        scales,
-        init,
-        content,
-        size,
-        start,
-        content_weight,
-        tv_weight,
-        distribution_weight=distribution_weight,
-        seed=seed,
-    )
+    validate_request(style_masks.masks, target_masks.masks, settings, content, start)
     target_masks = aligned_to_palette(target_masks, style_masks.palette, palette_name="the style map")
     network = load_network(network_name, device, network_dirs)
-    result = optimize_doodle(
-        network,
-        style,
-        style_masks.masks,
-        target_masks.masks,
-        iterations,
-        seed,
-        size,
-        scales,
-        content,
-        content_weight,
-        init,
-        tv_weight,
-        progress=progress,
-        init_image=start,
-        distribution_weight=distribution_weight,
-    )
+    result = optimize_checked(network, style, style_masks.masks, target_masks.masks, settings, content, start, progress)
     return to_channels_last(result)
 
 

@@ -95,15 +95,18 @@ def build_parser() -> argparse.ArgumentParser:
     optimize = commands.add_parser("optimize", help="paint a doodle by L-BFGS optimisation (slow, best quality)")
     _style_arguments(optimize)
     optimize.add_argument("--doodle", type=Path, required=True, help="the target colour map")
-    optimize.add_argument("--iterations", type=int, default=300)
-    optimize.add_argument("--seed", type=int, default=0)
-    optimize.add_argument("--size", type=int, default=0, help="output long side, 0 = the doodle's size")
-    optimize.add_argument("--scales", type=int, default=2)
+    defaults = api.OptimizeSettings
+    optimize.add_argument("--iterations", type=int, default=defaults.iterations)
+    optimize.add_argument("--seed", type=int, default=defaults.seed)
+    optimize.add_argument("--size", type=int, default=defaults.size, help="output long side, 0 = the doodle's size")
+    optimize.add_argument("--scales", type=int, default=defaults.scales)
     optimize.add_argument("--content", type=Path, help="a photo whose layout to keep")
-    optimize.add_argument("--content-weight", type=float, default=0.0)
-    optimize.add_argument("--init", default="style-mean", choices=INITS)
-    optimize.add_argument("--tv-weight", type=float, default=0.0, help=TV_HELP)
-    optimize.add_argument("--distribution-weight", type=float, default=0.0, help=DISTRIBUTION_HELP)
+    optimize.add_argument("--content-weight", type=float, default=defaults.content_weight)
+    optimize.add_argument("--init", default=defaults.init, choices=INITS)
+    optimize.add_argument("--tv-weight", type=float, default=defaults.tv_weight, help=TV_HELP)
+    optimize.add_argument(
+        "--distribution-weight", type=float, default=defaults.distribution_weight, help=DISTRIBUTION_HELP
+    )
     optimize.add_argument(
         "--init-image", type=Path, help="start from this image instead of --init, e.g. a render to polish (--scales 1)"
     )
@@ -111,20 +114,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a feed-forward generator for one style")
     _style_arguments(train)
-    train.add_argument("--steps", type=int, default=1000)
-    train.add_argument("--batch-size", type=int, default=4)
-    train.add_argument("--learning-rate", type=float, default=0.003)
-    train.add_argument("--size", type=int, default=128, help="training resolution")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--checkpoint-every", type=int, default=api.TrainSettings.checkpoint_every)
+    defaults = api.TrainSettings
+    train.add_argument("--steps", type=int, default=defaults.steps)
+    train.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    train.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
+    train.add_argument("--size", type=int, default=defaults.size, help="training resolution")
+    train.add_argument("--seed", type=int, default=defaults.seed)
+    train.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every)
     train.add_argument(
-        "--mask-sampling", default=MASK_SAMPLINGS[0], choices=MASK_SAMPLINGS, help="how training masks share area"
+        "--mask-sampling", default=defaults.mask_sampling, choices=MASK_SAMPLINGS, help="how training masks share area"
     )
     train.add_argument(
-        "--loss-scales", type=int, default=1, help="also score the render at 1/2, 1/4, ... (large shapes; see README)"
+        "--loss-scales",
+        type=int,
+        default=defaults.loss_scales,
+        help="also score the render at 1/2, 1/4, ... (large shapes; see README)",
     )
     train.add_argument(
-        "--weight-average", type=float, default=0.0, help="save an average of the weights, decay per step (e.g. 0.99)"
+        "--weight-average",
+        type=float,
+        default=defaults.weight_average,
+        help="save an average of the weights, decay per step (e.g. 0.99)",
     )
     train.add_argument(
         "--levels",
@@ -132,11 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="levels of a new generator (default 5; each one more nearly doubles its reach); with --resume, "
         "more than the file's grow it",
     )
-    train.add_argument("--distribution-weight", type=float, default=0.0, help=DISTRIBUTION_HELP)
+    train.add_argument(
+        "--distribution-weight", type=float, default=defaults.distribution_weight, help=DISTRIBUTION_HELP
+    )
     train.add_argument(
         "--region-modulation",
         action=argparse.BooleanOptionalAction,
-        default=True,
+        default=defaults.region_modulation,
         help="give a resumed generator region modulation if it has none (default: on)",
     )
     train.add_argument("--resume", action="store_true", help="continue from the output file's checkpoint")
@@ -237,15 +249,7 @@ def _optimize(args: argparse.Namespace, progress: TqdmProgress) -> torch.Tensor:
     style, style_masks = _style_inputs(args)
     target = api.masks_from_colors(load_image(args.doodle), palette_from=style_masks)
     content = load_image(args.content) if args.content else None
-    return api.optimize_image(
-        args.network,
-        style,
-        style_masks,
-        target,
-        args.device,
-        content_image=content,
-        progress=progress,
-        init_image=load_image(args.init_image) if args.init_image else None,
+    settings = api.OptimizeSettings(
         iterations=args.iterations,
         seed=args.seed,
         size=args.size,
@@ -255,18 +259,29 @@ def _optimize(args: argparse.Namespace, progress: TqdmProgress) -> torch.Tensor:
         tv_weight=args.tv_weight,
         distribution_weight=args.distribution_weight,
     )
+    return api.optimize_image(
+        args.network,
+        style,
+        style_masks,
+        target,
+        settings,
+        content_image=content,
+        init_image=load_image(args.init_image) if args.init_image else None,
+        device=args.device,
+        progress=progress,
+    )
 
 
 def _train(args: argparse.Namespace, progress: TqdmProgress) -> Path:
     style, style_masks = _style_inputs(args)
     settings = api.TrainSettings(
-        args.steps,
-        args.batch_size,
-        args.learning_rate,
-        args.size,
-        args.seed,
-        args.checkpoint_every,
-        args.mask_sampling,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        size=args.size,
+        seed=args.seed,
+        checkpoint_every=args.checkpoint_every,
+        mask_sampling=args.mask_sampling,
         loss_scales=args.loss_scales,
         weight_average=args.weight_average,
         levels=args.levels,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import torch
 from torch.nn import functional as F
@@ -27,6 +28,45 @@ TV_HELP = (
 )
 MIN_SIDE = 16
 MAX_PIXELS = 4096 * 4096
+MAX_SCALES = 8
+
+
+@dataclass(frozen=True, kw_only=True)
+class OptimizeSettings:
+    """How one L-BFGS doodle runs; checked when made, so every host refuses the same things alike."""
+
+    iterations: int = 300
+    """Split over the scales, the remainder to the finest."""
+    seed: int = 0
+    size: int = 0
+    """The output's long side; 0 keeps the target's."""
+    scales: int = 2
+    """Above 1, optimise first at 1/2^(scales-1) of the size, then each finer level from the upsampled result."""
+    content_weight: float = 0.0
+    init: str = INITS[0]
+    tv_weight: float = 0.0
+    distribution_weight: float = 0.0
+    """The colour-distribution term (:data:`~doodle.distribution_loss.DISTRIBUTION_HELP`)."""
+
+    def __post_init__(self) -> None:
+        check_seed(self.seed)
+        for name, weight in (("content_weight", self.content_weight), ("tv_weight", self.tv_weight)):
+            if not (math.isfinite(weight) and weight >= 0):
+                raise DoodleError(f"{name} must be a number of at least 0, got {weight}")
+        check_distribution_weight(self.distribution_weight)
+        if not 1 <= self.iterations <= MAX_ITERATIONS:
+            raise DoodleError(f"iterations must be between 1 and {MAX_ITERATIONS}, got {self.iterations}")
+        if not 1 <= self.scales <= MAX_SCALES:
+            raise DoodleError(f"scales must be between 1 and {MAX_SCALES}, got {self.scales}")
+        if self.iterations < self.scales:
+            raise DoodleError(f"iterations ({self.iterations}) must be at least the number of scales ({self.scales})")
+        if self.init not in INITS:
+            raise DoodleError(f"init must be one of {INITS}, got {self.init!r}")
+        if self.size < 0:
+            raise DoodleError(f"size must be 0 (the target's size) or positive, got {self.size}")
+
+
+DEFAULT_SETTINGS = OptimizeSettings()
 
 
 def optimize_doodle(
@@ -34,45 +74,39 @@ def optimize_doodle(
     style_image: torch.Tensor,
     style_masks: torch.Tensor,
     target_masks: torch.Tensor,
-    iterations: int = 300,
-    seed: int = 0,
-    size: int = 0,
-    scales: int = 1,
-    content_image: torch.Tensor | None = None,
-    content_weight: float = 0.0,
-    init: str = "style-mean",
-    tv_weight: float = 0.0,
-    progress: Progress = no_progress,
-    init_image: torch.Tensor | None = None,
+    settings: OptimizeSettings = DEFAULT_SETTINGS,
     *,
-    distribution_weight: float = 0.0,
+    content_image: torch.Tensor | None = None,
+    init_image: torch.Tensor | None = None,
+    progress: Progress = no_progress,
 ) -> torch.Tensor:
     """Paint ``target_masks`` ``[1, R, h, w]`` with the style of ``style_image`` ``[1, 3, H, W]`` (RGB 0..1).
 
-    ``size`` is the output's long side (0 keeps the target's); ``scales`` > 1 optimises first at 1/2^(N-1)
-    of it, then each finer level starts from the upsampled result. ``iterations`` are split over the levels.
-    ``init_image`` ``[1, 3, h, w]`` (resized to fit), when given, is the start instead of ``init``: a
+    ``init_image`` ``[1, 3, h, w]`` (resized to fit), when given, is the start instead of ``settings.init``: a
     generator's render, polished by a few dozen iterations at one scale, comes within a few times of a full
     run's loss in a fraction of its time (benchmarks/README.md, Polishing a render).
-    ``distribution_weight`` adds the colour-distribution term (:data:`~doodle.distribution_loss.DISTRIBUTION_HELP`).
     Returns ``[1, 3, h', w']`` in 0..1 on the network's device.
     """
-    validate_request(
-        style_masks,
-        target_masks,
-        iterations,
-        scales,
-        init,
-        content_image,
-        size,
-        init_image,
-        content_weight,
-        tv_weight,
-        distribution_weight=distribution_weight,
-        seed=seed,
+    validate_request(style_masks, target_masks, settings, content_image, init_image)
+    return optimize_checked(
+        network, style_image, style_masks, target_masks, settings, content_image, init_image, progress
     )
+
+
+def optimize_checked(
+    network: VGGFeatures,
+    style_image: torch.Tensor,
+    style_masks: torch.Tensor,
+    target_masks: torch.Tensor,
+    settings: OptimizeSettings,
+    content_image: torch.Tensor | None,
+    init_image: torch.Tensor | None,
+    progress: Progress,
+) -> torch.Tensor:
+    """:func:`optimize_doodle` for a request that :func:`validate_request` has passed (hosts check first)."""
     device = next(network.parameters()).device
-    height, width = _output_size(target_masks.shape[-2:], size)
+    iterations, scales = settings.iterations, settings.scales
+    height, width = _output_size(target_masks.shape[-2:], settings.size)
     hint = "use a smaller size or fewer scales (or render with a trained generator, which tiles)"
     with gradients_enabled(), out_of_memory_as_error(f"optimising {width}x{height}", hint):
         style_image, style_masks, target_masks = (
@@ -81,20 +115,22 @@ def optimize_doodle(
         content_image, init_image = (
             None if given is None else normal_tensor(given).to(device) for given in (content_image, init_image)
         )
-        rng = torch.Generator(device="cpu").manual_seed(seed)
+        rng = torch.Generator(device="cpu").manual_seed(settings.seed)
         budget = _split_iterations(iterations, scales)
         image: torch.Tensor | None = None
         done = 0
         for level, steps in enumerate(budget):
             factor = 2.0 ** (level - scales + 1)
             level_size = (max(MIN_SIDE, round(height * factor)), max(MIN_SIDE, round(width * factor)))
-            objective = level_objective(network, style_image, style_masks, level_size, tv_weight, distribution_weight)
+            objective = level_objective(
+                network, style_image, style_masks, level_size, settings.tv_weight, settings.distribution_weight
+            )
             masks = _resize_masks(target_masks, level_size)
             objective.set_target_masks(masks)
             content = None if content_image is None else _resize(content_image, level_size)
-            objective.set_content(content, content_weight)
+            objective.set_content(content, settings.content_weight)
             if image is None:
-                image = _initial_image(init, init_image, masks, style_image, style_masks, content, rng)
+                image = _initial_image(settings.init, init_image, masks, style_image, style_masks, content, rng)
             else:
                 image = F.interpolate(image, size=level_size, mode="bilinear", align_corners=False)
             image = run_lbfgs(objective, image, steps, lambda i, preview, n=done: progress(n + i, iterations, preview))
@@ -229,38 +265,16 @@ def _split_iterations(iterations: int, scales: int) -> list[int]:
 def validate_request(
     style_masks: torch.Tensor,
     target_masks: torch.Tensor,
-    iterations: int = 300,
-    scales: int = 1,
-    init: str = "style-mean",
+    settings: OptimizeSettings,
     content_image: torch.Tensor | None = None,
-    size: int = 0,
     init_image: torch.Tensor | None = None,
-    content_weight: float = 0.0,
-    tv_weight: float = 0.0,
-    *,
-    distribution_weight: float = 0.0,
-    seed: int = 0,
 ) -> None:
-    """Raise a DoodleError for any request :func:`optimize_doodle` cannot do; cheap, so hosts call it first."""
-    check_seed(seed)
-    for name, weight in (("content_weight", content_weight), ("tv_weight", tv_weight)):
-        if not (math.isfinite(weight) and weight >= 0):
-            raise DoodleError(f"{name} must be a number of at least 0, got {weight}")
-    check_distribution_weight(distribution_weight)
-    if not 1 <= iterations <= MAX_ITERATIONS:
-        raise DoodleError(f"iterations must be between 1 and {MAX_ITERATIONS}, got {iterations}")
-    if scales < 1 or scales > 8:
-        raise DoodleError(f"scales must be between 1 and 8, got {scales}")
-    if iterations < scales:
-        raise DoodleError(f"iterations ({iterations}) must be at least the number of scales ({scales})")
-    if init not in INITS:
-        raise DoodleError(f"init must be one of {INITS}, got {init!r}")
-    if init == "content" and content_image is None:
+    """Raise a DoodleError for any request :func:`optimize_doodle` cannot do with these tensors; cheap, so
+    hosts call it before loading a network."""
+    if settings.init == "content" and content_image is None:
         raise DoodleError("init is 'content' but no content_image was given")
-    if size < 0:
-        raise DoodleError(f"size must be 0 (the target's size) or positive, got {size}")
     check_region_count(target_masks, "the style map", style_masks.shape[1], TARGET_ADVICE, what="the target masks")
-    height, width = _output_size(target_masks.shape[-2:], size)
+    height, width = _output_size(target_masks.shape[-2:], settings.size)
     if height * width > MAX_PIXELS:
         raise DoodleError(f"{width}x{height} is too large to optimise: choose a size with at most 4096x4096 pixels")
     if min(height, width) < MIN_SIDE:

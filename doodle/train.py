@@ -42,11 +42,14 @@ BLOWN_UP_DISTANCE = 100.0
 """Pixels this far outside 0..1 (root mean square) mean the run has blown up: the style loss sees the render
 clamped and stays bounded, so a run that diverges shows here (healthy runs stay within about 10, even in
 their first steps). The run stops there, and the weights that made it are never saved."""
+MIN_SIZE, MAX_SIZE = 32, 2048
+"""Training resolutions; each loss scale must also leave at least MIN_SIZE."""
+MAX_LOSS_SCALES = 4
 RESUMED = "resume_from (--resume)"
 """How messages name the generator a run resumes from: the node's input and the CLI's flag."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrainSettings:
     steps: int = 1000
     batch_size: int = 4
@@ -81,12 +84,15 @@ class TrainSettings:
             raise DoodleError(f"batch_size must be between 1 and {MAX_BATCH}, got {self.batch_size}")
         if not (0 < self.learning_rate <= 1) or not math.isfinite(self.learning_rate):
             raise DoodleError(f"learning_rate must be in (0, 1], got {self.learning_rate}")
-        if not 32 <= self.size <= 2048:
-            raise DoodleError(f"size (the training resolution) must be between 32 and 2048, got {self.size}")
-        check_mask_sampling(self.mask_sampling)
-        if not 1 <= self.loss_scales <= 4 or self.size >> (self.loss_scales - 1) < 32:
+        if not MIN_SIZE <= self.size <= MAX_SIZE:
             raise DoodleError(
-                f"loss_scales must be between 1 and 4 and leave the smallest scale at least 32 px "
+                f"size (the training resolution) must be between {MIN_SIZE} and {MAX_SIZE}, got {self.size}"
+            )
+        check_mask_sampling(self.mask_sampling)
+        if not 1 <= self.loss_scales <= MAX_LOSS_SCALES or self.size >> (self.loss_scales - 1) < MIN_SIZE:
+            raise DoodleError(
+                f"loss_scales must be between 1 and {MAX_LOSS_SCALES} and leave the smallest scale at least "
+                f"{MIN_SIZE} px "
                 f"(size {self.size}), got {self.loss_scales}"
             )
         if not 0 <= self.weight_average < 1:

@@ -11,9 +11,13 @@ from comfy_api.latest import io, ui
 
 from ..doodle import api
 from ..doodle.limits import MAX_BATCH, MAX_STEPS
+from ..doodle.train import MAX_LOSS_SCALES, MAX_SIZE, MIN_SIZE
 from . import host
 from .types import CATEGORY, SEED_MAX, GeneratorSocket, MasksSocket, distribution_weight_input
 
+TRAIN_DEFAULTS = api.TrainSettings()
+FIRST_LOOK_STEPS = 200
+"""TrainDoodleStyle's default steps: a first look in minutes on a CPU (the core's default is for a usable style)."""
 SAVE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,99}$")
 log = logging.getLogger(__name__)
 
@@ -124,7 +128,8 @@ class TrainDoodleStyle(io.ComfyNode):
             display_name="Train Doodle Style",
             category=CATEGORY,
             description="Train a generator for one style on random masks. Saves to models/doodle_generators/"
-            "<save_name>.safetensors every 50 steps and on Cancel; resume_from continues a run. 200 steps show "
+            f"<save_name>.safetensors every {TRAIN_DEFAULTS.checkpoint_every} steps and on Cancel; resume_from "
+            f"continues a run. {FIRST_LOOK_STEPS} steps show "
             "the idea; 1000+ give good textures (much faster on a GPU). Shows the trained generator's render of "
             "the style's own map and its training record; runs on its own (an output node).",
             is_output_node=True,
@@ -133,23 +138,23 @@ class TrainDoodleStyle(io.ComfyNode):
                 MasksSocket.Input("style_masks", tooltip="MaskFromColors of the style image's map."),
                 io.Int.Input(
                     "steps",
-                    default=200,
+                    default=FIRST_LOOK_STEPS,
                     min=1,
                     max=MAX_STEPS,
                     tooltip="Total steps; a resumed run continues up to this many.",
                 ),
-                io.Int.Input("batch_size", default=4, min=1, max=MAX_BATCH),
-                io.Float.Input("learning_rate", default=0.003, min=0.0001, max=1.0, step=0.0001),
+                io.Int.Input("batch_size", default=TRAIN_DEFAULTS.batch_size, min=1, max=MAX_BATCH),
+                io.Float.Input("learning_rate", default=TRAIN_DEFAULTS.learning_rate, min=0.0001, max=1.0, step=0.0001),
                 io.Int.Input(
                     "size",
-                    default=128,
-                    min=32,
-                    max=2048,
+                    default=TRAIN_DEFAULTS.size,
+                    min=MIN_SIZE,
+                    max=MAX_SIZE,
                     step=16,
                     tooltip="Training resolution. 128 learns fast; then resume at 256-512 (batch 1-2) so big regions "
                     "of a 512 px doodle get their large-scale texture too.",
                 ),
-                io.Int.Input("seed", default=0, min=0, max=SEED_MAX, control_after_generate=True),
+                io.Int.Input("seed", default=TRAIN_DEFAULTS.seed, min=0, max=SEED_MAX, control_after_generate=True),
                 io.Combo.Input("loss_network", options=api.available_networks(host.vgg_dirs())),
                 io.String.Input(
                     "save_name",
@@ -160,16 +165,16 @@ class TrainDoodleStyle(io.ComfyNode):
                 GeneratorSocket.Input("resume_from", optional=True),
                 io.Int.Input(
                     "loss_scales",
-                    default=1,
+                    default=TRAIN_DEFAULTS.loss_scales,
                     min=1,
-                    max=4,
+                    max=MAX_LOSS_SCALES,
                     optional=True,
                     tooltip="2 also scores the render at half size, so shapes twice as large (clouds, patches) are "
                     "learned too; about 1.2x the time per step. The shipped generators' last phases used 2.",
                 ),
                 io.Float.Input(
                     "weight_average",
-                    default=0.0,
+                    default=TRAIN_DEFAULTS.weight_average,
                     min=0.0,
                     max=0.999,
                     step=0.001,
@@ -177,7 +182,7 @@ class TrainDoodleStyle(io.ComfyNode):
                     tooltip="0.99 saves an average of the weights over about the last 100 steps, which renders "
                     "better than the last step's when batches are small; 0 = off.",
                 ),
-                distribution_weight_input(),
+                distribution_weight_input(TRAIN_DEFAULTS.distribution_weight),
             ],
             outputs=[GeneratorSocket.Output(display_name="generator")],
         )
@@ -202,17 +207,17 @@ class TrainDoodleStyle(io.ComfyNode):
         loss_network: str,
         save_name: str,
         resume_from: api.GeneratorBundle | None = None,
-        loss_scales: int = 1,
-        weight_average: float = 0.0,
-        distribution_weight: float = 0.0,
+        loss_scales: int = TRAIN_DEFAULTS.loss_scales,
+        weight_average: float = TRAIN_DEFAULTS.weight_average,
+        distribution_weight: float = TRAIN_DEFAULTS.distribution_weight,
     ) -> io.NodeOutput:
         name = plain_name(save_name)
         settings = api.TrainSettings(
-            steps,
-            batch_size,
-            learning_rate,
-            size,
-            seed,
+            steps=steps,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            size=size,
+            seed=seed,
             loss_scales=loss_scales,
             weight_average=weight_average,
             distribution_weight=distribution_weight,

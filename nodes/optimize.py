@@ -7,9 +7,12 @@ from comfy_api.latest import io, ui
 
 from ..doodle import api
 from ..doodle.limits import MAX_ITERATIONS
-from ..doodle.optimize import INITS, TV_HELP
+from ..doodle.optimize import DEFAULT_SETTINGS, INITS, MAX_PIXELS, MAX_SCALES, TV_HELP, OptimizeSettings
 from . import host
 from .types import CATEGORY, SEED_MAX, MasksSocket, distribution_weight_input
+
+DEFAULTS = DEFAULT_SETTINGS
+MAX_SIZE = int(MAX_PIXELS**0.5)
 
 
 class OptimizeDoodle(io.ComfyNode):
@@ -27,27 +30,54 @@ class OptimizeDoodle(io.ComfyNode):
                 MasksSocket.Input("style_masks", tooltip="MaskFromColors of the style image's map."),
                 MasksSocket.Input("target_masks", tooltip="MaskFromColors of the doodle, palette_from = style_masks."),
                 io.Int.Input(
-                    "iterations", default=300, min=1, max=MAX_ITERATIONS, tooltip="L-BFGS steps over all scales."
+                    "iterations",
+                    default=DEFAULTS.iterations,
+                    min=1,
+                    max=MAX_ITERATIONS,
+                    tooltip="L-BFGS steps over all scales.",
                 ),
-                io.Int.Input("seed", default=0, min=0, max=SEED_MAX, control_after_generate=True),
+                io.Int.Input("seed", default=DEFAULTS.seed, min=0, max=SEED_MAX, control_after_generate=True),
                 io.Combo.Input(
                     "loss_network",
                     options=api.available_networks(host.vgg_dirs()),
                     tooltip="vgg19: torchvision ImageNet (downloaded when online); vgg16-hed: offline.",
                 ),
-                io.Int.Input("size", default=0, min=0, max=4096, step=8, tooltip="Output long side; 0 = the target's."),
-                io.Int.Input("scales", default=2, min=1, max=8, tooltip="Coarse-to-fine levels (1 = single scale)."),
+                io.Int.Input(
+                    "size",
+                    default=DEFAULTS.size,
+                    min=0,
+                    max=MAX_SIZE,
+                    step=8,
+                    tooltip="Output long side; 0 = the target's.",
+                ),
+                io.Int.Input(
+                    "scales",
+                    default=DEFAULTS.scales,
+                    min=1,
+                    max=MAX_SCALES,
+                    tooltip="Coarse-to-fine levels (1 = single scale).",
+                ),
                 io.Image.Input("content_image", optional=True, tooltip="A photo whose layout to keep."),
-                io.Float.Input("content_weight", default=0.0, min=0.0, max=100.0, step=0.05, optional=True),
+                io.Float.Input(
+                    "content_weight", default=DEFAULTS.content_weight, min=0.0, max=100.0, step=0.05, optional=True
+                ),
                 io.Combo.Input(
                     "init",
                     options=list(INITS),
-                    default="style-mean",
+                    default=DEFAULTS.init,
                     optional=True,
                     tooltip="How to start without init_image.",
                 ),
-                io.Float.Input("tv_weight", default=0.0, min=0.0, max=100.0, step=0.01, optional=True, tooltip=TV_HELP),
-                distribution_weight_input(),
+                io.Float.Input(
+                    "tv_weight",
+                    default=DEFAULTS.tv_weight,
+                    min=0.0,
+                    max=100.0,
+                    step=0.01,
+                    optional=True,
+                    tooltip=TV_HELP,
+                ),
+                distribution_weight_input(DEFAULTS.distribution_weight),
                 io.Image.Input(
                     "init_image",
                     optional=True,
@@ -70,31 +100,34 @@ class OptimizeDoodle(io.ComfyNode):
         size: int,
         scales: int,
         content_image: torch.Tensor | None = None,
-        content_weight: float = 0.0,
-        init: str = "style-mean",
-        tv_weight: float = 0.0,
+        content_weight: float = DEFAULTS.content_weight,
+        init: str = DEFAULTS.init,
+        tv_weight: float = DEFAULTS.tv_weight,
         init_image: torch.Tensor | None = None,
-        distribution_weight: float = 0.0,
+        distribution_weight: float = DEFAULTS.distribution_weight,
     ) -> io.NodeOutput:
+        settings = OptimizeSettings(
+            iterations=iterations,
+            seed=seed,
+            size=size,
+            scales=scales,
+            content_weight=content_weight,
+            init=init,
+            tv_weight=tv_weight,
+            distribution_weight=distribution_weight,
+        )
         try:
             image = api.optimize_image(
                 loss_network,
                 style_image,
                 style_masks,
                 target_masks,
-                host.device(),
-                host.vgg_dirs(),
+                settings,
                 content_image=content_image,
-                progress=host.ComfyProgress(iterations),
                 init_image=init_image,
-                iterations=iterations,
-                seed=seed,
-                size=size,
-                scales=scales,
-                content_weight=content_weight,
-                init=init,
-                tv_weight=tv_weight,
-                distribution_weight=distribution_weight,
+                device=host.device(),
+                network_dirs=host.vgg_dirs(),
+                progress=host.ComfyProgress(iterations),
             )
         finally:
             host.free_memory()

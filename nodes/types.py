@@ -15,11 +15,11 @@ CATEGORY = "doodle"
 SEED_MAX = MAX_SEED
 
 
-def distribution_weight_input() -> io.Float.Input:
+def distribution_weight_input(default: float) -> io.Float.Input:
     """The colour-distribution term's weight, as training and L-BFGS both take it."""
     return io.Float.Input(
         "distribution_weight",
-        default=0.0,
+        default=default,
         min=0.0,
         max=MAX_DISTRIBUTION_WEIGHT,
         step=0.1,

@@ -38,7 +38,7 @@ CALLS = {
     "render_image doodle": lambda image: api.render_image(small_bundle(), 0, doodle=image),
     "optimize_image style": lambda image: api.optimize_image("tiny", image, masks(), masks()),
     "optimize_image content": lambda image: api.optimize_image(
-        "tiny", good_image(), masks(), masks(), content_image=image, content_weight=1.0
+        "tiny", good_image(), masks(), masks(), api.OptimizeSettings(content_weight=1.0), content_image=image
     ),
     "optimize_image init": lambda image: api.optimize_image("tiny", good_image(), masks(), masks(), init_image=image),
     "train_style style": lambda image: api.train_style("tiny", image, masks(), api.TrainSettings(steps=1, size=32)),

@@ -7,7 +7,7 @@ import torch
 
 from doodle.errors import DoodleError
 from doodle.objective import DoodleObjective
-from doodle.optimize import optimize_doodle
+from doodle.optimize import OptimizeSettings, optimize_doodle
 from doodle.render import render
 from tests.helpers import tiny_network
 from tests.test_generator import small_bundle
@@ -34,11 +34,11 @@ def test_optimisation_out_of_memory_suggests_a_smaller_size(monkeypatch: pytest.
     monkeypatch.setattr(DoodleObjective, "__call__", raiser(CPU_OOM))
     masks = two_regions(40, 40, 20)
     with pytest.raises(DoodleError, match="out of memory optimising 40x40: use a smaller size"):
-        optimize_doodle(tiny_network(), style_image(), masks, masks, iterations=2)
+        optimize_doodle(tiny_network(), style_image(), masks, masks, OptimizeSettings(iterations=2))
 
 
 def test_other_runtime_errors_are_not_disguised(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(DoodleObjective, "__call__", raiser(RuntimeError("shape mismatch")))
     masks = two_regions(40, 40, 20)
     with pytest.raises(RuntimeError, match="shape mismatch"):
-        optimize_doodle(tiny_network(), style_image(), masks, masks, iterations=2)
+        optimize_doodle(tiny_network(), style_image(), masks, masks, OptimizeSettings(iterations=2))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import pytest
@@ -10,9 +11,27 @@ from torch.nn import functional as F
 
 from doodle.errors import DoodleError
 from doodle.objective import DoodleObjective
-from doodle.optimize import optimize_doodle, run_lbfgs
+from doodle.optimize import OptimizeSettings, optimize_doodle, run_lbfgs
 from doodle.style_loss import total_variation
 from tests.helpers import tiny_network
+
+SETTING_NAMES = {field.name for field in dataclasses.fields(OptimizeSettings)}
+
+
+def split_settings(options: dict) -> tuple[OptimizeSettings, dict]:
+    """Settings given by name become OptimizeSettings (one scale unless asked: these tests use one)."""
+    named = {key: options.pop(key) for key in list(options) if key in SETTING_NAMES}
+    return OptimizeSettings(**({"scales": 1} | named)), options
+
+
+def paint(network, style, style_masks, target_masks, **options) -> torch.Tensor:
+    settings, options = split_settings(options)
+    return optimize_doodle(network, style, style_masks, target_masks, settings, **options)
+
+
+def optimize_via_api(api, network_name, style, style_masks, target_masks, **options) -> torch.Tensor:
+    settings, options = split_settings(options)
+    return api.optimize_image(network_name, style, style_masks, target_masks, settings, **options)
 
 
 def two_regions(height: int, width: int, split: int) -> torch.Tensor:
@@ -33,7 +52,7 @@ def style_image() -> torch.Tensor:
 def test_optimisation_lowers_the_loss_and_keeps_any_aspect_ratio() -> None:
     network, style, style_masks = tiny_network(), style_image(), two_regions(40, 40, 20)
     target = two_regions(27, 45, 30)
-    result = optimize_doodle(network, style, style_masks, target, iterations=30, scales=2, seed=1, init="noise")
+    result = paint(network, style, style_masks, target, iterations=30, scales=2, seed=1, init="noise")
     assert result.shape == (1, 3, 27, 45)
     objective = DoodleObjective(network, style, style_masks)
     objective.set_target_masks(target)
@@ -43,7 +62,7 @@ def test_optimisation_lowers_the_loss_and_keeps_any_aspect_ratio() -> None:
 
 
 def test_size_sets_the_long_side() -> None:
-    result = optimize_doodle(
+    result = paint(
         tiny_network(), style_image(), two_regions(40, 40, 20), two_regions(30, 60, 20), iterations=2, size=40
     )
     assert result.shape == (1, 3, 20, 40)
@@ -53,7 +72,7 @@ def test_works_under_the_hosts_inference_mode() -> None:
     network = tiny_network()  # networks are loaded outside inference mode (see test_networks)
     with torch.inference_mode():
         style, masks = style_image(), two_regions(40, 40, 20)
-        result = optimize_doodle(network, style, masks, masks, iterations=3)
+        result = paint(network, style, masks, masks, iterations=3)
     assert torch.isfinite(result).all()
 
 
@@ -66,7 +85,7 @@ def test_cancel_stops_within_one_iteration() -> None:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        optimize_doodle(
+        paint(
             tiny_network(),
             style_image(),
             two_regions(40, 40, 20),
@@ -81,8 +100,8 @@ def test_content_image_pulls_the_result_towards_it() -> None:
     network, style, masks = tiny_network(), style_image(), two_regions(40, 40, 20)
     content = torch.zeros(1, 3, 40, 40)
     content[:, :, 10:30, 10:30] = 1
-    free = optimize_doodle(network, style, masks, masks, iterations=20, seed=0)
-    kept = optimize_doodle(
+    free = paint(network, style, masks, masks, iterations=20, seed=0)
+    kept = paint(
         network, style, masks, masks, iterations=20, seed=0, content_image=content, content_weight=5.0, init="content"
     )
     assert (kept - content).abs().mean() < (free - content).abs().mean()
@@ -91,7 +110,7 @@ def test_content_image_pulls_the_result_towards_it() -> None:
 def test_tv_weight_smooths_the_result() -> None:
     network, style, masks = tiny_network(), style_image(), two_regions(40, 40, 20)
     free, smooth = (
-        optimize_doodle(network, style, masks, masks, iterations=20, seed=0, init="noise", tv_weight=weight)
+        paint(network, style, masks, masks, iterations=20, seed=0, init="noise", tv_weight=weight)
         for weight in (0.0, 10.0)
     )
     assert total_variation(smooth) < 0.5 * total_variation(free)
@@ -110,7 +129,7 @@ def region_colour_distance(image: torch.Tensor, style: torch.Tensor, masks: torc
 def test_distribution_weight_brings_each_regions_colours_towards_the_style() -> None:
     network, style, masks = tiny_network(), style_image(), two_regions(40, 40, 20)
     plain, matched = (
-        optimize_doodle(network, style, masks, masks, iterations=20, seed=0, init="noise", distribution_weight=weight)
+        paint(network, style, masks, masks, iterations=20, seed=0, init="noise", distribution_weight=weight)
         for weight in (0.0, 5.0)
     )
     assert region_colour_distance(matched, style, masks) < 0.5 * region_colour_distance(plain, style, masks)
@@ -137,10 +156,10 @@ def test_init_image_is_where_the_optimisation_starts() -> None:
     network, style, masks = tiny_network(), style_image(), two_regions(40, 40, 20)
     objective = DoodleObjective(network, style, masks)
     objective.set_target_masks(masks)
-    painted = optimize_doodle(network, style, masks, masks, iterations=30, seed=0, init="noise")
+    painted = paint(network, style, masks, masks, iterations=30, seed=0, init="noise")
     larger = F.interpolate(painted, size=(80, 80), mode="bilinear", align_corners=False)  # resized back to fit
-    polished = optimize_doodle(network, style, masks, masks, iterations=1, seed=0, init="noise", init_image=larger)
-    fresh = optimize_doodle(network, style, masks, masks, iterations=1, seed=0, init="noise")
+    polished = paint(network, style, masks, masks, iterations=1, seed=0, init="noise", init_image=larger)
+    fresh = paint(network, style, masks, masks, iterations=1, seed=0, init="noise")
     assert float(objective(polished)) < 0.5 * float(objective(fresh))
     assert (polished - painted).abs().mean() < 0.5 * (fresh - painted).abs().mean()
 
@@ -173,20 +192,20 @@ def test_init_image_is_where_the_optimisation_starts() -> None:
 def test_bad_input_gets_clear_messages(kwargs: dict, message: str) -> None:
     arguments = {"target_masks": two_regions(40, 40, 20), "iterations": 5} | kwargs
     with pytest.raises(DoodleError, match=message):
-        optimize_doodle(tiny_network(), style_image(), two_regions(40, 40, 20), **arguments)
+        paint(tiny_network(), style_image(), two_regions(40, 40, 20), **arguments)
 
 
 def test_style_image_and_map_of_different_sizes_are_refused() -> None:
     with pytest.raises(DoodleError, match="style image is 40x40 but its map is 30x40"):
         DoodleObjective(tiny_network(), style_image(), two_regions(40, 30, 10))
     with pytest.raises(DoodleError, match="style image is 40x40 but its map is 30x40"):
-        optimize_doodle(tiny_network(), style_image(), two_regions(40, 30, 10), two_regions(40, 40, 20))
+        paint(tiny_network(), style_image(), two_regions(40, 30, 10), two_regions(40, 40, 20))
 
 
 def test_channels_last_content_image_as_init_works() -> None:
     content = torch.rand(1, 40, 40, 3).permute(0, 3, 1, 2)  # a view of ComfyUI's [B, H, W, C] layout
     masks = two_regions(40, 40, 20)
-    result = optimize_doodle(
+    result = paint(
         tiny_network(),
         style_image(),
         masks,
@@ -209,14 +228,14 @@ def test_bad_request_fails_before_the_network_is_loaded(monkeypatch: pytest.Monk
     monkeypatch.setattr(api, "load_network", no_loading)
     masks = RegionMasks(two_regions(40, 40, 20), torch.eye(3)[:2])
     with pytest.raises(DoodleError, match="iterations"):
-        api.optimize_image("vgg16-hed", torch.rand(1, 40, 40, 3), masks, masks, iterations=0)
+        optimize_via_api(api, "vgg16-hed", torch.rand(1, 40, 40, 3), masks, masks, iterations=0)
     with pytest.raises(DoodleError, match="content_weight"):
-        api.optimize_image("vgg16-hed", torch.rand(1, 40, 40, 3), masks, masks, content_weight=-2.0)
+        optimize_via_api(api, "vgg16-hed", torch.rand(1, 40, 40, 3), masks, masks, content_weight=-2.0)
     with pytest.raises(DoodleError, match="tv_weight"):
-        api.optimize_image("vgg16-hed", torch.rand(1, 40, 40, 3), masks, masks, tv_weight=-1.0)
+        optimize_via_api(api, "vgg16-hed", torch.rand(1, 40, 40, 3), masks, masks, tv_weight=-1.0)
     short_map = RegionMasks(two_regions(30, 40, 20), torch.eye(3)[:2])
     with pytest.raises(DoodleError, match="style image is 40x40 but its map is 40x30"):
-        api.optimize_image("vgg16-hed", torch.rand(1, 40, 40, 3), short_map, masks)
+        optimize_via_api(api, "vgg16-hed", torch.rand(1, 40, 40, 3), short_map, masks)
 
 
 def test_target_masks_are_lined_up_with_the_style_palette_by_colour(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -226,18 +245,18 @@ def test_target_masks_are_lined_up_with_the_style_palette_by_colour(monkeypatch:
     received = []
     monkeypatch.setattr(api, "load_network", lambda *args, **kwargs: tiny_network())
 
-    def optimised(network, style, style_masks, target, *settings, **options) -> torch.Tensor:
+    def optimised(network, style, style_masks, target, settings, *rest) -> torch.Tensor:
         received.append(target)
-        assert settings[-1] == 0.25, "tv_weight reaches the optimiser"
-        assert options["distribution_weight"] == 0.5, "so does distribution_weight"
+        assert settings.tv_weight == 0.25, "tv_weight reaches the optimiser"
+        assert settings.distribution_weight == 0.5, "so does distribution_weight"
         return torch.zeros(1, 3, 40, 40)
 
-    monkeypatch.setattr(api, "optimize_doodle", optimised)
+    monkeypatch.setattr(api, "optimize_checked", optimised)
     style = RegionMasks(two_regions(40, 40, 20), torch.eye(3)[:2])
     target = RegionMasks(two_regions(40, 40, 10), torch.eye(3)[:2])
     swapped = RegionMasks(target.masks[:, [1, 0]], target.palette[[1, 0]])
-    api.optimize_image(
-        "tiny", torch.rand(1, 40, 40, 3), style, swapped, iterations=1, tv_weight=0.25, distribution_weight=0.5
+    optimize_via_api(
+        api, "tiny", torch.rand(1, 40, 40, 3), style, swapped, iterations=1, tv_weight=0.25, distribution_weight=0.5
     )
     assert torch.equal(received[0], target.masks)
 
@@ -252,6 +271,6 @@ def test_a_batch_where_one_item_is_used_is_named_in_a_warning(
     masks = RegionMasks(two_regions(40, 40, 20), torch.eye(3)[:2])
     two_targets = RegionMasks(masks.masks.repeat(2, 1, 1, 1), masks.palette)
     with caplog.at_level(logging.WARNING, logger="doodle.api"):
-        result = api.optimize_image("tiny", torch.rand(1, 40, 40, 3), masks, two_targets, iterations=1)
+        result = optimize_via_api(api, "tiny", torch.rand(1, 40, 40, 3), masks, two_targets, iterations=1)
     assert result.shape == (1, 40, 40, 3)
     assert "target_masks holds 2 items: only the first is used" in caplog.text
