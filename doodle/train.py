@@ -12,7 +12,7 @@ import math
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -138,73 +138,115 @@ def train_generator(
             network, normal_tensor(style_image).to(device), normal_tensor(style_masks.masks).to(device), settings
         )
         bundle = _start_bundle(resume, n_regions, style_masks.palette, loss_network, settings, device)
-        model = _live_model(bundle, settings)
-        optimiser = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
+        weights = WeightAverage(bundle, settings.weight_average)
+        optimiser = torch.optim.Adam(weights.live.parameters(), lr=settings.learning_rate)
         if bundle.optimizer_state:
             optimiser.load_state_dict(_unflatten_optimizer(bundle.optimizer_state, optimiser))
-        step = int(bundle.training.get("steps_done", 0))
-        started, elapsed_before = time.monotonic(), float(bundle.training.get("seconds", 0.0))
-        smoothed = bundle.training.get("final_loss")
-        first_step, earlier_phases = step, _phases(bundle.training)
-        saved_step = None  # the last step this run saved
-        due = False
+        run = Run.resuming(bundle.training, settings, list(style_image.shape[-2:]))
         preview_masks = normal_tensor(style_masks.masks[:1]).to(device)
-
-        def record() -> None:
-            nonlocal saved_step
-            bundle.optimizer_state = _flatten_optimizer(optimiser)
-            if settings.weight_average:  # keep the trained weights apart from their average, to resume from
-                live = model.state_dict().items()
-                bundle.optimizer_state |= {LIVE + key: value.detach().clone() for key, value in live}
-            bundle.training = asdict(settings) | {
-                "levels": model.config.levels,
-                "steps_done": step,
-                "seconds": round(elapsed_before + time.monotonic() - started, 1),
-                "final_loss": smoothed,
-                "style_size": list(style_image.shape[-2:]),
-                "phases": earlier_phases + [_phase(first_step, step, settings, model.config.levels)],
-            }
-            if checkpoint_path is not None:
-                save_generator(bundle, checkpoint_path)
-                saved_step = step
-
+        due = False
         try:
-            for masks, noise_seed in drawn_inputs(step, n_regions, settings, ahead=device.type != "cpu"):
+            for masks, noise_seed in drawn_inputs(run.step, n_regions, settings, ahead=device.type != "cpu"):
                 masks = masks.to(device)
-                for group in optimiser.param_groups:
-                    group["lr"] = learning_rate_at(step, settings)
-                optimiser.zero_grad()
-                directions = torch.Generator().manual_seed(noise_seed)
-                for objective in objectives:
-                    objective.draw_directions(directions)
-                image = model(masks, seed=noise_seed)
-                outside = out_of_range(image)
-                loss = multiscale_loss(objectives, image.clamp(0, 1), masks) + RANGE_PENALTY * outside
-                value, distance = float(loss.detach()), math.sqrt(float(outside.detach()))
-                if not (math.isfinite(value) and distance <= BLOWN_UP_DISTANCE):
-                    raise TrainingBlewUp(
-                        f"training blew up at step {step} (loss {value:.3g}, pixels {distance:.3g} outside 0..1) "
-                        f"and stopped without saving those weights{_kept(checkpoint_path, saved_step)}; lower "
-                        "learning_rate"
-                    )
+                loss, value = _checked_loss(weights.live, objectives, masks, noise_seed, run, checkpoint_path)
                 if due:  # saved only now that this step's loss has vouched for the weights of the step before
-                    record()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), GRADIENT_CLIP)
-                optimiser.step()
-                if settings.weight_average:
-                    _update_average(bundle.model, model, min(settings.weight_average, (1 + step) / (10 + step)))
-                step += 1
-                smoothed = value if smoothed is None else 0.95 * smoothed + 0.05 * value
-                due = step % settings.checkpoint_every == 0 and step < settings.steps
-                progress(step, settings.steps, lambda: _preview(bundle.model, preview_masks))
+                    _checkpoint(bundle, optimiser, weights, run, checkpoint_path)
+                _descend(loss, optimiser, weights.live, learning_rate_at(run.step, settings))
+                weights.update(run.step)
+                run.advance(value)
+                due = run.step % settings.checkpoint_every == 0 and run.step < settings.steps
+                progress(run.step, settings.steps, lambda: _preview(bundle.model, preview_masks))
         except BaseException as error:
-            if step > first_step and not isinstance(error, TrainingBlewUp):  # else the file stays as it was
-                record()
+            if run.step > run.first_step and not isinstance(error, TrainingBlewUp):  # else the file stays as it was
+                _checkpoint(bundle, optimiser, weights, run, checkpoint_path)
             raise
-        record()
+        _checkpoint(bundle, optimiser, weights, run, checkpoint_path)
         bundle.model.eval()
         return bundle
+
+
+@dataclass
+class Run:
+    """Where one run (a fresh start or a resume) stands: what its checkpoints record of it."""
+
+    settings: TrainSettings
+    style_size: list[int]
+    first_step: int
+    step: int
+    seconds_before: float
+    smoothed_loss: float | None
+    earlier_phases: list
+    started: float = field(default_factory=time.monotonic)
+    saved_step: int | None = None
+    """The last step this run saved."""
+
+    @classmethod
+    def resuming(cls, training: dict, settings: TrainSettings, style_size: list[int]) -> Run:
+        step = int(training.get("steps_done", 0))
+        seconds, loss = float(training.get("seconds", 0.0)), training.get("final_loss")
+        return cls(settings, style_size, step, step, seconds, loss, _phases(training))
+
+    def advance(self, loss: float) -> None:
+        self.step += 1
+        self.smoothed_loss = loss if self.smoothed_loss is None else 0.95 * self.smoothed_loss + 0.05 * loss
+
+    def record(self, levels: int) -> dict:
+        return asdict(self.settings) | {
+            "levels": levels,
+            "steps_done": self.step,
+            "seconds": round(self.seconds_before + time.monotonic() - self.started, 1),
+            "final_loss": self.smoothed_loss,
+            "style_size": self.style_size,
+            "phases": self.earlier_phases + [_phase(self.first_step, self.step, self.settings, levels)],
+        }
+
+
+def _checked_loss(
+    model: DoodleGenerator,
+    objectives: list[DoodleObjective],
+    masks: torch.Tensor,
+    noise_seed: int,
+    run: Run,
+    checkpoint_path: Path | None,
+) -> tuple[torch.Tensor, float]:
+    """One step's loss and its value; raises TrainingBlewUp (before any checkpoint) if the run has blown up."""
+    directions = torch.Generator().manual_seed(noise_seed)
+    for objective in objectives:
+        objective.draw_directions(directions)
+    image = model(masks, seed=noise_seed)
+    outside = out_of_range(image)
+    loss = multiscale_loss(objectives, image.clamp(0, 1), masks) + RANGE_PENALTY * outside
+    value, distance = float(loss.detach()), math.sqrt(float(outside.detach()))
+    if not (math.isfinite(value) and distance <= BLOWN_UP_DISTANCE):
+        raise TrainingBlewUp(
+            f"training blew up at step {run.step} (loss {value:.3g}, pixels {distance:.3g} outside 0..1) "
+            f"and stopped without saving those weights{_kept(checkpoint_path, run.saved_step)}; lower learning_rate"
+        )
+    return loss, value
+
+
+def _descend(loss: torch.Tensor, optimiser: torch.optim.Optimizer, model: nn.Module, learning_rate: float) -> None:
+    optimiser.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), GRADIENT_CLIP)
+    for group in optimiser.param_groups:
+        group["lr"] = learning_rate
+    optimiser.step()
+
+
+def _checkpoint(
+    bundle: GeneratorBundle,
+    optimiser: torch.optim.Optimizer,
+    weights: WeightAverage,
+    run: Run,
+    path: Path | None,
+) -> None:
+    """Put the run's state into ``bundle`` and, given a path, save it there."""
+    bundle.optimizer_state = _flatten_optimizer(optimiser) | weights.live_state()
+    bundle.training = run.record(weights.live.config.levels)
+    if path is not None:
+        save_generator(bundle, path)
+        run.saved_step = run.step
 
 
 def _kept(checkpoint_path: Path | None, saved_step: int | None) -> str:
@@ -304,27 +346,40 @@ LIVE = "live."
 from them; the file's model weights are their average."""
 
 
-def _live_model(bundle: GeneratorBundle, settings: TrainSettings) -> DoodleGenerator:
-    """The model the optimiser trains: ``bundle.model`` itself, or with weight averaging a copy of it.
+class WeightAverage:
+    """The weights a file saves: with ``decay`` > 0 an exponential moving average of the trained (live) ones,
+    else the live ones themselves.
 
-    A checkpoint saved with averaging holds the trained weights apart from the average; they are resumed
-    from (also when averaging is now off: the average is then dropped).
+    The average is ``bundle.model``; the live weights train a copy. A checkpoint saved with averaging keeps
+    the live weights too (under :data:`LIVE` in its optimiser state), and a resume goes on from them, also
+    when averaging is now off (the average is then dropped).
     """
-    live_state = {key[len(LIVE) :]: value for key, value in bundle.optimizer_state.items() if key.startswith(LIVE)}
-    if not settings.weight_average:
+
+    def __init__(self, bundle: GeneratorBundle, decay: float) -> None:
+        self.average, self.decay = bundle.model, decay
+        live_state = {key[len(LIVE) :]: value for key, value in bundle.optimizer_state.items() if key.startswith(LIVE)}
+        if decay:
+            self.live = copy.deepcopy(bundle.model)
+        else:
+            self.live = bundle.model
         if live_state:
-            bundle.model.load_state_dict(live_state)
-        return bundle.model.train()
-    live = copy.deepcopy(bundle.model)
-    if live_state:
-        live.load_state_dict(live_state)
-    return live.train()
+            self.live.load_state_dict(live_state)
+        self.live.train()
 
+    @torch.no_grad()
+    def update(self, step: int) -> None:
+        """After the live weights' step ``step``: a shorter memory over the first steps, then ``decay``."""
+        if not self.decay:
+            return
+        decay = min(self.decay, (1 + step) / (10 + step))
+        for averaged, current in zip(self.average.parameters(), self.live.parameters(), strict=True):
+            averaged.lerp_(current, 1 - decay)
 
-@torch.no_grad()
-def _update_average(average: nn.Module, live: nn.Module, decay: float) -> None:
-    for averaged, current in zip(average.parameters(), live.parameters(), strict=True):
-        averaged.lerp_(current, 1 - decay)
+    def live_state(self) -> dict[str, torch.Tensor]:
+        """What a checkpoint keeps of the live weights beside their average (nothing without averaging)."""
+        if not self.decay:
+            return {}
+        return {LIVE + key: value.detach().clone() for key, value in self.live.state_dict().items()}
 
 
 def _phase(first_step: int, last_step: int, settings: TrainSettings, levels: int) -> dict:
