@@ -26,8 +26,7 @@ log = logging.getLogger(__name__)
 TARGET_ADVICE = "make the target's masks with palette_from set to the style's masks"
 RANGE_PENALTY = 10.0
 """Weight of :func:`out_of_range` beside a loss taken at the image clamped to 0..1 (the one saved and shown),
-in training and in L-BFGS: it pulls a pixel beyond the range back, where the clamp alone would leave it stuck.
-For L-BFGS, 1 and 10 did alike (Renoir's polish, a toy network)."""
+in training and in L-BFGS: it pulls a pixel beyond the range back, where the clamp alone would leave it stuck."""
 
 
 def out_of_range(image: torch.Tensor) -> torch.Tensor:

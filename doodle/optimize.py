@@ -147,13 +147,10 @@ def run_lbfgs(
 ) -> torch.Tensor:
     """``steps`` L-BFGS iterations, reporting after each so a host can stop it.
 
-    The strong-Wolfe line search costs about two loss evaluations per iteration, but without it torch's first
-    step (scaled by 1/|gradient|_1) is so small that each scale wasted its first dozen iterations.
-    As in training, the loss is taken at the pixels clamped to 0..1, the image this returns, plus a pull back
-    into range (:data:`~doodle.objective.RANGE_PENALTY`) so a clamped pixel is not stuck: left free, about 1 %
-    of the pixels drifted out of range (to -0.2 in Renoir's dark tree) and clamping only the result doubled
-    its loss.
-    Clamping in place instead stalled the line search (its steps no longer matched the gradients).
+    A strong-Wolfe line search, because torch's unsearched first step is too small to use. As in training,
+    the loss is taken at the pixels clamped to 0..1 (the image returned) plus a pull back into range
+    (:data:`~doodle.objective.RANGE_PENALTY`), so a clamped pixel is not stuck; clamping in place would stall
+    the line search. Why, measured: benchmarks/README.md, Design notes.
     """
     pixels = start.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
     optimiser = torch.optim.LBFGS(

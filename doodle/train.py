@@ -317,7 +317,7 @@ def drawn_inputs(
     """Each step's training masks and noise seed, from ``first_step`` to the end.
 
     With ``ahead`` the next step's are drawn in a thread while the caller trains on these: on a GPU the CPU
-    would otherwise idle; on the CPU that thread would only compete with the step (17 % slower at 4x128²).
+    would otherwise idle; on the CPU that thread would only compete with the step.
     """
     if not ahead:
         yield from (_step_inputs(step, n_regions, settings) for step in range(first_step, settings.steps))
