@@ -26,7 +26,7 @@ class DoodleCanvas(io.ComfyNode):
             category=CATEGORY,
             description="Paint a doodle in the page with the exact colours of a generator or a style map; every "
             "painted pixel is one of its regions. Live mode renders as you paint.",
-            search_aliases=["paint doodle", "semantic map", "segmentation map", "draw"],
+            search_aliases=["neural doodle", "paint doodle", "semantic map", "segmentation map", "draw"],
             inputs=[
                 io.Combo.Input(
                     "palette",

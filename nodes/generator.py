@@ -42,6 +42,7 @@ class LoadDoodleGenerator(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="LoadDoodleGenerator",
+            search_aliases=["neural doodle", "doodle model", "style generator", "texture network"],
             display_name="Load Doodle Generator",
             category=CATEGORY,
             description="Load a trained generator from models/doodle_generators or the generators shipped with doodle.",
@@ -64,6 +65,7 @@ class RenderDoodle(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="RenderDoodle",
+            search_aliases=["neural doodle", "semantic style transfer", "paint doodle", "texture synthesis"],
             display_name="Render Doodle",
             category=CATEGORY,
             description="Paint masks or a colour doodle with a trained generator in one forward pass.",
@@ -125,6 +127,7 @@ class TrainDoodleStyle(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="TrainDoodleStyle",
+            search_aliases=["neural doodle", "train style", "texture network training", "style transfer training"],
             display_name="Train Doodle Style",
             category=CATEGORY,
             description="Train a generator for one style on random masks. Saves to models/doodle_generators/"

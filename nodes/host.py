@@ -6,6 +6,7 @@ Everything ComfyUI-specific that the nodes need lives here, so the node modules 
 from __future__ import annotations
 
 import hashlib
+import logging
 import shutil
 import time
 from pathlib import Path
@@ -30,13 +31,14 @@ SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 PREVIEW_SECONDS = 2.0
 GENERATOR_SOURCE = "generator: "
 MAP_SOURCE = "style map: "
+log = logging.getLogger(__name__)
 
 
 def register_model_folders() -> None:
     """Register ``models/doodle_generators`` (plus the package's ``weights/``) and ``models/vgg``.
 
-    Paths that ``extra_model_paths.yaml`` already added under these names are kept; only the extension filter
-    is set, so ComfyUI's lists show loadable files only.
+    Paths that ``extra_model_paths.yaml`` (or another pack) already added under these names are kept, and so
+    are the file extensions it lists; ours are added to them.
     """
     _register(GENERATORS_FOLDER, [Path(folder_paths.models_dir) / GENERATORS_FOLDER, SHIPPED_WEIGHTS], {".safetensors"})
     _register(VGG_FOLDER, [Path(folder_paths.models_dir) / VGG_FOLDER], {".safetensors", ".pth"})
@@ -45,20 +47,29 @@ def register_model_folders() -> None:
 def install_example_inputs() -> None:
     """Copy the example maps and paintings into ComfyUI's ``input/`` as ``doodle_<style>_<file>``.
 
-    The example workflows load them by those names; a file already there (perhaps edited) is left alone.
+    The example workflows load them by those names; a file already there (perhaps edited) is left alone. A
+    copy that fails (a read-only or full folder) is logged, never raised: start-up must not take the pack down.
     """
     input_dir = Path(folder_paths.get_input_directory())
     for source in sorted(EXAMPLES.glob("*/*.png")):
         target = input_dir / f"doodle_{source.parent.name}_{source.name}"
-        if not target.exists():
-            input_dir.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target)
+        try:
+            if not target.exists():
+                input_dir.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, target)
+        except OSError as error:
+            log.warning(
+                "doodle: could not copy the example %s to %s (%s); workflows that use it need it",
+                source.name,
+                target,
+                error.strerror or error,
+            )
 
 
 def _register(name: str, defaults: list[Path], extensions: set[str]) -> None:
-    paths, _ = folder_paths.folder_names_and_paths.get(name, ([], set()))
+    paths, known = folder_paths.folder_names_and_paths.get(name, ([], set()))
     merged = list(paths) + [str(p) for p in defaults if str(p) not in paths]
-    folder_paths.folder_names_and_paths[name] = (merged, set(extensions))
+    folder_paths.folder_names_and_paths[name] = (merged, set(known) | extensions)
 
 
 def generator_names() -> list[str]:

@@ -17,6 +17,7 @@ class MaskFromColors(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="MaskFromColors",
+            search_aliases=["neural doodle", "doodle masks", "semantic map", "segmentation map", "colour map to masks"],
             display_name="Mask From Colors",
             category=CATEGORY,
             description="Turn a colour-coded map into region masks. Anti-aliased edges and JPEG noise are ignored; "
@@ -54,6 +55,7 @@ class RandomDoodleMask(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="RandomDoodleMask",
+            search_aliases=["neural doodle", "random doodle", "random map", "surprise doodle"],
             display_name="Random Doodle Mask",
             category=CATEGORY,
             description="Random smooth region maps (diamond-square heights, K-means, median filter): a surprise "

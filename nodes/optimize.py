@@ -20,6 +20,7 @@ class OptimizeDoodle(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="OptimizeDoodle-LBFGS",
+            search_aliases=["neural doodle", "semantic style transfer", "L-BFGS", "optimise doodle"],
             display_name="Optimize Doodle (L-BFGS)",
             category=CATEGORY,
             description="Paint the target masks so each region has the texture of the same region of the style "

@@ -48,6 +48,9 @@ def test_nodes_register_under_one_menu_with_tooltips(comfy: ComfyUIClient) -> No
     for node_id in NODE_IDS:
         assert info[node_id]["category"] == "doodle"
         assert info[node_id]["description"]
+        assert "neural doodle" in info[node_id]["search_aliases"]  # searching "doodle" finds every node
+        status, page = comfy._request("GET", f"/extensions/doodle/docs/{node_id}.md")
+        assert status == 200 and page.startswith(f"# {node_id}".encode())  # the node library's help page
     seed = info["RenderDoodle"]["input"]["required"]["seed"]
     assert seed[1]["control_after_generate"] is True and seed[1]["max"] == 2**64 - 1
     assert "tooltip" in info["MaskFromColors"]["input"]["required"]["n_colors"][1]

@@ -1,0 +1,57 @@
+"""The pack as the Comfy Registry and ComfyUI-Manager see it: pyproject fields, what ships, help pages."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+
+import tomllib
+from PIL import Image
+
+from tests.helpers import REPO
+
+PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
+RAW_PREFIX = "https://raw.githubusercontent.com/doodle-team/doodle/main/"
+
+
+def load_node_docs():
+    spec = importlib.util.spec_from_file_location("node_docs", REPO / "scripts" / "node_docs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_registry_fields_name_a_specific_pack_and_the_lowest_tested_comfyui() -> None:
+    project, comfy = PYPROJECT["project"], PYPROJECT["tool"]["comfy"]
+    assert project["name"] not in ("doodle", "") and "comfyui" not in project["name"].lower()
+    assert "Operating System :: OS Independent" in project["classifiers"]
+    assert project["urls"]["Repository"].startswith("https://github.com/")
+    tested = re.search(r"ComfyUI v(\d+\.\d+\.\d+)", (REPO / "scripts" / "get_comfyui.sh").read_text())[1]
+    assert comfy["requires-comfyui"] == f">={tested}"
+    assert comfy["PublisherId"] and comfy["DisplayName"]
+    assert "includes" not in comfy  # only for git-ignored folders, and every shipped folder is tracked
+
+
+def test_icon_and_banner_ship_in_the_repository_at_the_registrys_sizes() -> None:
+    comfy = PYPROJECT["tool"]["comfy"]
+    icon, banner = (Image.open(REPO / comfy[key].removeprefix(RAW_PREFIX)) for key in ("Icon", "Banner"))
+    assert icon.width == icon.height <= 400
+    assert abs(banner.width / banner.height - 21 / 9) < 0.01
+
+
+def test_development_folders_do_not_ship_and_the_pack_does() -> None:
+    ignored = {line.strip().rstrip("/") for line in (REPO / ".comfyignore").read_text().splitlines()}
+    ignored.discard("")
+    ignored = {line for line in ignored if not line.startswith("#")}
+    assert {"tests", "benchmarks", "scripts", ".ci"} <= ignored
+    shipped = {"doodle", "nodes", "web", "weights", "examples", "example_workflows", "__init__.py", "README.md"}
+    assert not shipped & ignored
+
+
+def test_help_pages_are_the_readme_node_table_and_cover_every_node() -> None:
+    node_docs = load_node_docs()
+    expected = node_docs.pages((REPO / "README.md").read_text())
+    found = {path.name: path.read_text() for path in (REPO / "web" / "docs").glob("*.md")}
+    assert found == expected, "run python scripts/node_docs.py after editing the README's node table"
+    registered = set(re.findall(r'node_id="([\w-]+)"', "".join(p.read_text() for p in (REPO / "nodes").glob("*.py"))))
+    assert {name.removesuffix(".md") for name in found} == registered
