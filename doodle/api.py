@@ -18,7 +18,7 @@ from .errors import DoodleError
 from .generator_file import GeneratorBundle, load_generator, save_generator
 from .image_io import check_image, to_channels_first, to_channels_last
 from .limits import MAX_BATCH
-from .networks import available_networks, load_network
+from .networks import AUTO_NETWORK, available_networks, load_network, resolve_network
 from .objective import check_style_pair
 from .optimize import DEFAULT_SETTINGS, OptimizeSettings, optimize_checked, optimize_doodle, validate_request
 from .progress import Progress, no_progress
@@ -133,10 +133,15 @@ def train_style(
     checkpoint_path: Path | None = None,
     progress: Progress = no_progress,
 ) -> GeneratorBundle:
-    """Train a generator on IMAGE tensors; everything is checked before the network is loaded."""
+    """Train a generator on IMAGE tensors; everything is checked before the network is loaded.
+
+    ``network_name`` ``auto`` continues a resumed generator with its own network, else picks one on disk.
+    """
     _check_style_pair(style_image, style_masks)
     device = checked_device(device)
     style_image, style_masks = _first(style_image, "style_image"), _first(style_masks, "style_masks")
+    if network_name == AUTO_NETWORK:  # the file records the network it means; a resume keeps the one it learned
+        network_name = resume.loss_network if resume is not None else resolve_network(network_name, network_dirs)
     validate_training(style_masks, network_name, settings, resume, checkpoint_path)
     network = load_network(network_name, device, network_dirs)
     return train_generator(

@@ -18,7 +18,7 @@ from .devices import checked_device
 from .distribution_loss import DISTRIBUTION_HELP
 from .errors import DoodleError
 from .image_io import check_image_destination, load_image, save_image
-from .networks import DEFAULT_NETWORK
+from .networks import AUTO_NETWORK
 from .optimize import INITS, TV_HELP
 from .progress import Preview
 from .random_masks import MASK_SAMPLINGS
@@ -172,7 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
 def _style_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--style", type=Path, required=True, help="the style painting")
     parser.add_argument("--style-map", type=Path, required=True, help="its colour-coded region map")
-    parser.add_argument("--network", default=DEFAULT_NETWORK, help="loss network: vgg19 or vgg16-hed (offline)")
+    parser.add_argument(
+        "--network",
+        default=AUTO_NETWORK,
+        help="loss network: vgg19, vgg16-hed (offline), or auto (default: vgg19 if on disk, else vgg16-hed if on "
+        "disk, else vgg19 downloaded; a resumed generator keeps its own)",
+    )
 
 
 INPUTS = {

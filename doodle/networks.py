@@ -12,6 +12,7 @@ Two networks share one interface:
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import tempfile
 import zipfile
@@ -31,6 +32,7 @@ from .vgg import ARCHITECTURES, VGGFeatures, layer_sequence
 if TYPE_CHECKING:
     import h5py
 
+log = logging.getLogger(__name__)
 HED_MEAN_BGR = (104.00699, 116.66877, 122.67892)
 CAFFE_STD = (1.0, 1.0, 1.0)
 VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
@@ -58,6 +60,9 @@ NETWORKS = {
     ),
 }
 DEFAULT_NETWORK = "vgg19"
+AUTO_NETWORK = "auto"
+"""The choice that works out of the box: the first network in ``NETWORKS`` on disk (vgg19 before vgg16-hed),
+else vgg19, downloaded."""
 
 
 def default_vgg_dir() -> Path:
@@ -79,9 +84,19 @@ def find_network_file(name: str, extra_dirs: tuple[str, ...] = ()) -> Path | Non
 
 
 def available_networks(extra_dirs: tuple[str, ...] = ()) -> list[str]:
-    """Networks whose weights are on disk, the default first; the default is listed even when missing."""
+    """``auto`` first, then the default (listed even when missing: it downloads), then the others on disk."""
     found = [name for name in NETWORKS if find_network_file(name, extra_dirs)]
-    return [DEFAULT_NETWORK] + [name for name in found if name != DEFAULT_NETWORK]
+    return [AUTO_NETWORK, DEFAULT_NETWORK] + [name for name in found if name != DEFAULT_NETWORK]
+
+
+def resolve_network(name: str, extra_dirs: tuple[str, ...] = ()) -> str:
+    """The network a name means: ``auto`` becomes one of :data:`NETWORKS` (logged), others are checked."""
+    if name != AUTO_NETWORK:
+        _spec(name)
+        return name
+    chosen = next((candidate for candidate in NETWORKS if find_network_file(candidate, extra_dirs)), DEFAULT_NETWORK)
+    log.info("loss network auto: using %s", chosen)
+    return chosen
 
 
 def load_network(
@@ -90,7 +105,8 @@ def load_network(
     extra_dirs: tuple[str, ...] = (),
     allow_download: bool = True,
 ) -> VGGFeatures:
-    """The frozen feature extractor ``name`` on ``device``, loaded once per process."""
+    """The frozen feature extractor ``name`` (or ``auto``'s choice) on ``device``, loaded once per process."""
+    name = resolve_network(name, extra_dirs)
     path = find_network_file(name, extra_dirs)
     if path is None:
         if not (name == "vgg19" and allow_download):
@@ -228,5 +244,5 @@ def _extract_h5(source: Path, scratch: Path) -> Path:
 
 def _spec(name: str) -> NetworkSpec:
     if name not in NETWORKS:
-        raise DoodleError(f"unknown loss network {name!r}: choose one of {sorted(NETWORKS)}")
+        raise DoodleError(f"unknown loss network {name!r}: choose {AUTO_NETWORK} or one of {sorted(NETWORKS)}")
     return NETWORKS[name]

@@ -11,8 +11,16 @@ import pytest
 import torch
 
 from doodle.errors import DoodleError
-from doodle.networks import HED_MEAN_BGR, convert_hed, find_network_file, load_network
+from doodle.networks import (
+    HED_MEAN_BGR,
+    available_networks,
+    convert_hed,
+    find_network_file,
+    load_network,
+    resolve_network,
+)
 from doodle.vgg import ARCHITECTURES, VGGFeatures, layer_sequence
+from tests.helpers import painted_map, tiny_network
 from tests.test_generator_file import Exploit
 
 
@@ -127,3 +135,40 @@ def test_a_networks_mean_and_std_both_apply_in_either_preprocessing(preprocess: 
         1, 3, 1, 1
     )
     torch.testing.assert_close(network.normalise(image), expected)
+
+
+@pytest.mark.parametrize(
+    ("on_disk", "chosen"),
+    [
+        ((), "vgg19"),
+        (("vgg16-hed.safetensors",), "vgg16-hed"),
+        (("vgg16-hed.safetensors", "vgg19-dcbb9e9d.pth"), "vgg19"),
+    ],
+    ids=["nothing: vgg19 downloads", "only the offline one", "both: vgg19"],
+)
+def test_auto_prefers_vgg19_and_falls_back_to_what_is_on_disk(tmp_path: Path, monkeypatch, on_disk, chosen) -> None:
+    monkeypatch.setenv("DOODLE_VGG_DIR", str(tmp_path / "none"))
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "none"))
+    for name in on_disk:
+        (tmp_path / name).write_bytes(b"")
+    assert resolve_network("auto", (str(tmp_path),)) == chosen
+    assert available_networks((str(tmp_path),))[:2] == ["auto", "vgg19"]
+    assert resolve_network("vgg16-hed", ()) == "vgg16-hed"
+    with pytest.raises(DoodleError, match="choose auto or one of"):
+        resolve_network("vgg20", ())
+
+
+def test_auto_training_records_the_network_it_used_and_a_resume_keeps_its_own(monkeypatch) -> None:
+    from doodle import api
+
+    used = []
+    monkeypatch.setattr(api, "resolve_network", lambda name, dirs=(): "vgg16-hed")
+    monkeypatch.setattr(api, "load_network", lambda name, *args, **kwargs: used.append(name) or tiny_network())
+    labels = np.zeros((32, 32), dtype=int)
+    labels[:, 16:] = 1
+    image, masks = torch.rand(1, 32, 32, 3), api.masks_from_colors(painted_map(labels, [(255, 0, 0), (0, 0, 255)]))
+    bundle = api.train_style("auto", image, masks, api.TrainSettings(steps=1, size=32))
+    assert bundle.loss_network == "vgg16-hed" and used == ["vgg16-hed"]
+    bundle.loss_network = "vgg19"  # as if it had been trained with the other one
+    resumed = api.train_style("auto", image, masks, api.TrainSettings(steps=2, size=32), resume=bundle)
+    assert resumed.loss_network == "vgg19" and used[-1] == "vgg19"

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from doodle.generator_file import load_generator
+from doodle.networks import resolve_network
 from tests.comfyui_harness import ComfyUIClient, PromptExecutionError, PromptValidationError
 from tests.helpers import EXAMPLES, REPO, region_colours_differ
 from tests.workflow_convert import ui_to_api
@@ -25,12 +26,11 @@ NODE_IDS = (
 )
 WORKFLOWS = sorted((REPO / "example_workflows").glob("*.json"))
 FAST_SETTINGS = {
-    "OptimizeDoodle-LBFGS": {"iterations": 4, "size": 64, "loss_network": "vgg16-hed"},
+    "OptimizeDoodle-LBFGS": {"iterations": 4, "size": 64},
     "TrainDoodleStyle": {
         "steps": 2,
         "batch_size": 1,
         "size": 64,
-        "loss_network": "vgg16-hed",
         "loss_scales": 2,
         "weight_average": 0.5,
     },
@@ -128,6 +128,8 @@ def test_every_example_workflow_runs_and_paints_each_region(comfy: ComfyUIClient
         assert region_colours_differ(result.image(saves[0]).astype(float), doodle)
     if workflow.stem == "2_train_your_own_style":
         trained = load_generator(comfy.models_dir / "doodle_generators" / "my_renoir.safetensors")
+        auto = resolve_network("auto", (str(comfy.models_dir / "vgg"),))  # vgg16-hed where it is all there is
+        assert trained.loss_network == auto  # the file records the network auto chose, by name
         assert trained.training["phases"][-1]["loss_scales"] == 2  # the optional inputs reach the core
         assert trained.training["phases"][-1]["weight_average"] == 0.5
     if workflow.stem == "5_polish_a_render":
@@ -162,6 +164,7 @@ def test_trained_generator_loads_back_and_renders_and_a_rerun_keeps_it(comfy: Co
 def test_a_train_only_graph_runs_and_shows_a_render_of_the_style_map_and_its_record(comfy: ComfyUIClient) -> None:
     train = {"style_image": ["1", 0], "style_masks": ["3", 0], "seed": 0, "learning_rate": 0.003}
     train |= FAST_SETTINGS["TrainDoodleStyle"] | {"save_name": "train_only", "distribution_weight": 1.0}
+    train["loss_network"] = "auto"
     prompt = {
         "1": {"class_type": "LoadImage", "inputs": {"image": "doodle_renoir_style.png"}},
         "2": {"class_type": "LoadImage", "inputs": {"image": "doodle_renoir_style_mask.png"}},
