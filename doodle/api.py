@@ -117,7 +117,7 @@ def optimize_image(
     )
     validate_request(style_masks.masks, target_masks.masks, settings, content, start)
     target_masks = aligned_to_palette(target_masks, style_masks.palette, palette_name="the style map")
-    network = load_network(network_name, device, network_dirs)
+    network = load_network(network_name, device, network_dirs, progress=progress)
     result = optimize_checked(network, style, style_masks.masks, target_masks.masks, settings, content, start, progress)
     return to_channels_last(result)
 
@@ -143,7 +143,7 @@ def train_style(
     if network_name == AUTO_NETWORK:  # the file records the network it means; a resume keeps the one it learned
         network_name = resume.loss_network if resume is not None else resolve_network(network_name, network_dirs)
     validate_training(style_masks, network_name, settings, resume, checkpoint_path)
-    network = load_network(network_name, device, network_dirs)
+    network = load_network(network_name, device, network_dirs, progress=progress)
     return train_generator(
         network,
         network_name,

@@ -12,9 +12,12 @@ Two networks share one interface:
 from __future__ import annotations
 
 import functools
+import hashlib
+import http.client
 import logging
 import os
 import tempfile
+import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +27,11 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save
 
-from .atomic import write_atomically
+from .atomic import check_writable, write_atomically
 from .errors import DoodleError
+from .progress import Progress, no_progress
 from .state_dicts import fitted_state
-from .vgg import ARCHITECTURES, VGGFeatures, layer_sequence
+from .vgg import ARCHITECTURES, IMAGENET_MEAN, IMAGENET_STD, VGGFeatures, layer_sequence
 
 if TYPE_CHECKING:
     import h5py
@@ -36,6 +40,10 @@ log = logging.getLogger(__name__)
 HED_MEAN_BGR = (104.00699, 116.66877, 122.67892)
 CAFFE_STD = (1.0, 1.0, 1.0)
 VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
+VGG19_SHA256_PREFIX = "dcbb9e9d"
+"""torchvision names a checkpoint by the first hex digits of its SHA-256: what a download is checked against."""
+DOWNLOAD_CHUNK = 1 << 20
+DOWNLOAD_TIMEOUT_S = 60
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,8 @@ class NetworkSpec:
     architecture: str
     filename: str
     how_to_get: str
+    converted: str = ""
+    """The conv-only safetensors doodle keeps of a downloaded checkpoint, looked for before ``filename``."""
 
 
 NETWORKS = {
@@ -51,6 +61,7 @@ NETWORKS = {
         "vgg19-dcbb9e9d.pth",
         f"download {VGG19_URL} into ComfyUI's models/vgg folder or $DOODLE_VGG_DIR (it is fetched "
         "automatically when the machine is online)",
+        "vgg19-conv.safetensors",
     ),
     "vgg16-hed": NetworkSpec(
         "vgg16",
@@ -77,9 +88,9 @@ def search_dirs(extra_dirs: tuple[str, ...] = ()) -> list[Path]:
 def find_network_file(name: str, extra_dirs: tuple[str, ...] = ()) -> Path | None:
     spec = _spec(name)
     for folder in search_dirs(extra_dirs):
-        candidate = folder / spec.filename
-        if candidate.is_file():
-            return candidate
+        for filename in filter(None, (spec.converted, spec.filename)):
+            if (folder / filename).is_file():
+                return folder / filename
     return None
 
 
@@ -104,8 +115,13 @@ def load_network(
     device: torch.device | str = "cpu",
     extra_dirs: tuple[str, ...] = (),
     allow_download: bool = True,
+    progress: Progress = no_progress,
 ) -> VGGFeatures:
-    """The frozen feature extractor ``name`` (or ``auto``'s choice) on ``device``, loaded once per process."""
+    """The frozen feature extractor ``name`` (or ``auto``'s choice) on ``device``, loaded once per process.
+
+    A missing vgg19 is downloaded (``progress`` in MB) into the first of ``extra_dirs`` (ComfyUI's
+    ``models/vgg``), else :func:`default_vgg_dir`.
+    """
     name = resolve_network(name, extra_dirs)
     path = find_network_file(name, extra_dirs)
     if path is None:
@@ -114,7 +130,7 @@ def load_network(
                 f"loss network {name!r} was not found in {[str(d) for d in search_dirs(extra_dirs)]}: "
                 f"{_spec(name).how_to_get}"
             )
-        return _download_vgg19(str(torch.device(device)))
+        path = download_vgg19(search_dirs(extra_dirs)[0], progress=progress)
     return _load_cached(name, str(path), str(torch.device(device)))
 
 
@@ -129,14 +145,55 @@ def _load_cached(name: str, path: str, device: str) -> VGGFeatures:
         return network.to(device)
 
 
-@functools.lru_cache(maxsize=2)
-def _download_vgg19(device: str) -> VGGFeatures:
+def download_vgg19(folder: Path, progress: Progress = no_progress) -> Path:
+    """Fetch torchvision's VGG-19 (:data:`VGG19_URL`), check its SHA-256, and keep only its convolutions
+    (conv1_1..conv5_1, about a tenth of the file) as ``folder/vgg19-conv.safetensors``, written atomically;
+    nothing else is left."""
+    spec, url, sha256_prefix = NETWORKS["vgg19"], VGG19_URL, VGG19_SHA256_PREFIX
+    folder = Path(folder)
+    destination = folder / spec.converted
+    check_writable(destination, "the loss network")
+    log.info("downloading VGG-19 from %s to %s", url, destination)
+    with tempfile.TemporaryDirectory() as scratch:
+        checkpoint = Path(scratch) / spec.filename
+        digest = _fetch(url, checkpoint, progress)
+        if not digest.startswith(sha256_prefix):
+            raise DoodleError(
+                f"the VGG-19 downloaded from {url} is damaged (SHA-256 {digest[:12]}..., expected "
+                f"{sha256_prefix}...): nothing was kept; try again, or {spec.how_to_get}"
+            )
+        network = _from_torchvision(_load_pickle_free(checkpoint), spec, url)
+    tensors = {key.removeprefix("convs."): value.contiguous() for key, value in network.state_dict().items()}
+    tensors = {key: value for key, value in tensors.items() if key.endswith((".weight", ".bias"))}
+    metadata = {
+        "doodle_format": "loss-network",
+        "architecture": spec.architecture,
+        "preprocess": "imagenet",
+        "mean": ",".join(str(v) for v in IMAGENET_MEAN),
+        "std": ",".join(str(v) for v in IMAGENET_STD),
+        "source": f"{url} (torchvision, BSD-3-Clause), convolutions conv1_1..conv5_1",
+    }
+    data = save(tensors, metadata=metadata)
+    return write_atomically(destination, lambda handle: handle.write(data), "the loss network")
+
+
+def _fetch(url: str, path: Path, progress: Progress) -> str:
+    """Stream ``url`` to ``path``, reporting MB; returns the SHA-256 (hex)."""
+    digest = hashlib.sha256()
     try:
-        state = torch.hub.load_state_dict_from_url(VGG19_URL, map_location="cpu", weights_only=True)
-    except OSError as error:
-        raise DoodleError(f"could not download VGG-19 ({error}): {NETWORKS['vgg19'].how_to_get}") from error
-    with torch.inference_mode(False):
-        return _from_torchvision(state, NETWORKS["vgg19"], VGG19_URL).to(device)
+        with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response, path.open("wb") as handle:
+            total = int(response.headers.get("Content-Length") or 0)
+            done = 0
+            while chunk := response.read(DOWNLOAD_CHUNK):
+                handle.write(chunk)
+                digest.update(chunk)
+                done += len(chunk)
+                progress(done >> 20, max(total, done) >> 20 or 1, None)
+    except (OSError, http.client.HTTPException) as error:  # URLError and timeouts are OSErrors
+        raise DoodleError(f"could not download VGG-19 from {url} ({error}): {NETWORKS['vgg19'].how_to_get}") from error
+    if total and done != total:
+        raise DoodleError(f"the VGG-19 download from {url} stopped at {done} of {total} bytes: nothing was kept")
+    return digest.hexdigest()
 
 
 def _load_pickle_free(path: Path) -> dict:

@@ -9,6 +9,7 @@ import h5py
 import numpy as np
 import pytest
 import torch
+from safetensors import safe_open
 
 from doodle.errors import DoodleError
 from doodle.networks import (
@@ -172,3 +173,107 @@ def test_auto_training_records_the_network_it_used_and_a_resume_keeps_its_own(mo
     bundle.loss_network = "vgg19"  # as if it had been trained with the other one
     resumed = api.train_style("auto", image, masks, api.TrainSettings(steps=2, size=32), resume=bundle)
     assert resumed.loss_network == "vgg19" and used[-1] == "vgg19"
+
+
+def vgg19_like_state() -> dict[str, torch.Tensor]:
+    torch.manual_seed(0)
+    state, index, channels = {}, 0, 3
+    for item in ARCHITECTURES["vgg19"]:
+        if item == "M":
+            index += 1
+            continue
+        state[f"features.{index}.weight"] = torch.randn(int(item), channels, 3, 3) * 0.01
+        state[f"features.{index}.bias"] = torch.randn(int(item)) * 0.01
+        index, channels = index + 2, int(item)
+    state["classifier.0.weight"] = torch.randn(16, 32)  # the real file's 500 MB of classifier: not kept
+    return state
+
+
+class LoopbackFile:
+    """Serves ``body`` on 127.0.0.1 (never the internet), optionally announcing more bytes than it sends."""
+
+    def __init__(self, body: bytes, announced: int | None = None) -> None:
+        import http.server
+        import threading
+
+        served = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Length", str(announced or len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                served.requests += 1
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.requests = 0
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/vgg19-dcbb9e9d.pth"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def checkpoint_bytes(tmp_path: Path) -> tuple[bytes, dict]:
+    state = vgg19_like_state()
+    torch.save(state, tmp_path / "checkpoint.pth")
+    return (tmp_path / "checkpoint.pth").read_bytes(), state
+
+
+def test_a_missing_vgg19_downloads_into_the_first_folder_as_conv_only_safetensors(
+    tmp_path: Path, monkeypatch, checkpoint_bytes
+) -> None:
+    import hashlib
+
+    from doodle import networks
+
+    body, state = checkpoint_bytes
+    served = LoopbackFile(body)
+    models = tmp_path / "models" / "vgg"
+    monkeypatch.setattr(networks, "VGG19_URL", served.url)
+    monkeypatch.setattr(networks, "VGG19_SHA256_PREFIX", hashlib.sha256(body).hexdigest()[:8])
+    monkeypatch.setenv("DOODLE_VGG_DIR", str(tmp_path / "none"))
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "none"))
+    reports = []
+    try:
+        network = load_network("vgg19", extra_dirs=(str(models),), progress=lambda d, t, p=None: reports.append((d, t)))
+        assert sorted(p.name for p in models.iterdir()) == ["vgg19-conv.safetensors"]  # no checkpoint, no temp
+        torch.testing.assert_close(network.convs["conv5_1"].weight, state["features.28.weight"])
+        assert reports[-1][0] == reports[-1][1] == len(body) >> 20 and reports == sorted(reports)
+        kept = safe_open(str(models / "vgg19-conv.safetensors"), "pt").keys()
+        convs = [name for kind, name in layer_sequence(ARCHITECTURES["vgg19"]) if kind == "conv"]
+        assert sorted(kept) == sorted(f"{name}.{part}" for name in convs for part in ("weight", "bias"))
+        networks._load_cached.cache_clear()
+        again = load_network("vgg19", extra_dirs=(str(models),), allow_download=False)  # found: no download
+        torch.testing.assert_close(again.convs["conv1_1"].bias, state["features.0.bias"])
+        assert served.requests == 1
+    finally:
+        served.close()
+
+
+@pytest.mark.parametrize("damage", ["wrong hash", "cut short"])
+def test_a_damaged_download_is_refused_and_leaves_nothing(
+    tmp_path: Path, monkeypatch, checkpoint_bytes, damage
+) -> None:
+    import hashlib
+
+    from doodle import networks
+
+    body, _ = checkpoint_bytes
+    served = LoopbackFile(body[: len(body) // 2], announced=len(body)) if damage == "cut short" else LoopbackFile(body)
+    monkeypatch.setattr(networks, "VGG19_URL", served.url)
+    wrong = "00000000" if damage == "wrong hash" else hashlib.sha256(body).hexdigest()[:8]
+    monkeypatch.setattr(networks, "VGG19_SHA256_PREFIX", wrong)
+    folder = tmp_path / "vgg"
+    try:
+        with pytest.raises(DoodleError, match="damaged|stopped at|could not download"):
+            networks.download_vgg19(folder)
+        assert not folder.exists() or list(folder.iterdir()) == []
+    finally:
+        served.close()
