@@ -15,12 +15,13 @@ import torch
 from . import api
 from .atomic import check_writable
 from .devices import checked_device
+from .distributed import torchrun_session
 from .distribution_loss import DISTRIBUTION_HELP
 from .errors import DoodleError
 from .image_io import check_image_destination, load_image, save_image
 from .networks import AUTO_NETWORK
 from .optimize import INITS, TV_HELP
-from .progress import Preview
+from .progress import Preview, no_progress
 from .random_masks import MASK_SAMPLINGS
 
 EXAMPLES = """examples:
@@ -293,17 +294,18 @@ def _train(args: argparse.Namespace, progress: TqdmProgress) -> Path:
         region_modulation=args.region_modulation,
         distribution_weight=args.distribution_weight,
     )
-    resume = api.load_generator(args.output, args.device) if args.resume else None
-    api.train_style(
-        args.network,
-        style,
-        style_masks,
-        settings,
-        args.device,
-        resume=resume,
-        checkpoint_path=args.output,
-        progress=progress,
-    )
+    with torchrun_session(args.device) as (world, device):
+        resume = api.load_generator(args.output, device) if args.resume else None
+        api.train_style(
+            args.network,
+            style,
+            style_masks,
+            settings,
+            device,
+            resume=resume,
+            checkpoint_path=args.output,
+            progress=progress if world.is_main else no_progress,
+        )
     return args.output
 
 

@@ -22,6 +22,7 @@ from torch.nn import functional as F
 
 from .atomic import check_writable
 from .colormap import aligned_to_palette, describe_colours
+from .distributed import World, check_same_on_every_rank, current_world, mean_loss_and_max_distance
 from .distribution_loss import check_distribution_weight
 from .errors import DoodleError
 from .generator import MAX_LEVELS, DoodleGenerator, GeneratorConfig, grown
@@ -126,7 +127,14 @@ def train_generator(
     Checkpoints go to ``checkpoint_path`` every ``checkpoint_every`` steps, at the end, and when the run is
     stopped (Cancel, Ctrl-C, an error) after at least one step, before the stop is passed on. A new run never
     replaces an existing file there (:func:`validate_training`).
+
+    In a torchrun process group each rank trains ``batch_size`` images of a world batch of ``batch_size`` x
+    ranks, drawn as one process would draw that batch, with gradients averaged by DistributedDataParallel:
+    the weights are one process's with the world batch (every region is in every mask, so each rank's loss
+    has the same normaliser). Only rank 0 writes ``checkpoint_path``.
     """
+    world = current_world()
+    checkpoint_path = checkpoint_path if world.is_main else None
     validate_training(style_masks, loss_network, settings, resume, checkpoint_path)
     if resume is not None:  # region k must stay the region whose texture the generator learned as k
         style_masks = aligned_to_palette(style_masks, resume.palette, palette_name=RESUMED)
@@ -139,16 +147,20 @@ def train_generator(
         )
         bundle = _start_bundle(resume, n_regions, style_masks.palette, loss_network, settings, device)
         weights = WeightAverage(bundle, settings.weight_average)
+        check_same_on_every_rank(
+            world, "style, settings or resumed generator", *_run_identity(style_image, style_masks, settings, bundle)
+        )
+        trained = weights.live if world.size == 1 else nn.parallel.DistributedDataParallel(weights.live)
         optimiser = torch.optim.Adam(weights.live.parameters(), lr=settings.learning_rate)
         if bundle.optimizer_state:
             optimiser.load_state_dict(_unflatten_optimizer(bundle.optimizer_state, optimiser))
-        run = Run.resuming(bundle.training, settings, list(style_image.shape[-2:]))
+        run = Run.resuming(bundle.training, settings, list(style_image.shape[-2:]), world.size)
         preview_masks = normal_tensor(style_masks.masks[:1]).to(device)
         due = False
         try:
-            for masks, noise_seed in drawn_inputs(run.step, n_regions, settings, ahead=device.type != "cpu"):
+            for masks, noise_seed in drawn_inputs(run.step, n_regions, settings, world, ahead=device.type != "cpu"):
                 masks = masks.to(device)
-                loss, value = _checked_loss(weights.live, objectives, masks, noise_seed, run, checkpoint_path)
+                loss, value = _checked_loss(trained, objectives, masks, noise_seed, run, checkpoint_path, world)
                 if due:  # saved only now that this step's loss has vouched for the weights of the step before
                     _checkpoint(bundle, optimiser, weights, run, checkpoint_path)
                 _descend(loss, optimiser, weights.live, learning_rate_at(run.step, settings))
@@ -176,15 +188,16 @@ class Run:
     seconds_before: float
     smoothed_loss: float | None
     earlier_phases: list
+    world_size: int = 1
     started: float = field(default_factory=time.monotonic)
     saved_step: int | None = None
     """The last step this run saved."""
 
     @classmethod
-    def resuming(cls, training: dict, settings: TrainSettings, style_size: list[int]) -> Run:
+    def resuming(cls, training: dict, settings: TrainSettings, style_size: list[int], world_size: int) -> Run:
         step = int(training.get("steps_done", 0))
         seconds, loss = float(training.get("seconds", 0.0)), training.get("final_loss")
-        return cls(settings, style_size, step, step, seconds, loss, _phases(training))
+        return cls(settings, style_size, step, step, seconds, loss, _phases(training), world_size)
 
     def advance(self, loss: float) -> None:
         self.step += 1
@@ -197,26 +210,31 @@ class Run:
             "seconds": round(self.seconds_before + time.monotonic() - self.started, 1),
             "final_loss": self.smoothed_loss,
             "style_size": self.style_size,
-            "phases": self.earlier_phases + [_phase(self.first_step, self.step, self.settings, levels)],
+            "phases": self.earlier_phases
+            + [_phase(self.first_step, self.step, self.settings, levels, self.world_size)],
         }
 
 
 def _checked_loss(
-    model: DoodleGenerator,
+    model: nn.Module,
     objectives: list[DoodleObjective],
     masks: torch.Tensor,
     noise_seed: int,
     run: Run,
     checkpoint_path: Path | None,
+    world: World,
 ) -> tuple[torch.Tensor, float]:
-    """One step's loss and its value; raises TrainingBlewUp (before any checkpoint) if the run has blown up."""
+    """One step's loss on this rank's images and the world batch's loss value; raises TrainingBlewUp (before
+    any checkpoint, on every rank together) if the run has blown up."""
     directions = torch.Generator().manual_seed(noise_seed)
     for objective in objectives:
         objective.draw_directions(directions)
-    image = model(masks, seed=noise_seed)
+    image = model(masks, seed=noise_seed, first_image=world.rank * masks.shape[0])
     outside = out_of_range(image)
     loss = multiscale_loss(objectives, image.clamp(0, 1), masks) + RANGE_PENALTY * outside
-    value, distance = float(loss.detach()), math.sqrt(float(outside.detach()))
+    value, distance = mean_loss_and_max_distance(
+        world, float(loss.detach()), math.sqrt(float(outside.detach())), masks.device
+    )
     if not (math.isfinite(value) and distance <= BLOWN_UP_DISTANCE):
         raise TrainingBlewUp(
             f"training blew up at step {run.step} (loss {value:.3g}, pixels {distance:.3g} outside 0..1) "
@@ -247,6 +265,19 @@ def _checkpoint(
     if path is not None:
         save_generator(bundle, path)
         run.saved_step = run.step
+
+
+def _run_identity(
+    style_image: torch.Tensor, style_masks: RegionMasks, settings: TrainSettings, bundle: GeneratorBundle
+) -> tuple[bytes, ...]:
+    """What every rank of a run must share: the style, its masks, the settings and the starting weights."""
+    first = next(bundle.model.parameters())
+    return (
+        style_image.detach().cpu().numpy().tobytes(),
+        style_masks.masks.detach().cpu().numpy().tobytes(),
+        repr(settings).encode(),
+        first.detach().cpu().numpy().tobytes(),
+    )
 
 
 def _kept(checkpoint_path: Path | None, saved_step: int | None) -> str:
@@ -312,7 +343,7 @@ def _check_resume(resume: GeneratorBundle, n_regions: int, loss_network: str, se
 
 
 def drawn_inputs(
-    first_step: int, n_regions: int, settings: TrainSettings, ahead: bool
+    first_step: int, n_regions: int, settings: TrainSettings, world: World, ahead: bool
 ) -> Iterator[tuple[torch.Tensor, int]]:
     """Each step's training masks and noise seed, from ``first_step`` to the end.
 
@@ -320,22 +351,25 @@ def drawn_inputs(
     would otherwise idle; on the CPU that thread would only compete with the step.
     """
     if not ahead:
-        yield from (_step_inputs(step, n_regions, settings) for step in range(first_step, settings.steps))
+        yield from (_step_inputs(step, n_regions, settings, world) for step in range(first_step, settings.steps))
         return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="doodle-masks") as drawer:
-        upcoming = drawer.submit(_step_inputs, first_step, n_regions, settings)
+        upcoming = drawer.submit(_step_inputs, first_step, n_regions, settings, world)
         for step in range(first_step, settings.steps):
             current = upcoming.result()
             if step + 1 < settings.steps:
-                upcoming = drawer.submit(_step_inputs, step + 1, n_regions, settings)
+                upcoming = drawer.submit(_step_inputs, step + 1, n_regions, settings, world)
             yield current
 
 
-def _step_inputs(step: int, n_regions: int, settings: TrainSettings) -> tuple[torch.Tensor, int]:
-    """A step's masks and noise seed, drawn from (seed, step) alone: what makes a resumed run exact."""
+def _step_inputs(step: int, n_regions: int, settings: TrainSettings, world: World) -> tuple[torch.Tensor, int]:
+    """A step's masks for this rank and the noise seed, drawn from (seed, step) alone: what makes a resumed
+    run exact. Each rank draws the world batch and keeps its share, so N ranks train on what one process
+    with N times the batch would."""
     rng = np.random.default_rng([settings.seed, step])
-    masks = training_masks(settings.size, n_regions, settings.batch_size, rng, settings.mask_sampling)
-    return masks, int(rng.integers(2**62))
+    masks = training_masks(settings.size, n_regions, settings.batch_size * world.size, rng, settings.mask_sampling)
+    share = slice(world.rank * settings.batch_size, (world.rank + 1) * settings.batch_size)
+    return masks[share], int(rng.integers(2**62))
 
 
 ADAM_STATE = ("step", "exp_avg", "exp_avg_sq")
@@ -382,8 +416,9 @@ class WeightAverage:
         return {LIVE + key: value.detach().clone() for key, value in self.live.state_dict().items()}
 
 
-def _phase(first_step: int, last_step: int, settings: TrainSettings, levels: int) -> dict:
-    """What one run (a fresh start or a resume) did: a file trained in stages keeps one entry per run."""
+def _phase(first_step: int, last_step: int, settings: TrainSettings, levels: int, world_size: int) -> dict:
+    """What one run (a fresh start or a resume) did: a file trained in stages keeps one entry per run;
+    ``batch_size`` is per process, ``world_size`` the number of processes."""
     keys = (
         "size",
         "batch_size",
@@ -394,7 +429,8 @@ def _phase(first_step: int, last_step: int, settings: TrainSettings, levels: int
         "weight_average",
         "distribution_weight",
     )
-    return {"steps": [first_step, last_step], "levels": levels} | {key: getattr(settings, key) for key in keys}
+    record = {"steps": [first_step, last_step], "levels": levels} | {key: getattr(settings, key) for key in keys}
+    return record | {"world_size": world_size}
 
 
 def _phases(training: dict) -> list:

@@ -10,6 +10,7 @@ import torch
 from torch.nn import functional as F
 
 import doodle.train
+from doodle.distributed import SINGLE
 from doodle.errors import DoodleError
 from doodle.generator import DoodleGenerator, grown
 from doodle.generator_file import load_generator
@@ -289,8 +290,8 @@ def test_half_scale_term_scores_the_shrunk_render_against_the_shrunk_style() -> 
 
 def test_masks_drawn_ahead_in_a_thread_are_the_masks_drawn_in_turn() -> None:
     settings = TrainSettings(steps=7, batch_size=2, size=32, seed=5)
-    in_turn = list(drawn_inputs(3, 3, settings, ahead=False))
-    ahead = list(drawn_inputs(3, 3, settings, ahead=True))
+    in_turn = list(drawn_inputs(3, 3, settings, SINGLE, ahead=False))
+    ahead = list(drawn_inputs(3, 3, settings, SINGLE, ahead=True))
     assert len(in_turn) == len(ahead) == 4
     assert len({seed for _, seed in in_turn}) == 4  # every step draws its own noise
     for (masks, seed), (masks_ahead, seed_ahead) in zip(in_turn, ahead, strict=True):
