@@ -65,6 +65,7 @@ class RenderDoodle(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="RenderDoodle",
+            has_intermediate_output=True,  # its preview survives a page reload
             search_aliases=["neural doodle", "semantic style transfer", "paint doodle", "texture synthesis"],
             display_name="Render Doodle",
             category=CATEGORY,

@@ -17,6 +17,7 @@ class MaskFromColors(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="MaskFromColors",
+            has_intermediate_output=True,  # its preview survives a page reload
             search_aliases=["neural doodle", "doodle masks", "semantic map", "segmentation map", "colour map to masks"],
             display_name="Mask From Colors",
             category=CATEGORY,
@@ -55,6 +56,7 @@ class RandomDoodleMask(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="RandomDoodleMask",
+            has_intermediate_output=True,  # its preview survives a page reload
             search_aliases=["neural doodle", "random doodle", "random map", "surprise doodle"],
             display_name="Random Doodle Mask",
             category=CATEGORY,

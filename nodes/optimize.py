@@ -20,6 +20,7 @@ class OptimizeDoodle(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="OptimizeDoodle-LBFGS",
+            has_intermediate_output=True,  # its preview survives a page reload
             search_aliases=["neural doodle", "semantic style transfer", "L-BFGS", "optimise doodle"],
             display_name="Optimize Doodle (L-BFGS)",
             category=CATEGORY,

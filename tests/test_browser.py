@@ -295,3 +295,12 @@ def test_loading_a_file_that_is_not_an_image_leaves_the_painting_and_says_so(pag
     page.page.locator(".doodle-canvas input[type=file]").first.set_input_files(str(text))
     page.wait_for(f"() => {CANVAS}.message.textContent.includes('not an image')")
     assert (canvas_pixels(page) == before).all()
+
+
+def test_load_doodle_generator_shows_its_palette(page: ComfyPage) -> None:
+    page.load(workflow_json(REPO / "example_workflows" / "1_doodle_to_painting.json"))
+    shown = ".doodle-palette .doodle-palette-swatch"
+    page.wait_for(f"() => document.querySelectorAll('{shown}').length > 0")
+    texts = page.run(f"() => [...document.querySelectorAll('{shown}')].map((s) => s.textContent)")
+    assert texts == [",".join(map(str, rgb)) for rgb in palette_of("monet")]
+    assert page.new_errors() == []

@@ -1,0 +1,52 @@
+// LoadDoodleGenerator shows its generator's palette: the colours to paint a doodle with, region by region.
+import { app } from "../../../scripts/app.js";
+import { fetchPalette } from "./server.js";
+
+function show(list, colours) {
+  list.replaceChildren(...colours.map((rgb, k) => {
+    const swatch = document.createElement("span");
+    swatch.className = "doodle-palette-swatch";
+    swatch.style.background = `rgb(${rgb.join(",")})`;
+    swatch.title = `region ${k}: rgb(${rgb.join(", ")})`;
+    swatch.textContent = rgb.join(",");
+    return swatch;
+  }));
+}
+
+app.registerExtension({
+  name: "doodle.GeneratorPalette",
+
+  setup() {
+    const style = document.createElement("style");
+    style.textContent = `
+.doodle-palette { display: flex; flex-wrap: wrap; gap: 3px; font: 10px monospace; }
+.doodle-palette-swatch { padding: 2px 4px; border: 1px solid #666; border-radius: 3px; color: #000;
+  text-shadow: 0 0 2px #fff; }`;
+    document.head.append(style);
+  },
+
+  nodeCreated(node) {
+    if (node.comfyClass !== "LoadDoodleGenerator") return;
+    const name = node.widgets.find((w) => w.name === "generator_name");
+    const list = document.createElement("div");
+    list.className = "doodle-palette";
+    const widget = node.addDOMWidget("palette", "DOODLE_PALETTE", list, { serialize: false, getMinHeight: () => 24 });
+    widget.serialize = false;  // shown only: not a value of the workflow
+    const refresh = () =>
+      fetchPalette(`generator: ${name.value}`).then(
+        (colours) => show(list, colours),
+        (error) => (list.textContent = error.message),
+      );
+    const changed = name.callback;
+    name.callback = function (...args) {
+      changed?.apply(this, args);
+      refresh();
+    };
+    const configure = node.onConfigure;
+    node.onConfigure = function (...args) {
+      configure?.apply(this, args);
+      refresh();
+    };
+    refresh();
+  },
+});
