@@ -49,8 +49,8 @@ def main() -> None:
     args = parser.parse_args()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     bundle = api.load_generator(args.generator, device)
-    doodle = load_image("examples/monet/target_mask.png")
-    style, style_map = load_image("examples/monet/style.png"), load_image("examples/monet/style_mask.png")
+    doodle = load_image("samples/monet/target_mask.png")
+    style, style_map = load_image("samples/monet/style.png"), load_image("samples/monet/style_mask.png")
     print(f"device {device}, {torch.get_num_threads()} threads, generator {args.generator}")
     print(f"{'what':>28} {'seconds':>9}")
     target_render = timed(lambda: api.render_image(bundle, 0, doodle=doodle))

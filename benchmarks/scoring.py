@@ -32,9 +32,9 @@ class Example:
     @classmethod
     def load(cls, name: str, device: torch.device | str = "cpu") -> Example:
         """The tensors the objective reads go to ``device``; the doodle image stays a CPU image to render from."""
-        style = to_channels_first(load_image(f"examples/{name}/style.png")).to(device)
-        style_masks = api.masks_from_colors(load_image(f"examples/{name}/style_mask.png"))
-        doodle = load_image(f"examples/{name}/target_mask.png")
+        style = to_channels_first(load_image(f"samples/{name}/style.png")).to(device)
+        style_masks = api.masks_from_colors(load_image(f"samples/{name}/style_mask.png"))
+        doodle = load_image(f"samples/{name}/target_mask.png")
         target = api.masks_from_colors(doodle, palette_from=style_masks).masks.to(device)
         return cls(name, style, replace(style_masks, masks=style_masks.masks.to(device)), doodle, target)
 

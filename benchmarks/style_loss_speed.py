@@ -30,8 +30,8 @@ from doodle.optimize import long_side_size
 from doodle.style_loss import AREA_EPSILON, mask_pyramid
 from doodle.vgg import STYLE_LAYERS, VGGFeatures
 
-MAP = "examples/monet/style_mask.png"
-STYLE = "examples/monet/style.png"
+MAP = "samples/monet/style_mask.png"
+STYLE = "samples/monet/style.png"
 
 
 def obvious_loss(network: VGGFeatures, image: torch.Tensor, masks: torch.Tensor, targets) -> torch.Tensor:

@@ -25,8 +25,8 @@ from .progress import Preview, no_progress
 from .random_masks import MASK_SAMPLINGS
 
 EXAMPLES = """examples:
-  python -m doodle render --generator weights/monet.safetensors --doodle examples/monet/target_mask.png -o out/monet.png
-  python -m doodle masks examples/monet/target_mask.png -o out/preview.png
+  python -m doodle render --generator weights/monet.safetensors --doodle samples/monet/target_mask.png -o out/monet.png
+  python -m doodle masks samples/monet/target_mask.png -o out/preview.png
   python -m doodle random-masks --width 512 --height 384 --regions 5 --seed 7 -o out/random.png
   python -m doodle optimize --style style.png --style-map style_mask.png --doodle target_mask.png \\
       --network vgg16-hed --size 256 --iterations 300 -o out/painting.png

@@ -24,7 +24,7 @@ from ..doodle.image_io import to_uint8
 from ..doodle.palettes import Palette, generator_palette, map_palette
 from ..doodle.progress import Preview
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parent.parent / "samples"
 GENERATORS_FOLDER = "doodle_generators"
 VGG_FOLDER = "vgg"
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"

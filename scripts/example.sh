@@ -5,5 +5,5 @@ cd "$(dirname "$0")/.."
 bash scripts/install.sh
 for style in monet renoir; do
   .venv/bin/python -m doodle render --generator "weights/$style.safetensors" \
-    --doodle "examples/$style/target_mask.png" -o "out/$style.png"
+    --doodle "samples/$style/target_mask.png" -o "out/$style.png"
 done

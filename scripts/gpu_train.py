@@ -29,7 +29,7 @@ SAVE_MARGIN_S = 15.0
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("style", help="a folder name under examples/ and a file name under weights/")
+    parser.add_argument("style", help="a folder name under samples/ and a file name under weights/")
     parser.add_argument("--until", type=float, required=True, help="stop by this time (seconds since the epoch)")
     parser.add_argument("--levels", type=int, help="grow the generator to this many levels first")
     parser.add_argument("--learning-rate", type=float, default=0.002)
@@ -39,8 +39,8 @@ def main() -> None:
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args()
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    style = load_image(f"examples/{args.style}/style.png")
-    style_masks = api.masks_from_colors(load_image(f"examples/{args.style}/style_mask.png"))
+    style = load_image(f"samples/{args.style}/style.png")
+    style_masks = api.masks_from_colors(load_image(f"samples/{args.style}/style_mask.png"))
     start = api.load_generator(f"weights/{args.style}.safetensors", device)  # training leaves it as it was
     done = int(start.training["steps_done"])
 

@@ -12,7 +12,7 @@ from PIL import Image
 from doodle.vgg import VGGFeatures
 
 REPO = Path(__file__).resolve().parent.parent
-EXAMPLES = REPO / "examples"
+EXAMPLES = REPO / "samples"
 TINY_CONFIG = [4, "M", 6, "M", 8, "M", 8, 8, "M", 8]
 """Has every layer the loss uses (conv1_1, conv2_1, conv3_1, conv4_1, conv4_2, conv5_1) at toy widths."""
 

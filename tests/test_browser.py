@@ -205,7 +205,7 @@ def test_a_copied_canvas_paints_into_its_own_file(page: ComfyPage) -> None:
 def test_loading_a_doodle_snaps_each_pixel_to_the_nearest_palette_colour(page: ComfyPage) -> None:
     page.load(workflow_json(PAINT_TEMPLATE))
     page.wait_for(f"() => {CANVAS}.palette.length > 0")
-    source = REPO / "examples" / "monet" / "target_mask.png"
+    source = REPO / "samples" / "monet" / "target_mask.png"
     page.page.locator(".doodle-canvas input[type=file]").first.set_input_files(str(source))
     page.wait_for(f"() => {CANVAS}.message.textContent.startsWith('loaded')")
     palette = np.array(palette_of("monet"))

@@ -82,8 +82,8 @@ def test_torchrun_trains_from_the_command_line_on_two_cpu_processes(tmp_path) ->
     output = tmp_path / "two.safetensors"
     command = [
         str(Path(sys.executable).with_name("torchrun")), "--standalone", "--nproc_per_node=2", "-m", "doodle",
-        "--device", "cpu", "train", "--style", "examples/renoir/style.png", "--style-map",
-        "examples/renoir/style_mask.png", "--network", "vgg16-hed", "--steps", "2", "--batch-size", "1",
+        "--device", "cpu", "train", "--style", "samples/renoir/style.png", "--style-map",
+        "samples/renoir/style_mask.png", "--network", "vgg16-hed", "--steps", "2", "--batch-size", "1",
         "--size", "32", "-o", str(output),
     ]  # fmt: skip
     env = os.environ | {"OMP_NUM_THREADS": "1"}

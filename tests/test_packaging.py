@@ -44,7 +44,7 @@ def test_development_folders_do_not_ship_and_the_pack_does() -> None:
     ignored.discard("")
     ignored = {line for line in ignored if not line.startswith("#")}
     assert {"tests", "benchmarks", "scripts", ".ci"} <= ignored
-    shipped = {"doodle", "nodes", "web", "weights", "examples", "example_workflows", "__init__.py", "README.md"}
+    shipped = {"doodle", "nodes", "web", "weights", "samples", "example_workflows", "__init__.py", "README.md"}
     assert not shipped & ignored
 
 
