@@ -52,6 +52,30 @@ class RegionMasks:
         """Every pixel painted in its region's palette colour, as an image ``[B, H, W, 3]``."""
         return self.palette.to(self.masks.device)[self.labels()]
 
+    def as_mask(self, region: int | None = None) -> torch.Tensor:
+        """A core ComfyUI MASK ``[N, H, W]``: region ``region`` of every image, or (None) every region of every
+        image in turn (image 0's regions first)."""
+        if region is None:
+            return self.masks.reshape(-1, *self.size).clone()
+        if not 0 <= region < self.n_regions:
+            raise DoodleError(f"region {region} does not exist: these masks have regions 0..{self.n_regions - 1}")
+        return self.masks[:, region].clone()
+
+    @classmethod
+    def from_mask(cls, mask: torch.Tensor, palette: torch.Tensor) -> RegionMasks:
+        """One map of ``[N, H, W]`` masks (a MASK batch, one region each, in 0..1): each pixel joins the region
+        whose mask is strongest there, the first on ties, so pixels no mask covers join region 0."""
+        if not isinstance(mask, torch.Tensor) or mask.ndim != 3 or 0 in mask.shape:
+            raise DoodleError(f"a MASK batch is [regions, height, width], got {list(getattr(mask, 'shape', []))}")
+        if not torch.isfinite(mask).all():
+            raise DoodleError("the MASK holds NaN or infinite values")
+        if palette.shape[0] != mask.shape[0]:
+            raise DoodleError(
+                f"the MASK batch has {mask.shape[0]} masks but the palette has {palette.shape[0]} regions: "
+                "give one mask per region"
+            )
+        return cls.from_labels(mask.float().argmax(dim=0, keepdim=True), palette)
+
     def select(self, index: int) -> RegionMasks:
         """The masks of one batch element, still batched (``[1, R, H, W]``)."""
         return RegionMasks(self.masks[index : index + 1], self.palette)

@@ -7,7 +7,7 @@ from comfy_api.latest import ComfyExtension, io
 from . import host, routes
 from .canvas import DoodleCanvas
 from .generator import LoadDoodleGenerator, RenderDoodle, TrainDoodleStyle
-from .masks import MaskFromColors, RandomDoodleMask
+from .masks import DoodleMasksToMask, MaskFromColors, MaskToDoodleMasks, RandomDoodleMask
 from .optimize import OptimizeDoodle
 
 NODES: list[type[io.ComfyNode]] = [
@@ -18,6 +18,8 @@ NODES: list[type[io.ComfyNode]] = [
     TrainDoodleStyle,
     OptimizeDoodle,
     DoodleCanvas,
+    DoodleMasksToMask,
+    MaskToDoodleMasks,
 ]
 
 

@@ -1,4 +1,4 @@
-"""MaskFromColors and RandomDoodleMask: colour maps and random maps to DOODLE_MASKS."""
+"""MaskFromColors and RandomDoodleMask: colour maps and random maps to DOODLE_MASKS; and to and from core MASKs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from comfy_api.latest import io, ui
 
 from ..doodle import api
 from ..doodle.limits import MAX_BATCH
-from ..doodle.random_masks import MAX_SMOOTHING
+from ..doodle.random_masks import MAX_SMOOTHING, default_palette
 from . import host
 from .types import CATEGORY, SEED_MAX, MasksSocket
 
@@ -107,5 +107,56 @@ class RandomDoodleMask(io.ComfyNode):
         palette = None if palette_from is None else palette_from.palette
         regions = n_regions if palette is None else palette.shape[0]
         masks = api.random_masks(width, height, regions, seed, batch_size, roughness, smoothing, palette=palette)
+        preview = masks.preview().to(host.output_device())
+        return io.NodeOutput(masks, preview, ui=ui.PreviewImage(preview, cls=cls))
+
+
+class DoodleMasksToMask(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="DoodleMasksToMask",
+            search_aliases=["neural doodle", "doodle masks to mask", "region mask", "inpaint region"],
+            display_name="Doodle Masks To Mask",
+            category=CATEGORY,
+            description="Regions of DOODLE_MASKS as a core MASK: one region of every image (e.g. to inpaint it), "
+            "or with region -1 every region of every image as a batch.",
+            inputs=[
+                MasksSocket.Input("masks"),
+                io.Int.Input("region", default=-1, min=-1, max=255, tooltip="Region index; -1 = all, as a batch."),
+            ],
+            outputs=[io.Mask.Output(display_name="mask")],
+        )
+
+    @classmethod
+    def execute(cls, masks: api.RegionMasks, region: int) -> io.NodeOutput:
+        return io.NodeOutput(masks.as_mask(None if region < 0 else region).to(host.output_device()))
+
+
+class MaskToDoodleMasks(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="MaskToDoodleMasks",
+            search_aliases=["neural doodle", "mask to doodle", "segmentation to doodle", "SAM masks"],
+            display_name="Mask To Doodle Masks",
+            category=CATEGORY,
+            description="A MASK batch (one mask per region, e.g. from a segmentation node) as one doodle map: each "
+            "pixel joins the region whose mask is strongest there; pixels no mask covers join region 0.",
+            inputs=[
+                io.Mask.Input("mask", tooltip="[regions, height, width]: put the background's mask first."),
+                MasksSocket.Input(
+                    "palette_from",
+                    optional=True,
+                    tooltip="Masks whose palette to take (a style map's, for a generator): one mask per region.",
+                ),
+            ],
+            outputs=[MasksSocket.Output(display_name="masks"), io.Image.Output(display_name="preview")],
+        )
+
+    @classmethod
+    def execute(cls, mask: torch.Tensor, palette_from: api.RegionMasks | None = None) -> io.NodeOutput:
+        palette = default_palette(mask.shape[0]) if palette_from is None else palette_from.palette.cpu()
+        masks = api.RegionMasks.from_mask(mask.cpu(), palette)
         preview = masks.preview().to(host.output_device())
         return io.NodeOutput(masks, preview, ui=ui.PreviewImage(preview, cls=cls))

@@ -23,6 +23,8 @@ NODE_IDS = (
     "TrainDoodleStyle",
     "OptimizeDoodle-LBFGS",
     "DoodleCanvas",
+    "DoodleMasksToMask",
+    "MaskToDoodleMasks",
 )
 WORKFLOWS = sorted((REPO / "example_workflows").glob("*.json"))
 FAST_SETTINGS = {
@@ -229,3 +231,24 @@ def test_cancelled_optimisation_leaves_the_host_ready_for_the_next_prompt(comfy:
     optimise["inputs"].update(iterations=3, seed=124)
     image = comfy.run(prompt, timeout=300).images(next(k for k, v in prompt.items() if v["class_type"] == "SaveImage"))
     assert image[0].shape[:2] == (72, 96)
+
+
+def test_masks_round_trip_through_core_masks_and_one_region_reaches_core_nodes(comfy: ComfyUIClient) -> None:
+    prompt = {
+        "1": {"class_type": "LoadImage", "inputs": {"image": "doodle_monet_style_mask.png"}},
+        "2": {"class_type": "MaskFromColors", "inputs": {"image": ["1", 0], "n_colors": 0}},
+        "3": {"class_type": "DoodleMasksToMask", "inputs": {"masks": ["2", 0], "region": -1}},
+        "4": {"class_type": "MaskToDoodleMasks", "inputs": {"mask": ["3", 0], "palette_from": ["2", 0]}},
+        "5": {"class_type": "PreviewImage", "inputs": {"images": ["4", 1]}},
+        "6": {"class_type": "PreviewImage", "inputs": {"images": ["2", 1]}},
+        "7": {"class_type": "DoodleMasksToMask", "inputs": {"masks": ["2", 0], "region": 1}},
+        "8": {"class_type": "MaskToImage", "inputs": {"mask": ["7", 0]}},
+        "9": {"class_type": "PreviewImage", "inputs": {"images": ["8", 0]}},
+    }
+    result = comfy.run(prompt)
+    assert np.array_equal(result.image("5"), result.image("6"))  # the same map after the round trip
+    region = result.image("9")[..., 0] > 127
+    preview = result.image("6")
+    colours, counts = np.unique(preview.reshape(-1, 3), axis=0, return_counts=True)
+    second = colours[np.argsort(-counts)[1]]  # MaskFromColors numbers regions by area, largest first
+    assert np.array_equal(region, (preview == second).all(axis=2))
