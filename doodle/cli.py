@@ -109,6 +109,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--distribution-weight", type=float, default=defaults.distribution_weight, help=DISTRIBUTION_HELP
     )
     optimize.add_argument(
+        "--gram-weight", type=float, default=defaults.gram_weight, help="weight of the per-region Gram loss"
+    )
+    optimize.add_argument(
+        "--patch-weight",
+        type=float,
+        default=defaults.patch_weight,
+        help="weight of the semantic patch loss (neural-doodle's; --gram-weight 0 for patches alone)",
+    )
+    optimize.add_argument(
         "--init-image", type=Path, help="start from this image instead of --init, e.g. a render to polish (--scales 1)"
     )
     optimize.add_argument("-o", "--output", type=Path, required=True)
@@ -264,6 +273,8 @@ def _optimize(args: argparse.Namespace, progress: TqdmProgress) -> torch.Tensor:
         init=args.init,
         tv_weight=args.tv_weight,
         distribution_weight=args.distribution_weight,
+        gram_weight=args.gram_weight,
+        patch_weight=args.patch_weight,
     )
     return api.optimize_image(
         args.network,

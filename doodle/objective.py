@@ -17,6 +17,7 @@ from .distribution_loss import (
     region_members,
 )
 from .errors import DoodleError
+from .patch_loss import PATCH_LAYERS, PatchTargets, patch_loss, patch_regions, patch_targets
 from .regions import check_region_count
 from .style_loss import StyleTargets, mask_pyramid, region_plan, style_loss, style_targets, total_variation
 from .vgg import CONTENT_LAYER, STYLE_LAYERS, VGGFeatures
@@ -55,14 +56,26 @@ class DoodleObjective:
         tv_weight: float = 0.0,
         layers: tuple[str, ...] = STYLE_LAYERS,
         distribution_weight: float = 0.0,
+        gram_weight: float = 1.0,
+        patch_weight: float = 0.0,
     ) -> None:
         """``style_image`` is ``[1, 3, H, W]`` in 0..1 and ``style_masks`` its one-hot ``[1, R, H, W]``.
 
         ``distribution_weight`` > 0 adds the sliced Wasserstein term (:mod:`doodle.distribution_loss`) on
         ``DISTRIBUTION_LAYERS``, with one fixed set of directions until :meth:`draw_directions`.
+        ``gram_weight`` weighs the per-region Gram loss, ``patch_weight`` the semantic patch loss
+        (:mod:`doodle.patch_loss`, one target image at a time); either may be 0.
         """
         check_style_pair(style_image, style_masks)
         self.network, self.layers, self.tv_weight = network, layers, tv_weight
+        self.gram_weight, self.patch_weight = gram_weight, patch_weight
+        self.patch_layers = PATCH_LAYERS if patch_weight else ()
+        self.patches: PatchTargets | None = None
+        if patch_weight:
+            with torch.no_grad():
+                features = network(style_image, self.patch_layers)
+            self.patches = patch_targets(features, mask_pyramid(style_masks, network.ops, self.patch_layers))
+        self.patch_regions: dict[str, torch.Tensor] = {}
         self.targets: StyleTargets = style_targets(network, style_image, style_masks, layers)
         self.distribution_weight = distribution_weight
         self.distribution_layers = DISTRIBUTION_LAYERS if distribution_weight else ()
@@ -91,6 +104,9 @@ class DoodleObjective:
             )
         pyramid = mask_pyramid(masks, self.network.ops, self.layers)
         self.plans = {layer: region_plan(pyramid[layer]) for layer in self.layers}
+        if self.patches is not None:
+            pyramid = mask_pyramid(masks, self.network.ops, self.patch_layers)
+            self.patch_regions = {layer: patch_regions(pyramid[layer]) for layer in self.patch_layers}
         if self.distribution is not None:
             pyramid = self._layer_masks(masks)
             self.members = {layer: region_members(pyramid[layer]) for layer in self.distribution_layers}
@@ -126,10 +142,14 @@ class DoodleObjective:
             self.content = self.network(image, [CONTENT_LAYER])[CONTENT_LAYER]
 
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
-        layers = set(self.layers) | set(self.feature_layers)
+        layers = set(self.layers) | set(self.feature_layers) | set(self.patch_layers)
         layers |= {CONTENT_LAYER} if self.content is not None else set()
         features = self.network(image, layers)
-        loss = style_loss(features, self.plans, self.targets)
+        loss = image.new_zeros(())
+        if self.gram_weight:
+            loss = loss + self.gram_weight * style_loss(features, self.plans, self.targets)
+        if self.patches is not None:
+            loss = loss + self.patch_weight * patch_loss(features, self.patch_regions, self.patches)
         if self.distribution is not None:
             features = features | {RGB: image}
             loss = loss + self.distribution_weight * distribution_loss(

@@ -47,12 +47,19 @@ class OptimizeSettings:
     tv_weight: float = 0.0
     distribution_weight: float = 0.0
     """The colour-distribution term (:data:`~doodle.distribution_loss.DISTRIBUTION_HELP`)."""
+    gram_weight: float = 1.0
+    """The per-region Gram loss (fast-neural-doodle's)."""
+    patch_weight: float = 0.0
+    """The semantic patch loss (alexjc/neural-doodle's, :mod:`~doodle.patch_loss`); with gram_weight 0 alone."""
 
     def __post_init__(self) -> None:
         check_seed(self.seed)
-        for name, weight in (("content_weight", self.content_weight), ("tv_weight", self.tv_weight)):
+        weights = {name: getattr(self, name) for name in ("content_weight", "tv_weight", "gram_weight", "patch_weight")}
+        for name, weight in weights.items():
             if not (math.isfinite(weight) and weight >= 0):
                 raise DoodleError(f"{name} must be a number of at least 0, got {weight}")
+        if self.gram_weight == 0 and self.patch_weight == 0:
+            raise DoodleError("gram_weight and patch_weight are both 0: give at least one style loss a weight")
         check_distribution_weight(self.distribution_weight)
         if not 1 <= self.iterations <= MAX_ITERATIONS:
             raise DoodleError(f"iterations must be between 1 and {MAX_ITERATIONS}, got {self.iterations}")
@@ -122,9 +129,7 @@ def optimize_checked(
         for level, steps in enumerate(budget):
             factor = 2.0 ** (level - scales + 1)
             level_size = (max(MIN_SIDE, round(height * factor)), max(MIN_SIDE, round(width * factor)))
-            objective = level_objective(
-                network, style_image, style_masks, level_size, settings.tv_weight, settings.distribution_weight
-            )
+            objective = level_objective(network, style_image, style_masks, level_size, settings)
             masks = _resize_masks(target_masks, level_size)
             objective.set_target_masks(masks)
             content = None if content_image is None else _resize(content_image, level_size)
@@ -184,12 +189,18 @@ def level_objective(
     style_image: torch.Tensor,
     style_masks: torch.Tensor,
     level_size: tuple[int, int],
-    tv_weight: float = 0.0,
-    distribution_weight: float = 0.0,
+    settings: OptimizeSettings = DEFAULT_SETTINGS,
 ) -> DoodleObjective:
     """Style targets for a target of ``level_size``: the style image is resized to the same long side."""
     style = style_at_level(style_image, style_masks, level_size)
-    return DoodleObjective(network, *style, tv_weight, distribution_weight=distribution_weight)
+    return DoodleObjective(
+        network,
+        *style,
+        settings.tv_weight,
+        distribution_weight=settings.distribution_weight,
+        gram_weight=settings.gram_weight,
+        patch_weight=settings.patch_weight,
+    )
 
 
 def style_at_level(

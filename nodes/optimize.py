@@ -80,6 +80,25 @@ class OptimizeDoodle(io.ComfyNode):
                     tooltip=TV_HELP,
                 ),
                 distribution_weight_input(DEFAULTS.distribution_weight),
+                io.Float.Input(
+                    "gram_weight",
+                    default=DEFAULTS.gram_weight,
+                    min=0.0,
+                    max=100.0,
+                    step=0.1,
+                    optional=True,
+                    tooltip="The per-region Gram loss (fast-neural-doodle's): texture statistics per region.",
+                ),
+                io.Float.Input(
+                    "patch_weight",
+                    default=DEFAULTS.patch_weight,
+                    min=0.0,
+                    max=100.0,
+                    step=0.1,
+                    optional=True,
+                    tooltip="The semantic patch loss (neural-doodle's): copies the painting's 3x3 feature patches "
+                    "from the same region, for brushwork and local structure. Patches alone: gram_weight 0.",
+                ),
                 io.Image.Input(
                     "init_image",
                     optional=True,
@@ -107,6 +126,8 @@ class OptimizeDoodle(io.ComfyNode):
         tv_weight: float = DEFAULTS.tv_weight,
         init_image: torch.Tensor | None = None,
         distribution_weight: float = DEFAULTS.distribution_weight,
+        gram_weight: float = DEFAULTS.gram_weight,
+        patch_weight: float = DEFAULTS.patch_weight,
     ) -> io.NodeOutput:
         settings = OptimizeSettings(
             iterations=iterations,
@@ -117,6 +138,8 @@ class OptimizeDoodle(io.ComfyNode):
             init=init,
             tv_weight=tv_weight,
             distribution_weight=distribution_weight,
+            gram_weight=gram_weight,
+            patch_weight=patch_weight,
         )
         try:
             image = api.optimize_image(

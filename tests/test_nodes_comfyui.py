@@ -252,3 +252,14 @@ def test_masks_round_trip_through_core_masks_and_one_region_reaches_core_nodes(c
     colours, counts = np.unique(preview.reshape(-1, 3), axis=0, return_counts=True)
     second = colours[np.argsort(-counts)[1]]  # MaskFromColors numbers regions by area, largest first
     assert np.array_equal(region, (preview == second).all(axis=2))
+
+
+def test_the_patch_loss_alone_paints_each_region_of_the_doodle(comfy: ComfyUIClient) -> None:
+    prompt = fast_prompt(comfy, REPO / "example_workflows" / "3_optimize_doodle.json")
+    (optimise,) = [node for node in prompt.values() if node["class_type"] == "OptimizeDoodle-LBFGS"]
+    optimise["inputs"] |= {"gram_weight": 0.0, "patch_weight": 1.0, "iterations": 6, "size": 96}
+    result = comfy.run(prompt, timeout=600)
+    (save,) = [node_id for node_id, node in prompt.items() if node["class_type"] == "SaveImage"]
+    painted = result.image(save).astype(float)
+    doodle = np.asarray(Image.open(EXAMPLES / "monet" / "target_mask.png").convert("RGB").resize(painted.shape[1::-1]))
+    assert region_colours_differ(painted, doodle)
