@@ -17,6 +17,7 @@ import folder_paths
 import server
 import torch
 from aiohttp import web
+from comfy.cli_args import args
 from PIL import Image
 
 from ..doodle.errors import DoodleError
@@ -173,6 +174,6 @@ class ComfyProgress:
         payload = None
         now = time.monotonic()
         if preview is not None and (now - self.last_preview >= PREVIEW_SECONDS or done >= total):
-            payload = ("JPEG", to_pil(preview()), 512)
+            payload = ("JPEG", to_pil(preview()), args.preview_size)  # ComfyUI's --preview-size
             self.last_preview = now
         self.bar.update_absolute(done, total, payload)
