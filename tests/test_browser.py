@@ -111,6 +111,8 @@ def test_canvas_paints_palette_colours_queues_undoes_and_survives_a_reload(page:
     page.wait_for(f"(want) => JSON.stringify({CANVAS}.palette) === JSON.stringify(want)", renoir)
     swatches = page.run("() => [...document.querySelectorAll('.doodle-canvas-swatch')].map((s) => s.dataset.rgb)")
     assert swatches == [",".join(map(str, c)) for c in renoir]
+    titles = page.run("() => [...document.querySelectorAll('.doodle-canvas-swatch')].map((s) => s.title)")
+    assert titles[2].startswith("region 2 river:")  # named where the file says so
 
     click(page, ".doodle-canvas-tools button[title^='Fill with the background']")  # Clear
     click(page, ".doodle-canvas-swatch >> nth=2")
@@ -152,7 +154,7 @@ def test_canvas_paints_palette_colours_queues_undoes_and_survives_a_reload(page:
 
 
 def palette_of(name: str) -> list[list[int]]:
-    return (read_palette(REPO / "weights" / f"{name}.safetensors") * 255).round().int().tolist()
+    return (read_palette(REPO / "weights" / f"{name}.safetensors")[0] * 255).round().int().tolist()
 
 
 def wait_until_saved(page: ComfyPage) -> str:
@@ -302,5 +304,6 @@ def test_load_doodle_generator_shows_its_palette(page: ComfyPage) -> None:
     shown = ".doodle-palette .doodle-palette-swatch"
     page.wait_for(f"() => document.querySelectorAll('{shown}').length > 0")
     texts = page.run(f"() => [...document.querySelectorAll('{shown}')].map((s) => s.textContent)")
-    assert texts == [",".join(map(str, rgb)) for rgb in palette_of("monet")]
+    names = read_palette(REPO / "weights" / "monet.safetensors")[1]  # sky, rocks, sea, grass, dark rock
+    assert texts == [f"{name} {','.join(map(str, rgb))}" for name, rgb in zip(names, palette_of("monet"), strict=True)]
     assert page.new_errors() == []

@@ -18,7 +18,7 @@ from tests.comfyui_harness import ComfyUIClient, PromptExecutionError, PromptVal
 from tests.helpers import EXAMPLES, REPO
 
 MONET = "generator: monet.safetensors"
-MONET_RGB8 = (read_palette(REPO / "weights" / "monet.safetensors") * 255).round().byte().numpy()
+MONET_RGB8 = (read_palette(REPO / "weights" / "monet.safetensors")[0] * 255).round().byte().numpy()
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +86,7 @@ def test_masks_drive_a_render_and_random_doodle_mask_takes_their_palette(comfy: 
 def test_the_palette_route_gives_exact_8_bit_colours_of_generators_and_maps(comfy: ComfyUIClient) -> None:
     status, body = query(comfy, "/doodle/palette", source=MONET)
     assert status == 200 and json.loads(body)["colours"] == MONET_RGB8.tolist()
+    assert json.loads(body)["names"] == ["sky", "rocks", "sea", "grass", "dark rock"]
     status, body = query(comfy, "/doodle/palette", source="style map: doodle_monet_style_mask.png")
     assert status == 200
     assert json.loads(body)["colours"] == map_palette(EXAMPLES / "monet" / "style_mask.png").rgb8.tolist()

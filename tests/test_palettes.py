@@ -19,7 +19,7 @@ SHIPPED = sorted((REPO / "weights").glob("*.safetensors"))
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
 def test_header_palette_is_the_loaded_generators_palette(path) -> None:
-    assert torch.equal(read_palette(path), load_generator(path).palette)
+    assert torch.equal(read_palette(path)[0], load_generator(path).palette)
 
 
 def test_palette_is_read_from_the_header_alone(tmp_path) -> None:
@@ -28,7 +28,7 @@ def test_palette_is_read_from_the_header_alone(tmp_path) -> None:
     header_end = 8 + int.from_bytes(data[:8], "little")
     cut = tmp_path / "cut.safetensors"
     cut.write_bytes(data[: header_end + 10])
-    assert torch.equal(read_palette(cut), load_generator(REPO / "weights" / "monet.safetensors").palette)
+    assert torch.equal(read_palette(cut)[0], load_generator(REPO / "weights" / "monet.safetensors").palette)
     with pytest.raises(DoodleError):
         load_generator(cut)
 
@@ -102,3 +102,19 @@ def test_the_shipped_canvas_doodle_is_painted_in_monets_palette_only() -> None:
 def test_a_blank_canvas_is_all_background() -> None:
     masks = Palette(torch.eye(3), "rgb").blank(7, 5)
     assert masks.size == (5, 7) and masks.labels().eq(0).all()
+
+
+def test_region_names_are_saved_read_from_the_header_kept_on_resume_and_checked(tmp_path) -> None:
+    from doodle.cli import main
+
+    path = tmp_path / "named.safetensors"
+    path.write_bytes((REPO / "weights" / "renoir.safetensors").read_bytes())
+    assert main(["name-regions", str(path), "a", "b", "c", "d"]) == 0
+    assert read_palette(path)[1] == ("a", "b", "c", "d") == load_generator(path).region_names
+    assert generator_palette(path).to_json()["names"] == ["a", "b", "c", "d"]
+    before, after = load_generator(REPO / "weights" / "renoir.safetensors"), load_generator(path)
+    for key, value in before.model.state_dict().items():
+        assert torch.equal(after.model.state_dict()[key], value)  # naming rewrites metadata only
+    assert main(["name-regions", str(path), "only", "three", "names"]) == 2
+    assert read_palette(path)[1] == ("a", "b", "c", "d")  # a refused call leaves the file as it was
+    assert main(["name-regions", str(path)]) == 0 and read_palette(path)[1] == ()

@@ -111,7 +111,8 @@ export class DoodleCanvasWidget {
     this.swatches.replaceChildren(...this.palette.map((rgb, k) => {
       const swatch = element("button", {
         className: "doodle-canvas-swatch" + (k === this.colour ? " active" : ""),
-        title: `region ${k}${k === 0 ? " (background)" : ""}: rgb(${rgb.join(", ")})`,
+        title: `region ${k}${this.names?.[k] ? ` ${this.names[k]}` : ""}${k === 0 ? " (background)" : ""}: ` +
+          `rgb(${rgb.join(", ")})`,
         onclick: () => {
           this.colour = k;
           this.setTool(this.tool === "eraser" ? "brush" : this.tool);
@@ -253,9 +254,9 @@ export class DoodleCanvasWidget {
   /** Show `source`'s swatches; `recolour` (a palette the user chose) repaints region k in its colour k. */
   async usePalette(source, recolour = false) {
     this.source = source;
-    let colours;
+    let colours, names;
     try {
-      colours = await fetchPalette(source);
+      ({ colours, names } = await fetchPalette(source));
     } catch (error) {
       this.palette = [];
       this.showPalette();
@@ -264,6 +265,7 @@ export class DoodleCanvasWidget {
     if (source !== this.source) return;
     const old = this.palette;
     this.palette = colours;
+    this.names = names;
     this.colour = Math.min(this.colour, colours.length - 1);
     this.showPalette();
     this.say("");

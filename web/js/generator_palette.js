@@ -2,13 +2,13 @@
 import { app } from "../../../scripts/app.js";
 import { fetchPalette } from "./server.js";
 
-function show(list, colours) {
+function show(list, { colours, names }) {
   list.replaceChildren(...colours.map((rgb, k) => {
     const swatch = document.createElement("span");
     swatch.className = "doodle-palette-swatch";
     swatch.style.background = `rgb(${rgb.join(",")})`;
     swatch.title = `region ${k}: rgb(${rgb.join(", ")})`;
-    swatch.textContent = rgb.join(",");
+    swatch.textContent = names[k] ? `${names[k]} ${rgb.join(",")}` : rgb.join(",");
     return swatch;
   }));
 }
@@ -34,7 +34,7 @@ app.registerExtension({
     widget.serialize = false;  // shown only: not a value of the workflow
     const refresh = () =>
       fetchPalette(`generator: ${name.value}`).then(
-        (colours) => show(list, colours),
+        (palette) => show(list, palette),
         (error) => (list.textContent = error.message),
       );
     const changed = name.callback;

@@ -9,10 +9,11 @@ async function failure(response) {
   return new Error(body.error ?? `${response.status} ${response.statusText}`);
 }
 
+/** A source's palette: ``{colours: [[r, g, b], ...], names: [...]}`` (names empty where the source has none). */
 export async function fetchPalette(source) {
   const response = await api.fetchApi(`/doodle/palette?source=${encodeURIComponent(source)}`);
   if (!response.ok) throw await failure(response);
-  return (await response.json()).colours;
+  return await response.json();
 }
 
 export async function fetchRandomDoodle(source, width, height, seed) {
