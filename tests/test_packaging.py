@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import re
 
+import pytest
 import tomllib
 from PIL import Image
 
@@ -55,3 +56,21 @@ def test_help_pages_are_the_readme_node_table_and_cover_every_node() -> None:
     assert found == expected, "run python scripts/node_docs.py after editing the README's node table"
     registered = set(re.findall(r'node_id="([\w-]+)"', "".join(p.read_text() for p in (REPO / "nodes").glob("*.py"))))
     assert {name.removesuffix(".md") for name in found} == registered
+
+
+def test_comfyuis_own_parser_reads_the_pack_s_configuration(monkeypatch) -> None:
+    from tests.comfyui_harness import comfyui_required, find_comfyui_dir
+
+    comfyui_dir = find_comfyui_dir()
+    if comfyui_dir is None:
+        if comfyui_required():
+            pytest.fail("no ComfyUI (DOODLE_REQUIRE_COMFYUI is set)")
+        pytest.skip("no ComfyUI")
+    monkeypatch.syspath_prepend(str(comfyui_dir))
+    from comfy_config import config_parser
+
+    config = config_parser.extract_node_configuration(str(REPO))
+    assert config.project.name == PYPROJECT["project"]["name"]
+    assert config.project.supported_comfyui_version == ">=0.30.0"
+    assert config.project.supported_os == ["OS Independent"]
+    assert config.tool_comfy.publisher_id == "doodle-team" and config.tool_comfy.icon.endswith("icon.png")
