@@ -102,32 +102,25 @@ def ratios(looks: dict[int, RegionLook], to: dict[int, RegionLook]) -> dict[str,
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--weights-dir", type=Path, default=Path("weights"))
-    parser.add_argument("--lbfgs-dir", type=Path, help="also measure <dir>/<style>_lbfgs.png")
-    parser.add_argument("--styles", nargs="+", default=["monet", "renoir"])
-    parser.add_argument("--seeds", type=int, default=4, help="render seeds to average over")
-    args = parser.parse_args()
+def print_table(styles: list[str], weights_dir: Path, lbfgs_dir: Path | None, seeds: int) -> None:
+    """The table this module's docstring describes (``benchmarks/quality.py`` prints it too)."""
     torch.set_grad_enabled(False)
     print(f"{'style':>7} {'image':>9} {'distance':>8} {'/original':>9} {'spread':>6} {'gradient':>8} {'specks':>6}")
     print(f"{'':>7} {'':>9} {'(mean)':>8} {'dist spr grad':>13}  (per region, ratio to the painting's)")
-    for name in args.styles:
+    for name in styles:
         example = Example.load(name)
         regions, painting, painting_regions = example.target, example.style, example.style_masks.masks
         images = {"original": [f"benchmarks/data/{name}_original.png"]}
-        if args.lbfgs_dir:
-            images["L-BFGS"] = [args.lbfgs_dir / f"{name}_lbfgs.png"]
+        if lbfgs_dir:
+            images["L-BFGS"] = [lbfgs_dir / f"{name}_lbfgs.png"]
         measured = {
             kind: averaged(
                 [look(to_channels_first(load_image(path)), regions, painting, painting_regions) for path in paths]
             )
             for kind, paths in images.items()
         }
-        bundle = api.load_generator(args.weights_dir / f"{name}.safetensors")
-        renders = [
-            to_channels_first(api.render_image(bundle, seed, doodle=example.doodle)) for seed in range(args.seeds)
-        ]
+        bundle = api.load_generator(weights_dir / f"{name}.safetensors")
+        renders = [to_channels_first(api.render_image(bundle, seed, doodle=example.doodle)) for seed in range(seeds)]
         measured["render"] = averaged([look(render, regions, painting, painting_regions) for render in renders])
         painting_look = look(painting, painting_regions, painting, painting_regions)
         for kind, looks in measured.items():
@@ -141,6 +134,16 @@ def main() -> None:
                 for field in ("spread", "gradient", "specks")
             )
             print(f"{name:>7} {kind:>9} {distance:8.3f} {worst_text:>14}  {columns}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--weights-dir", type=Path, default=Path("weights"))
+    parser.add_argument("--lbfgs-dir", type=Path, help="also measure <dir>/<style>_lbfgs.png")
+    parser.add_argument("--styles", nargs="+", default=["monet", "renoir"])
+    parser.add_argument("--seeds", type=int, default=4, help="render seeds to average over")
+    args = parser.parse_args()
+    print_table(args.styles, args.weights_dir, args.lbfgs_dir, args.seeds)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,10 @@ reaches, the yardstick for a generator that paints textures rather than one part
 saw it; lower is better, 0 is the style itself.
 The render's score is the mean over ``--seeds`` noise seeds. The per-region columns show where the render
 falls short (see ``benchmarks/scoring.py``).
+
+A second table measures what the eye sees, region by region, for the same images: colour-distribution
+distance, colour spread, gradient energy and specks, against the painting and the original project's result
+(``benchmarks/appearance.py``, which also runs alone).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pathlib import Path
 
 from torch.nn import functional as F
 
+from benchmarks import appearance
 from benchmarks.scoring import Example, painting_halves_score, render_score, score
 from doodle import api
 from doodle.image_io import load_image, to_channels_first
@@ -62,6 +67,8 @@ def main() -> None:
         ratios = f"{ours / best:7.1f} {ours * len(halves) / sum(halves):7.2f}"
         scores = f"{best:7.3f} {halves_text:>11} {original_score:8.3f} {ours:7.3f} {ratios} {flat_score:5.2f}"
         print(f"{name:>7} {scores}  {regions}")
+    print()
+    appearance.print_table(args.styles, args.weights_dir, args.lbfgs_dir, args.seeds)
 
 
 if __name__ == "__main__":
