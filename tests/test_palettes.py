@@ -118,3 +118,15 @@ def test_region_names_are_saved_read_from_the_header_kept_on_resume_and_checked(
     assert main(["name-regions", str(path), "only", "three", "names"]) == 2
     assert read_palette(path)[1] == ("a", "b", "c", "d")  # a refused call leaves the file as it was
     assert main(["name-regions", str(path)]) == 0 and read_palette(path)[1] == ()
+
+
+def test_a_resumed_generator_keeps_its_region_names() -> None:
+    from doodle.train import TrainSettings, train_generator
+    from tests.distributed_worker import style_pair
+    from tests.helpers import tiny_network
+
+    image, masks = style_pair()
+    first = train_generator(tiny_network(), "tiny", image, masks, TrainSettings(steps=1, size=32))
+    first.region_names = ("left", "middle", "right")
+    resumed = train_generator(tiny_network(), "tiny", image, masks, TrainSettings(steps=2, size=32), resume=first)
+    assert resumed.region_names == ("left", "middle", "right")
