@@ -79,7 +79,8 @@ def main() -> None:
     print(f"{'L-BFGS / render (masks)':>28} {lbfgs / masks_render:9.0f}x")
     for batch, size in ((4, 128), (1, 512)):
         settings = TrainSettings(steps=3, batch_size=batch, size=size, checkpoint_every=100)
-        seconds = timed(lambda s=settings: api.train_style(args.network, style, style_masks, s, device), repeats=1)
+        train = lambda s=settings: api.train_style(args.network, style, style_masks, s, device=device)  # noqa: E731
+        seconds = timed(train, repeats=1)
         print(f"{f'training s/step ({batch}x{size}²)':>28} {seconds / 3:9.3f}")
 
 

@@ -104,7 +104,7 @@ def print_training_table(
         print_row("start", start)
     for sampling in samplings:
         run = dataclasses.replace(settings, steps=steps_before + settings.steps, mask_sampling=sampling)
-        bundle = train_generator(network, network_name, example.style, example.style_masks.select(0), run, start)
+        bundle = train_generator(network, network_name, example.style, example.style_masks.select(0), run, resume=start)
         print_row(sampling, bundle)
 
 

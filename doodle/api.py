@@ -67,6 +67,7 @@ def generator_masks(bundle: GeneratorBundle, masks: RegionMasks | None, doodle: 
 def render_image(
     bundle: GeneratorBundle,
     seed: int,
+    *,
     masks: RegionMasks | None = None,
     doodle: torch.Tensor | None = None,
     batch_size: int = 1,
@@ -127,6 +128,7 @@ def train_style(
     style_image: torch.Tensor,
     style_masks: RegionMasks,
     settings: TrainSettings,
+    *,
     device: torch.device | str = "cpu",
     network_dirs: tuple[str, ...] = (),
     resume: GeneratorBundle | None = None,
@@ -150,9 +152,9 @@ def train_style(
         to_channels_first(style_image),
         style_masks,
         settings,
-        resume,
-        checkpoint_path,
-        progress,
+        resume=resume,
+        checkpoint_path=checkpoint_path,
+        progress=progress,
     )
 
 

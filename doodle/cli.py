@@ -323,7 +323,7 @@ def _train(args: argparse.Namespace, progress: TqdmProgress) -> Path:
             style,
             style_masks,
             settings,
-            device,
+            device=device,
             resume=resume,
             checkpoint_path=args.output,
             progress=progress if world.is_main else no_progress,

@@ -31,6 +31,7 @@ def random_masks(
     height: int,
     n_regions: int,
     seed: int,
+    *,
     batch_size: int = 1,
     roughness: float = 0.5,
     smoothing: int = 11,

@@ -118,6 +118,7 @@ def train_generator(
     style_image: torch.Tensor,
     style_masks: RegionMasks,
     settings: TrainSettings,
+    *,
     resume: GeneratorBundle | None = None,
     checkpoint_path: Path | None = None,
     progress: Progress = no_progress,

@@ -115,7 +115,14 @@ class RenderDoodle(io.ComfyNode):
         generator.model.to(host.device())
         try:
             image = api.render_image(
-                generator, seed, masks, doodle, batch_size, tile_size, half_precision, progress=host.ComfyProgress(1)
+                generator,
+                seed,
+                masks=masks,
+                doodle=doodle,
+                batch_size=batch_size,
+                tile_size=tile_size,
+                half_precision=half_precision,
+                progress=host.ComfyProgress(1),
             )
         finally:
             host.free_memory()
@@ -236,8 +243,8 @@ class TrainDoodleStyle(io.ComfyNode):
                 style_image,
                 style_masks,
                 settings,
-                host.device(),
-                host.vgg_dirs(),
+                device=host.device(),
+                network_dirs=host.vgg_dirs(),
                 resume=resume_from,
                 checkpoint_path=path,
                 progress=host.ComfyProgress(steps),

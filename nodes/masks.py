@@ -106,7 +106,8 @@ class RandomDoodleMask(io.ComfyNode):
     ) -> io.NodeOutput:
         palette = None if palette_from is None else palette_from.palette
         regions = n_regions if palette is None else palette.shape[0]
-        masks = api.random_masks(width, height, regions, seed, batch_size, roughness, smoothing, palette=palette)
+        shape = {"batch_size": batch_size, "roughness": roughness, "smoothing": smoothing}
+        masks = api.random_masks(width, height, regions, seed, **shape, palette=palette)
         preview = masks.preview().to(host.output_device())
         return io.NodeOutput(masks, preview, ui=ui.PreviewImage(preview, cls=cls))
 

@@ -57,7 +57,7 @@ def main() -> None:
             weight_average=0.99,
             levels=args.levels,
         )
-        api.train_style("vgg16-hed", style, style_masks, settings, device, resume=start, **options)
+        api.train_style("vgg16-hed", style, style_masks, settings, device=device, resume=start, **options)
 
     reports: list[float] = []
     train(PROBE_STEPS, progress=lambda done_steps, total, preview=None: reports.append(time.monotonic()))

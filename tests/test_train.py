@@ -257,7 +257,7 @@ def test_more_levels_on_resume_grow_the_generator_and_keep_adams_moments() -> No
     for name, value in grown(live, 4, seed=0).state_dict().items():
         torch.testing.assert_close(state[f"live.{name}"], value)
 
-    four = train_generator(tiny_network(), "tiny", image, masks, replace(settings, steps=2, levels=4), three)
+    four = train_generator(tiny_network(), "tiny", image, masks, replace(settings, steps=2, levels=4), resume=three)
     assert four.model.config.levels == 4 and [phase["levels"] for phase in four.training["phases"]] == [3, 4]
 
 
