@@ -28,8 +28,11 @@ def settings(steps: int, batch_size: int) -> TrainSettings:
     return TrainSettings(steps=steps, batch_size=batch_size, size=32, seed=5, checkpoint_every=2, weight_average=0.5)
 
 
-def run_rank(rank: int, world_size: int, rendezvous: str, folder: str, disagree: bool = False) -> None:
-    """Train 3 steps as one rank; with ``disagree`` rank 1 is given another style image."""
+def run_rank(
+    rank: int, world_size: int, rendezvous: str, folder: str, disagree: bool = False, resume_to: int = 0
+) -> None:
+    """Train 3 steps as one rank; with ``disagree`` rank 1 is given another style image; with ``resume_to``
+    continue ``rank0.safetensors`` to that many steps instead."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=rendezvous, rank=rank, world_size=world_size)
@@ -38,7 +41,13 @@ def run_rank(rank: int, world_size: int, rendezvous: str, folder: str, disagree:
         if disagree and rank == 1:
             image = 1 - image
         path = Path(folder) / f"rank{rank}.safetensors"  # every rank is given a path; only rank 0 may write
-        train_generator(tiny_network(), "tiny", image, masks, settings(3, 1), checkpoint_path=path)
+        if resume_to:
+            resume = load_generator(Path(folder) / "rank0.safetensors")
+            train_generator(
+                tiny_network(), "tiny", image, masks, settings(resume_to, 1), resume=resume, checkpoint_path=path
+            )
+        else:
+            train_generator(tiny_network(), "tiny", image, masks, settings(3, 1), checkpoint_path=path)
         dist.barrier()
     finally:
         dist.destroy_process_group()

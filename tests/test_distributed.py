@@ -21,12 +21,12 @@ WORLD = 2
 TIMEOUT_S = 240
 
 
-def spawn_ranks(folder, disagree: bool = False) -> list[int]:
+def spawn_ranks(folder, disagree: bool = False, resume_to: int = 0) -> list[int]:
     """Start both ranks and wait, bounded: none is left behind, even if one hangs. Returns their exit codes."""
     context = multiprocessing.get_context("spawn")
     rendezvous = f"file://{folder}/rendezvous"
     ranks = [
-        context.Process(target=worker.run_rank, args=(rank, WORLD, rendezvous, str(folder), disagree))
+        context.Process(target=worker.run_rank, args=(rank, WORLD, rendezvous, str(folder), disagree, resume_to))
         for rank in range(WORLD)
     ]
     for process in ranks:
@@ -68,6 +68,14 @@ def test_a_checkpoint_of_two_ranks_resumes_on_one(trained_by_two) -> None:
     training = worker.resume_single(str(trained_by_two))
     assert training["steps_done"] == 4
     assert [(p["steps"], p["world_size"]) for p in training["phases"]] == [([0, 3], WORLD), ([3, 4], 1)]
+
+
+def test_a_checkpoint_of_two_ranks_resumes_on_two(trained_by_two, tmp_path) -> None:
+    (tmp_path / "rank0.safetensors").write_bytes((trained_by_two / "rank0.safetensors").read_bytes())
+    assert spawn_ranks(tmp_path, resume_to=5) == [0] * WORLD
+    training = load_generator(tmp_path / "rank0.safetensors").training
+    assert training["steps_done"] == 5
+    assert [(p["steps"], p["world_size"]) for p in training["phases"]] == [([0, 3], WORLD), ([3, 5], WORLD)]
 
 
 def test_ranks_given_different_styles_all_stop_with_a_message_and_nothing_is_written(tmp_path, capfd) -> None:
