@@ -14,9 +14,15 @@ api.addEventListener("status", (event) => {
   }
 });
 
-function queue() {
+async function queue() {
   busy = true;
-  app.queuePrompt(0, 1);
+  try {
+    await app.queuePrompt(0, 1);
+  } finally {
+    // A prompt the server refused sends no status event: ask, so live mode is not left waiting forever.
+    const { Running, Pending } = await api.getQueue();
+    busy = Running.length + Pending.length > 0;
+  }
 }
 
 /** Ask for a render for `owner` (a canvas): now if the queue is idle, else once it empties. */
