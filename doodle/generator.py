@@ -73,14 +73,15 @@ class GeneratorConfig:
 
 
 def conv_block(channels_in: int, channels_out: int) -> nn.Sequential:
-    """3x3, 3x3, 1x1 convolutions with LeakyReLU; reflection padding (no border artefacts)."""
+    """3x3, 3x3, 1x1 convolutions with LeakyReLU; reflection padding (no border artefacts). The activations
+    work in place: nothing reads a convolution's (or its modulation's) output but them."""
     return nn.Sequential(
         nn.Conv2d(channels_in, channels_out, 3, padding=1, padding_mode="reflect"),
-        nn.LeakyReLU(0.1),
+        nn.LeakyReLU(0.1, inplace=True),
         nn.Conv2d(channels_out, channels_out, 3, padding=1, padding_mode="reflect"),
-        nn.LeakyReLU(0.1),
+        nn.LeakyReLU(0.1, inplace=True),
         nn.Conv2d(channels_out, channels_out, 1),
-        nn.LeakyReLU(0.1),
+        nn.LeakyReLU(0.1, inplace=True),
     )
 
 
