@@ -11,10 +11,10 @@ whose size it prints.
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 
+from benchmarks.feed_forward_speed import timed
 from benchmarks.scoring import Example
 from doodle.networks import load_network
 from doodle.optimize import OptimizeSettings, _resize_masks, level_objective, long_side_size
@@ -23,20 +23,14 @@ LOSSES = {"gram": OptimizeSettings(), "patches": OptimizeSettings(gram_weight=0,
 LOSSES["both"] = OptimizeSettings(patch_weight=1)
 
 
-def seconds_per_evaluation(objective, image: torch.Tensor, repeats: int = 3) -> float:
+def evaluation(objective, image: torch.Tensor):
+    """One loss and gradient, as one L-BFGS evaluation does."""
+
     def evaluate() -> None:
         pixels = image.clone().requires_grad_(True)
         objective(pixels).backward()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
 
-    evaluate()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        evaluate()
-        best = min(best, time.perf_counter() - start)
-    return best
+    return evaluate
 
 
 def main() -> None:
@@ -60,7 +54,7 @@ def main() -> None:
             objective.set_target_masks(masks)
             if torch.cuda.is_available():
                 torch.cuda.reset_peak_memory_stats()
-            seconds = seconds_per_evaluation(objective, image)
+            seconds = timed(evaluation(objective, image))
             gram_seconds = gram_seconds or seconds
             stored = 0.0
             if objective.patches is not None:

@@ -97,7 +97,7 @@ def parse_generator(data: bytes, name: str, device: torch.device | str = "cpu") 
                 f"{name} has format version {version}, newer than this doodle reads ({FORMAT_VERSION}): update doodle"
             )
         config = GeneratorConfig.from_dict(json.loads(metadata["architecture"]))
-        palette = _palette(metadata)
+        palette = _palette(metadata, config.n_regions, name)
         region_names = _region_names(metadata, config.n_regions, name)
         training = json.loads(metadata.get("training", "{}"))
         loss_network = metadata["loss_network"]
@@ -107,8 +107,6 @@ def parse_generator(data: bytes, name: str, device: torch.device | str = "cpu") 
         raise
     except (KeyError, ValueError, TypeError) as error:
         raise DoodleError(f"{name} has missing or damaged metadata ({error!r})") from error
-    if palette.ndim != 2 or palette.shape != (config.n_regions, 3) or not torch.isfinite(palette).all():
-        raise DoodleError(f"{name}: the palette does not match its {config.n_regions} regions")
     if (
         not 1 <= config.n_regions <= 256
         or not 1 <= config.levels <= MAX_LEVELS
@@ -140,12 +138,12 @@ def read_palette(path: Path) -> tuple[torch.Tensor, tuple[str, ...]]:
         metadata = _metadata(data)
         if metadata.get("doodle_format") != FORMAT:
             raise ValueError("no doodle_format=generator metadata")
-        palette = _palette(metadata)
         n_regions = int(metadata["n_regions"])
+        palette = _palette(metadata, n_regions, path.name)
+    except DoodleError:
+        raise
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
         raise DoodleError(f"{path.name} is not a readable doodle generator ({error})") from error
-    if palette.ndim != 2 or palette.shape != (n_regions, 3) or not torch.isfinite(palette).all():
-        raise DoodleError(f"{path.name}: the palette does not match its {n_regions} regions")
     return palette, _region_names(metadata, n_regions, path.name)
 
 
@@ -167,8 +165,12 @@ def _region_names(metadata: dict[str, str], n_regions: int, owner: str) -> tuple
     return checked_region_names(names, n_regions, owner)
 
 
-def _palette(metadata: dict[str, str]) -> torch.Tensor:
-    return torch.tensor(json.loads(metadata["palette"]), dtype=torch.float32)
+def _palette(metadata: dict[str, str], n_regions: int, owner: str) -> torch.Tensor:
+    """The metadata's palette, refused unless it is one finite RGB colour per region."""
+    palette = torch.tensor(json.loads(metadata["palette"]), dtype=torch.float32)
+    if palette.ndim != 2 or palette.shape != (n_regions, 3) or not torch.isfinite(palette).all():
+        raise DoodleError(f"{owner}: the palette does not match its {n_regions} regions")
+    return palette
 
 
 def _metadata(data: bytes) -> dict[str, str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
+from ..doodle.errors import DoodleError
 from ..doodle.image_io import load_image
 from ..doodle.limits import MAX_CANVAS_SIDE
 from . import host
@@ -45,8 +46,10 @@ class DoodleCanvas(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, palette: str, painting: str, width: int, height: int) -> bool | str:
-        if palette not in host.palette_sources():
-            return f"palette {palette!r} is not a generator or an image in input/ (it may have been removed)"
+        try:
+            host.palette_source_path(palette)
+        except DoodleError as error:
+            return f"palette: {error}"
         if painting.strip() and host.painting_path(painting) is None:
             return f"the painting {painting!r} is not in input/: paint on the canvas again or clear it"
         return True

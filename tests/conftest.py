@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -15,18 +16,21 @@ from tests.comfyui_harness import (
 
 
 @pytest.fixture(scope="session")
-def comfyui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyUIClient]:
-    """A client of one real ComfyUI server (started once per session) with doodle installed.
-
-    Skips when no ComfyUI checkout is found ($DOODLE_COMFYUI_DIR or <repo>/.comfyui; get one with
-    scripts/get_comfyui.sh), unless DOODLE_REQUIRE_COMFYUI=1, as in CI, where that fails.
-    """
-    comfyui_dir = find_comfyui_dir()
-    if comfyui_dir is None:
+def comfyui_dir() -> Path:
+    """The ComfyUI checkout the tests run ($DOODLE_COMFYUI_DIR or <repo>/.comfyui; get one with
+    scripts/get_comfyui.sh). Skips without one, unless DOODLE_REQUIRE_COMFYUI=1, as in CI, where that fails."""
+    found = find_comfyui_dir()
+    if found is None:
         msg = "no ComfyUI: set DOODLE_COMFYUI_DIR or run scripts/get_comfyui.sh .venv/bin/python .comfyui"
         if comfyui_required():
             pytest.fail(msg + " (DOODLE_REQUIRE_COMFYUI is set)")
         pytest.skip(msg)
+    return found
+
+
+@pytest.fixture(scope="session")
+def comfyui(comfyui_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyUIClient]:
+    """A client of one real ComfyUI server (started once per session) with doodle installed."""
     server = ComfyUIServer(comfyui_dir, tmp_path_factory.mktemp("comfyui-base"))
     try:
         yield server.start()

@@ -64,15 +64,7 @@ def test_hed_conversion_maps_hwio_kernels_and_caffe_preprocessing(tmp_path: Path
 
 
 def test_torchvision_checkpoint_keys_load_and_wrong_architecture_is_named(tmp_path: Path) -> None:
-    torch.manual_seed(0)
-    state, index, channels = {}, 0, 3
-    for item in ARCHITECTURES["vgg19"]:
-        if item == "M":
-            index += 1
-            continue
-        state[f"features.{index}.weight"] = torch.randn(int(item), channels, 3, 3) * 0.01
-        state[f"features.{index}.bias"] = torch.zeros(int(item))
-        index, channels = index + 2, int(item)
+    state = vgg19_like_state()
     torch.save(state, tmp_path / "vgg19-dcbb9e9d.pth")
     network = load_network("vgg19", extra_dirs=(str(tmp_path),), allow_download=False)
     torch.testing.assert_close(network.convs["conv5_1"].weight, state["features.28.weight"])

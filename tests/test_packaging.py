@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import re
 
-import pytest
 import tomllib
 from PIL import Image
 
@@ -58,14 +57,7 @@ def test_help_pages_are_the_readme_node_table_and_cover_every_node() -> None:
     assert {name.removesuffix(".md") for name in found} == registered
 
 
-def test_comfyuis_own_parser_reads_the_pack_s_configuration(monkeypatch) -> None:
-    from tests.comfyui_harness import comfyui_required, find_comfyui_dir
-
-    comfyui_dir = find_comfyui_dir()
-    if comfyui_dir is None:
-        if comfyui_required():
-            pytest.fail("no ComfyUI (DOODLE_REQUIRE_COMFYUI is set)")
-        pytest.skip("no ComfyUI")
+def test_comfyuis_own_parser_reads_the_pack_s_configuration(monkeypatch, comfyui_dir) -> None:
     monkeypatch.syspath_prepend(str(comfyui_dir))
     from comfy_config import config_parser
 

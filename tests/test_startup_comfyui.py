@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
-from tests.comfyui_harness import ComfyUIServer, comfyui_required, find_comfyui_dir
+from tests.comfyui_harness import ComfyUIServer
 
 
-def test_an_example_that_cannot_be_copied_into_input_is_logged_and_every_node_loads(tmp_path) -> None:
-    comfyui_dir = find_comfyui_dir()
-    if comfyui_dir is None:
-        if comfyui_required():
-            pytest.fail("no ComfyUI (DOODLE_REQUIRE_COMFYUI is set)")
-        pytest.skip("no ComfyUI")
+def test_an_example_that_cannot_be_copied_into_input_is_logged_and_every_node_loads(tmp_path, comfyui_dir) -> None:
     blocked = tmp_path / "input" / "doodle_monet_style.png"
     blocked.parent.mkdir(parents=True)
     blocked.symlink_to("/proc/no-such-folder/style.png")  # dangling: "absent", yet no copy can land there
