@@ -63,7 +63,9 @@ def main() -> None:
         masks = api.random_masks(size, size, bundle.n_regions, seed=0, palette=bundle.palette)
         for half in precisions:
             seconds = timed(
-                lambda m=masks, h=half: api.render_image(bundle, 0, masks=m, half_precision=h),
+                lambda m=masks, h=half: api.render_image(
+                    bundle, 0, masks=m, settings=api.RenderSettings(half_precision=h)
+                ),
                 repeats=1 if size > 1024 and device == "cpu" else 3,
             )
             print(f"{f'render {size}x{size}' + (' fp16' if half else ''):>28} {seconds:9.3f}")

@@ -28,7 +28,7 @@ import torch
 from benchmarks.scoring import Example, render_score
 from doodle import api
 from doodle.generator_file import GeneratorBundle
-from doodle.random_masks import MASK_SAMPLINGS, random_labels, training_masks
+from doodle.random_masks import MASK_SAMPLINGS, MaskShape, random_labels, training_masks
 from doodle.regions import RegionMasks
 from doodle.train import TrainSettings, train_generator
 
@@ -67,7 +67,7 @@ def big_region_example(example: Example, region: int) -> Example:
     shares = np.full(regions, (1 - BIG_SHARE) / (regions - 1))
     shares[0] = BIG_SHARE
     rng = np.random.default_rng(region)
-    bands = random_labels(height, width, regions, rng, roughness=0.5, smoothing=11, min_piece=0.01, shares=shares)
+    bands = random_labels(height, width, regions, rng, MaskShape(min_piece=0.01), shares=shares)
     order = [region] + [other for other in range(regions) if other != region]  # band 0 (the big one) -> region
     labels = torch.as_tensor(np.array(order)[bands])[None]
     masks = RegionMasks.from_labels(labels, example.style_masks.palette)

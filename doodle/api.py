@@ -22,9 +22,9 @@ from .networks import AUTO_NETWORK, available_networks, load_network, resolve_ne
 from .objective import check_style_pair
 from .optimize import DEFAULT_SETTINGS, OptimizeSettings, optimize_checked, optimize_doodle, validate_request
 from .progress import Progress, no_progress
-from .random_masks import random_masks
+from .random_masks import MaskShape, random_masks
 from .regions import RegionMasks
-from .render import render
+from .render import DEFAULT_RENDER, RenderSettings, render
 from .train import TrainSettings, train_generator, validate_training
 
 log = logging.getLogger(__name__)
@@ -32,8 +32,10 @@ log = logging.getLogger(__name__)
 __all__ = [
     "DoodleError",
     "GeneratorBundle",
+    "MaskShape",
     "OptimizeSettings",
     "RegionMasks",
+    "RenderSettings",
     "TrainSettings",
     "available_networks",
     "generator_masks",
@@ -71,8 +73,7 @@ def render_image(
     masks: RegionMasks | None = None,
     doodle: torch.Tensor | None = None,
     batch_size: int = 1,
-    tile_size: int = 1024,
-    half_precision: bool = False,
+    settings: RenderSettings = DEFAULT_RENDER,
     progress: Progress = no_progress,
 ) -> torch.Tensor:
     """Paint masks or a colour doodle; ``batch_size`` copies of a single doodle each get their own noise."""
@@ -83,7 +84,7 @@ def render_image(
         region_masks = region_masks.expand(batch_size, -1, -1, -1)
     elif batch_size > 1:
         log.warning("the masks hold %d doodles: each is painted once, batch_size is not used", region_masks.shape[0])
-    return to_channels_last(render(bundle, region_masks, seed, tile_size, half_precision, progress))
+    return to_channels_last(render(bundle, region_masks, seed, settings, progress))
 
 
 def optimize_image(

@@ -20,10 +20,11 @@ from .distribution_loss import DISTRIBUTION_HELP
 from .errors import DoodleError
 from .generator_file import checked_region_names
 from .image_io import check_image_destination, load_image, save_image
+from .limits import NEW_DOODLE_HEIGHT, NEW_DOODLE_REGIONS, NEW_DOODLE_WIDTH
 from .networks import AUTO_NETWORK
 from .optimize import INITS, TV_HELP
 from .progress import Preview, no_progress
-from .random_masks import MASK_SAMPLINGS
+from .random_masks import MASK_SAMPLINGS, MaskShape
 
 EXAMPLES = """examples:
   python -m doodle render --generator weights/monet.safetensors --doodle samples/monet/target_mask.png -o out/monet.png
@@ -85,12 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
     masks.add_argument("-o", "--output", type=Path, required=True)
 
     random = commands.add_parser("random-masks", help="random smooth region maps (training data, or a surprise doodle)")
-    random.add_argument("--width", type=int, default=512)
-    random.add_argument("--height", type=int, default=384)
-    random.add_argument("--regions", type=int, default=4)
+    random.add_argument("--width", type=int, default=NEW_DOODLE_WIDTH)
+    random.add_argument("--height", type=int, default=NEW_DOODLE_HEIGHT)
+    random.add_argument("--regions", type=int, default=NEW_DOODLE_REGIONS)
     random.add_argument("--seed", type=int, default=0)
-    random.add_argument("--roughness", type=float, default=0.5)
-    random.add_argument("--smoothing", type=int, default=11)
+    random.add_argument("--roughness", type=float, default=MaskShape.roughness)
+    random.add_argument("--smoothing", type=int, default=MaskShape.smoothing)
     random.add_argument("--palette-from", type=Path, help="a colour map whose colours to use")
     random.add_argument("-o", "--output", type=Path, required=True)
 
@@ -168,10 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
     render = commands.add_parser("render", help="paint a doodle with a trained generator (fast)")
     render.add_argument("--generator", type=Path, required=True)
     render.add_argument("--doodle", type=Path, help="a colour map; without it a random one is drawn")
-    render.add_argument("--width", type=int, default=512, help="size of the random doodle")
-    render.add_argument("--height", type=int, default=384)
+    render.add_argument("--width", type=int, default=NEW_DOODLE_WIDTH, help="size of the random doodle")
+    render.add_argument("--height", type=int, default=NEW_DOODLE_HEIGHT)
     render.add_argument("--seed", type=int, default=0)
-    render.add_argument("--tile-size", type=int, default=1024)
+    render.add_argument("--tile-size", type=int, default=api.RenderSettings.tile_size)
     render.add_argument("-o", "--output", type=Path, required=True)
 
     name = commands.add_parser(
@@ -252,8 +253,7 @@ def run(args: argparse.Namespace) -> Path:
             args.height,
             args.regions if palette is None else len(palette),
             args.seed,
-            roughness=args.roughness,
-            smoothing=args.smoothing,
+            shape=MaskShape(roughness=args.roughness, smoothing=args.smoothing),
             palette=palette,
         )
         return save_image(masks.preview(), args.output)
@@ -333,12 +333,11 @@ def _train(args: argparse.Namespace, progress: TqdmProgress) -> Path:
 
 def _render(args: argparse.Namespace, progress: TqdmProgress) -> torch.Tensor:
     bundle = api.load_generator(args.generator, args.device)
+    settings = api.RenderSettings(tile_size=args.tile_size)
     if args.doodle:
-        return api.render_image(
-            bundle, args.seed, doodle=load_image(args.doodle), tile_size=args.tile_size, progress=progress
-        )
+        return api.render_image(bundle, args.seed, doodle=load_image(args.doodle), settings=settings, progress=progress)
     masks = api.random_masks(args.width, args.height, bundle.n_regions, args.seed, palette=bundle.palette)
-    return api.render_image(bundle, args.seed, masks=masks, tile_size=args.tile_size, progress=progress)
+    return api.render_image(bundle, args.seed, masks=masks, settings=settings, progress=progress)
 
 
 CORE_NAMES = {

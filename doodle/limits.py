@@ -1,4 +1,4 @@
-"""Limits that several parts of doodle share, each written once (the CLI and the nodes read them here)."""
+"""Limits and sizes that several parts of doodle share, each written once (the CLI and the nodes read them here)."""
 
 MAX_BATCH = 64
 """Images in one call: renders, training steps, random masks."""
@@ -8,3 +8,5 @@ MAX_STEPS = 1_000_000
 """Training steps of one generator (the total a resumed run reaches)."""
 MAX_CANVAS_SIDE = 4096
 """Pixels a side of a painted canvas: the page holds it in memory at every undo step."""
+NEW_DOODLE_WIDTH, NEW_DOODLE_HEIGHT, NEW_DOODLE_REGIONS = 512, 384, 4
+"""The size a new doodle (random or painted) starts at, the example doodles', and a random one's region count."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+from dataclasses import dataclass
 
 import torch
 from torch.nn import functional as F
@@ -11,6 +13,7 @@ from .distribution_loss import (
     DISTRIBUTION_LAYERS,
     FEATURE_LAYERS,
     RGB,
+    check_distribution_weight,
     distribution_loss,
     distribution_targets,
     random_directions,
@@ -45,6 +48,29 @@ def check_style_pair(style_image: torch.Tensor, style_masks: torch.Tensor) -> No
         )
 
 
+@dataclass(frozen=True, kw_only=True)
+class LossWeights:
+    """How much each style term of :class:`DoodleObjective` counts; checked when made, for every caller alike."""
+
+    gram_weight: float = 1.0
+    """The per-region Gram loss (fast-neural-doodle's)."""
+    patch_weight: float = 0.0
+    """The semantic patch loss (alexjc/neural-doodle's, :mod:`~doodle.patch_loss`, one target image at a time)."""
+    distribution_weight: float = 0.0
+    """The sliced Wasserstein term (:mod:`~doodle.distribution_loss`) on ``DISTRIBUTION_LAYERS``."""
+    tv_weight: float = 0.0
+    """Total variation of the image: smooths speckle."""
+
+    def __post_init__(self) -> None:
+        for name in ("gram_weight", "patch_weight", "tv_weight"):
+            weight = getattr(self, name)
+            if not (math.isfinite(weight) and weight >= 0):
+                raise DoodleError(f"{name} must be a number of at least 0, got {weight}")
+        if self.gram_weight == 0 and self.patch_weight == 0:
+            raise DoodleError("gram_weight and patch_weight are both 0: give at least one style loss a weight")
+        check_distribution_weight(self.distribution_weight)
+
+
 class DoodleObjective:
     """Scores images against one style; style Grams are computed once, target masks may change per call."""
 
@@ -53,35 +79,27 @@ class DoodleObjective:
         network: VGGFeatures,
         style_image: torch.Tensor,
         style_masks: torch.Tensor,
-        tv_weight: float = 0.0,
+        weights: LossWeights = LossWeights(),
         layers: tuple[str, ...] = STYLE_LAYERS,
-        distribution_weight: float = 0.0,
-        gram_weight: float = 1.0,
-        patch_weight: float = 0.0,
     ) -> None:
         """``style_image`` is ``[1, 3, H, W]`` in 0..1 and ``style_masks`` its one-hot ``[1, R, H, W]``.
 
-        ``distribution_weight`` > 0 adds the sliced Wasserstein term (:mod:`doodle.distribution_loss`) on
-        ``DISTRIBUTION_LAYERS``, with one fixed set of directions until :meth:`draw_directions`.
-        ``gram_weight`` weighs the per-region Gram loss, ``patch_weight`` the semantic patch loss
-        (:mod:`doodle.patch_loss`, one target image at a time); either may be 0.
+        The distribution term keeps one fixed set of directions until :meth:`draw_directions`.
         """
         check_style_pair(style_image, style_masks)
-        self.network, self.layers, self.tv_weight = network, layers, tv_weight
-        self.gram_weight, self.patch_weight = gram_weight, patch_weight
-        self.patch_layers = PATCH_LAYERS if patch_weight else ()
+        self.network, self.layers, self.weights = network, layers, weights
+        self.patch_layers = PATCH_LAYERS if weights.patch_weight else ()
         self.patches: PatchTargets | None = None
-        if patch_weight:
+        if weights.patch_weight:
             with torch.no_grad():
                 features = network(style_image, self.patch_layers)
             self.patches = patch_targets(features, mask_pyramid(style_masks, network.ops, self.patch_layers))
         self.patch_regions: dict[str, torch.Tensor] = {}
         self.targets: StyleTargets = style_targets(network, style_image, style_masks, layers)
-        self.distribution_weight = distribution_weight
-        self.distribution_layers = DISTRIBUTION_LAYERS if distribution_weight else ()
-        self.feature_layers = FEATURE_LAYERS if distribution_weight else ()
+        self.distribution_layers = DISTRIBUTION_LAYERS if weights.distribution_weight else ()
+        self.feature_layers = FEATURE_LAYERS if weights.distribution_weight else ()
         self.distribution = None
-        if distribution_weight:
+        if weights.distribution_weight:
             self.distribution = distribution_targets(*self._layer_inputs(style_image, style_masks))
             self.draw_directions(torch.Generator().manual_seed(0))
         self.plans: dict = {}
@@ -145,14 +163,14 @@ class DoodleObjective:
         layers = set(self.layers) | set(self.feature_layers) | set(self.patch_layers)
         layers |= {CONTENT_LAYER} if self.content is not None else set()
         features = self.network(image, layers)
-        loss = image.new_zeros(())
-        if self.gram_weight:
-            loss = loss + self.gram_weight * style_loss(features, self.plans, self.targets)
+        loss, weights = image.new_zeros(()), self.weights
+        if weights.gram_weight:
+            loss = loss + weights.gram_weight * style_loss(features, self.plans, self.targets)
         if self.patches is not None:
-            loss = loss + self.patch_weight * patch_loss(features, self.patch_regions, self.patches)
+            loss = loss + weights.patch_weight * patch_loss(features, self.patch_regions, self.patches)
         if self.distribution is not None:
             features = features | {RGB: image}
-            loss = loss + self.distribution_weight * distribution_loss(
+            loss = loss + weights.distribution_weight * distribution_loss(
                 features, self.members, self.distribution, self.directions
             )
         if self.content is not None:
@@ -160,6 +178,6 @@ class DoodleObjective:
                 loss
                 + self.content_weight * F.mse_loss(features[CONTENT_LAYER], self.content) / self.content.pow(2).mean()
             )
-        if self.tv_weight:
-            loss = loss + self.tv_weight * total_variation(image)
+        if weights.tv_weight:
+            loss = loss + weights.tv_weight * total_variation(image)
         return loss

@@ -9,12 +9,11 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
-from .distribution_loss import check_distribution_weight
 from .errors import DoodleError
 from .grad_mode import gradients_enabled, normal_tensor
 from .limits import MAX_ITERATIONS
 from .memory import out_of_memory_as_error
-from .objective import RANGE_PENALTY, TARGET_ADVICE, DoodleObjective, check_style_pair, out_of_range
+from .objective import RANGE_PENALTY, TARGET_ADVICE, DoodleObjective, LossWeights, check_style_pair, out_of_range
 from .progress import Progress, no_progress
 from .regions import check_region_count
 from .seeds import check_seed
@@ -44,23 +43,19 @@ class OptimizeSettings:
     """Above 1, optimise first at 1/2^(scales-1) of the size, then each finer level from the upsampled result."""
     content_weight: float = 0.0
     init: str = INITS[0]
-    tv_weight: float = 0.0
-    distribution_weight: float = 0.0
+    tv_weight: float = LossWeights.tv_weight
+    distribution_weight: float = LossWeights.distribution_weight
     """The colour-distribution term (:data:`~doodle.distribution_loss.DISTRIBUTION_HELP`)."""
-    gram_weight: float = 1.0
+    gram_weight: float = LossWeights.gram_weight
     """The per-region Gram loss (fast-neural-doodle's)."""
-    patch_weight: float = 0.0
+    patch_weight: float = LossWeights.patch_weight
     """The semantic patch loss (alexjc/neural-doodle's, :mod:`~doodle.patch_loss`); with gram_weight 0 alone."""
 
     def __post_init__(self) -> None:
         check_seed(self.seed)
-        weights = {name: getattr(self, name) for name in ("content_weight", "tv_weight", "gram_weight", "patch_weight")}
-        for name, weight in weights.items():
-            if not (math.isfinite(weight) and weight >= 0):
-                raise DoodleError(f"{name} must be a number of at least 0, got {weight}")
-        if self.gram_weight == 0 and self.patch_weight == 0:
-            raise DoodleError("gram_weight and patch_weight are both 0: give at least one style loss a weight")
-        check_distribution_weight(self.distribution_weight)
+        if not (math.isfinite(self.content_weight) and self.content_weight >= 0):
+            raise DoodleError(f"content_weight must be a number of at least 0, got {self.content_weight}")
+        self.loss_weights  # noqa: B018 (checks the style terms' weights)
         if not 1 <= self.iterations <= MAX_ITERATIONS:
             raise DoodleError(f"iterations must be between 1 and {MAX_ITERATIONS}, got {self.iterations}")
         if not 1 <= self.scales <= MAX_SCALES:
@@ -71,6 +66,15 @@ class OptimizeSettings:
             raise DoodleError(f"init must be one of {INITS}, got {self.init!r}")
         if self.size < 0:
             raise DoodleError(f"size must be 0 (the target's size) or positive, got {self.size}")
+
+    @property
+    def loss_weights(self) -> LossWeights:
+        return LossWeights(
+            gram_weight=self.gram_weight,
+            patch_weight=self.patch_weight,
+            distribution_weight=self.distribution_weight,
+            tv_weight=self.tv_weight,
+        )
 
 
 DEFAULT_SETTINGS = OptimizeSettings()
@@ -193,14 +197,7 @@ def level_objective(
 ) -> DoodleObjective:
     """Style targets for a target of ``level_size``: the style image is resized to the same long side."""
     style = style_at_level(style_image, style_masks, level_size)
-    return DoodleObjective(
-        network,
-        *style,
-        settings.tv_weight,
-        distribution_weight=settings.distribution_weight,
-        gram_weight=settings.gram_weight,
-        patch_weight=settings.patch_weight,
-    )
+    return DoodleObjective(network, *style, settings.loss_weights)
 
 
 def style_at_level(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import colorsys
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -26,6 +27,27 @@ MAX_SMOOTHING = 101
 """The widest median filter: a disk far wider than the regions only erases them (and costs its diameter in passes)."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class MaskShape:
+    """How random regions look; checked when made (``min_piece`` against the region count when used)."""
+
+    roughness: float = 0.5
+    """0..1: how much of each coarser level's random amplitude the next finer level keeps: low gives round
+    blobs, high ragged coasts."""
+    smoothing: int = 11
+    """The median filter's diameter in pixels: removes thin slivers."""
+    min_piece: float = 0.02
+    """Pieces smaller than this share of the image are absorbed by their neighbours."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.roughness <= 1.0:
+            raise DoodleError(f"roughness must be between 0 and 1, got {self.roughness}")
+        if not 0 <= self.smoothing <= MAX_SMOOTHING:
+            raise DoodleError(f"smoothing must be between 0 and {MAX_SMOOTHING}, got {self.smoothing}")
+        if not 0.0 <= self.min_piece < 1.0:
+            raise DoodleError(f"min_piece must be at least 0 and below 1, got {self.min_piece}")
+
+
 def random_masks(
     width: int,
     height: int,
@@ -33,26 +55,18 @@ def random_masks(
     seed: int,
     *,
     batch_size: int = 1,
-    roughness: float = 0.5,
-    smoothing: int = 11,
-    min_piece: float = 0.02,
+    shape: MaskShape = MaskShape(),
     palette: torch.Tensor | None = None,
 ) -> RegionMasks:
-    """A reproducible batch of random region masks.
-
-    ``roughness`` (0..1) is how much of each coarser level's random amplitude the next finer level keeps: low
-    gives round blobs, high ragged coasts. ``smoothing`` is the median filter's diameter in pixels.
-    """
-    _validate(width, height, n_regions, batch_size, roughness, smoothing, min_piece)
+    """A reproducible batch of random region masks."""
+    _validate(width, height, n_regions, batch_size, shape.min_piece)
     check_seed(seed)
     if palette is None:
         palette = default_palette(n_regions)
     elif palette.shape[0] != n_regions:
         raise DoodleError(f"palette_from has {palette.shape[0]} regions but n_regions is {n_regions}")
     rng = np.random.default_rng(seed)
-    labels = np.stack(
-        [random_labels(height, width, n_regions, rng, roughness, smoothing, min_piece) for _ in range(batch_size)]
-    )
+    labels = np.stack([random_labels(height, width, n_regions, rng, shape) for _ in range(batch_size)])
     return RegionMasks.from_labels(torch.from_numpy(labels), palette.detach().cpu().float())
 
 
@@ -61,29 +75,28 @@ def random_labels(
     width: int,
     n_regions: int,
     rng: np.random.Generator,
-    roughness: float,
-    smoothing: int,
-    min_piece: float,
+    shape: MaskShape,
+    *,
     shuffle_regions: bool = False,
     shares: np.ndarray | None = None,
 ) -> np.ndarray:
-    """One label map ``int64 [H, W]`` with all ``n_regions`` present and no piece below ``min_piece``.
+    """One label map ``int64 [H, W]`` with all ``n_regions`` present and no piece below ``shape.min_piece``.
 
     Heights are cut into bands by K-means, or, given ``shares`` (one per band, lowest first, summing to 1),
     at the quantiles that give each band that share of the area.
     """
     for _ in range(MAX_ATTEMPTS):
-        heights = diamond_square(height, width, roughness, rng)
+        heights = diamond_square(height, width, shape.roughness, rng)
         labels = kmeans_1d(heights, n_regions) if shares is None else quantile_bands(heights, shares)
-        labels = median_filter_ordered(labels, n_regions, smoothing)
-        labels = absorb_small_pieces(labels, int(min_piece * height * width))
+        labels = median_filter_ordered(labels, n_regions, shape.smoothing)
+        labels = absorb_small_pieces(labels, int(shape.min_piece * height * width))
         if len(np.unique(labels)) == n_regions:
             if shuffle_regions:
                 labels = rng.permutation(n_regions)[labels]
             return labels
     raise DoodleError(
-        f"could not fit {n_regions} regions into {width}x{height} with smoothing {smoothing} and min_piece "
-        f"{min_piece}: use fewer regions, a larger size or less smoothing"
+        f"could not fit {n_regions} regions into {width}x{height} with smoothing {shape.smoothing} and min_piece "
+        f"{shape.min_piece}: use fewer regions, a larger size or less smoothing"
     )
 
 
@@ -202,9 +215,7 @@ def default_palette(n_regions: int) -> torch.Tensor:
     return torch.tensor(colours, dtype=torch.float32)
 
 
-def _validate(
-    width: int, height: int, n_regions: int, batch_size: int, roughness: float, smoothing: int, min_piece: float
-) -> None:
+def _validate(width: int, height: int, n_regions: int, batch_size: int, min_piece: float) -> None:
     if width < 1 or height < 1:
         raise DoodleError(f"width and height must be at least 1, got {width}x{height}")
     if width * height * max(1, batch_size) > MAX_MASK_PIXELS:
@@ -215,11 +226,7 @@ def _validate(
         raise DoodleError(f"n_regions must be between 1 and the number of pixels, got {n_regions}")
     if not 1 <= batch_size <= MAX_BATCH:
         raise DoodleError(f"batch_size must be between 1 and {MAX_BATCH}, got {batch_size}")
-    if not 0.0 <= roughness <= 1.0:
-        raise DoodleError(f"roughness must be between 0 and 1, got {roughness}")
-    if not 0 <= smoothing <= MAX_SMOOTHING:
-        raise DoodleError(f"smoothing must be between 0 and {MAX_SMOOTHING}, got {smoothing}")
-    if not 0.0 <= min_piece < 1.0 / n_regions:
+    if min_piece >= 1.0 / n_regions:
         raise DoodleError(f"min_piece must be between 0 and 1/n_regions ({1 / n_regions:.3f}), got {min_piece}")
 
 
@@ -261,7 +268,8 @@ def training_masks(
         for _ in range(MAX_ATTEMPTS):
             roughness = 0.35 if sampling == "reference" else rng.uniform(0.35, 0.75)
             shares = _varied_shares(n_regions, rng) if sampling == "varied" else None
-            labels = random_labels(size, size, n_regions, rng, roughness, smoothing, min_piece, shuffle, shares)
+            shape = MaskShape(roughness=roughness, smoothing=smoothing, min_piece=min_piece)
+            labels = random_labels(size, size, n_regions, rng, shape, shuffle_regions=shuffle, shares=shares)
             if np.bincount(labels.ravel(), minlength=n_regions).min() >= floor * labels.size:
                 break
         masks.append(torch.from_numpy(labels))

@@ -7,6 +7,7 @@ with the position-hashed noise, a tiled render equals the whole render (no seams
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 
 import torch
 
@@ -23,19 +24,36 @@ MAX_UNTILED_PIXELS = 2048 * 2048
 MAX_PIXELS = 16384 * 16384
 
 
+@dataclass(frozen=True, kw_only=True)
+class RenderSettings:
+    """How a render runs; neither setting changes the image beyond float tolerance."""
+
+    tile_size: int = 1024
+    """Images larger than a tile are rendered tile by tile (bounded memory, no seams); 0 renders in one piece,
+    refused above MAX_UNTILED_PIXELS."""
+    half_precision: bool = False
+    """float16 on CUDA; ignored elsewhere."""
+
+    def __post_init__(self) -> None:
+        if self.tile_size < 0:
+            raise DoodleError(f"tile_size must be 0 (no tiling) or positive, got {self.tile_size}")
+
+
+DEFAULT_RENDER = RenderSettings()
+
+
 def render(
     bundle: GeneratorBundle,
     masks: torch.Tensor,
     seed: int = 0,
-    tile_size: int = 1024,
-    half_precision: bool = False,
+    settings: RenderSettings = DEFAULT_RENDER,
     progress: Progress = no_progress,
 ) -> torch.Tensor:
     """Paint one-hot masks ``[B, R, H, W]``; returns RGB ``[B, 3, H, W]`` in 0..1 on the generator's device.
 
-    ``tile_size`` = 0 renders in one piece (refused above 2048x2048 pixels); otherwise images larger than a
-    tile are rendered tile by tile. Image ``i`` of the batch gets the noise of (seed, i).
+    Image ``i`` of the batch gets the noise of (seed, i).
     """
+    tile_size = settings.tile_size
     _validate(bundle, masks, tile_size)
     check_seed(seed)
     model = bundle.model.eval()
@@ -45,7 +63,9 @@ def render(
     output = torch.empty((masks.shape[0], 3, height, width), device=device)
     total = masks.shape[0] * len(tiles)
     autocast = (
-        torch.autocast("cuda", torch.float16) if half_precision and device.type == "cuda" else contextlib.nullcontext()
+        torch.autocast("cuda", torch.float16)
+        if settings.half_precision and device.type == "cuda"
+        else contextlib.nullcontext()
     )
     margin = TILE_MARGIN_STEPS * model.config.multiple
     hint = "use a smaller tile_size, a smaller batch or a smaller image"
@@ -85,12 +105,10 @@ def _validate(bundle: GeneratorBundle, masks: torch.Tensor, tile_size: int) -> N
         raise DoodleError(f"cannot render an empty {width}x{height} image")
     if height * width > MAX_PIXELS:
         raise DoodleError(f"{width}x{height} is larger than the {MAX_PIXELS} pixels doodle renders")
-    if tile_size < 0:
-        raise DoodleError(f"tile_size must be 0 (no tiling) or positive, got {tile_size}")
     if tile_size == 0 and height * width > MAX_UNTILED_PIXELS:
         raise DoodleError(
             f"{width}x{height} is too large to render in one piece (at most {MAX_UNTILED_PIXELS} pixels): "
-            "set tile_size to 1024 to render it in tiles"
+            f"set tile_size to {RenderSettings.tile_size} to render it in tiles"
         )
     if not torch.isfinite(masks).all():
         raise DoodleError("the masks contain NaN or infinite values")

@@ -23,14 +23,13 @@ from torch.nn import functional as F
 from .atomic import check_writable
 from .colormap import aligned_to_palette, describe_colours
 from .distributed import World, check_same_on_every_rank, current_world, mean_loss_and_max_distance
-from .distribution_loss import check_distribution_weight
 from .errors import DoodleError
 from .generator import MAX_LEVELS, DoodleGenerator, GeneratorConfig, grown
 from .generator_file import GeneratorBundle, save_generator
 from .grad_mode import gradients_enabled, normal_tensor
 from .limits import MAX_BATCH, MAX_STEPS
 from .memory import out_of_memory_as_error
-from .objective import RANGE_PENALTY, DoodleObjective, out_of_range
+from .objective import RANGE_PENALTY, DoodleObjective, LossWeights, out_of_range
 from .progress import Progress, no_progress
 from .random_masks import MASK_SAMPLINGS, check_mask_sampling, training_masks
 from .regions import RegionMasks
@@ -74,7 +73,7 @@ class TrainSettings:
     region_modulation: bool = True
     """A resumed generator without region modulation gains it (zero at first: it renders as before). New
     generators always have it."""
-    distribution_weight: float = 0.0
+    distribution_weight: float = LossWeights.distribution_weight
     """Weight of the sliced Wasserstein term (:mod:`doodle.distribution_loss`) beside the Gram loss; its
     directions are drawn afresh each step."""
 
@@ -101,7 +100,7 @@ class TrainSettings:
         if self.levels is not None and not 1 <= self.levels <= MAX_LEVELS:
             raise DoodleError(f"levels must be between 1 and {MAX_LEVELS}, got {self.levels}")
         check_seed(self.seed)
-        check_distribution_weight(self.distribution_weight)
+        LossWeights(distribution_weight=self.distribution_weight)  # checks it
         if self.checkpoint_every < 1:
             raise DoodleError(f"checkpoint_every must be at least 1, got {self.checkpoint_every}")
 
@@ -448,7 +447,7 @@ def scaled_objectives(
             network,
             _shrunk(style_image, scale),
             _shrunk(style_masks, scale),
-            distribution_weight=settings.distribution_weight,
+            LossWeights(distribution_weight=settings.distribution_weight),
         )
         for scale in range(settings.loss_scales)
     ]

@@ -89,7 +89,7 @@ class RenderDoodle(io.ComfyNode):
                 ),
                 io.Int.Input(
                     "tile_size",
-                    default=1024,
+                    default=api.RenderSettings.tile_size,
                     min=0,
                     max=8192,
                     step=16,
@@ -109,7 +109,7 @@ class RenderDoodle(io.ComfyNode):
         masks: api.RegionMasks | None = None,
         doodle: torch.Tensor | None = None,
         batch_size: int = 1,
-        tile_size: int = 1024,
+        tile_size: int = api.RenderSettings.tile_size,
         half_precision: bool = False,
     ) -> io.NodeOutput:
         generator.model.to(host.device())
@@ -120,8 +120,7 @@ class RenderDoodle(io.ComfyNode):
                 masks=masks,
                 doodle=doodle,
                 batch_size=batch_size,
-                tile_size=tile_size,
-                half_precision=half_precision,
+                settings=api.RenderSettings(tile_size=tile_size, half_precision=half_precision),
                 progress=host.ComfyProgress(1),
             )
         finally:

@@ -6,8 +6,8 @@ import torch
 from comfy_api.latest import io, ui
 
 from ..doodle import api
-from ..doodle.limits import MAX_BATCH
-from ..doodle.random_masks import MAX_SMOOTHING, default_palette
+from ..doodle.limits import MAX_BATCH, NEW_DOODLE_HEIGHT, NEW_DOODLE_REGIONS, NEW_DOODLE_WIDTH
+from ..doodle.random_masks import MAX_SMOOTHING, MaskShape, default_palette
 from . import host
 from .types import CATEGORY, SEED_MAX, MasksSocket
 
@@ -63,14 +63,20 @@ class RandomDoodleMask(io.ComfyNode):
             description="Random smooth region maps (diamond-square heights, K-means, median filter): a surprise "
             "doodle, and the training data of feed-forward generators.",
             inputs=[
-                io.Int.Input("width", default=512, min=16, max=8192, step=8),
-                io.Int.Input("height", default=384, min=16, max=8192, step=8),
-                io.Int.Input("n_regions", default=4, min=1, max=16, tooltip="Ignored when palette_from is given."),
+                io.Int.Input("width", default=NEW_DOODLE_WIDTH, min=16, max=8192, step=8),
+                io.Int.Input("height", default=NEW_DOODLE_HEIGHT, min=16, max=8192, step=8),
+                io.Int.Input(
+                    "n_regions",
+                    default=NEW_DOODLE_REGIONS,
+                    min=1,
+                    max=16,
+                    tooltip="Ignored when palette_from is given.",
+                ),
                 io.Int.Input("seed", default=0, min=0, max=SEED_MAX, control_after_generate=True),
                 io.Int.Input("batch_size", default=1, min=1, max=MAX_BATCH),
                 io.Float.Input(
                     "roughness",
-                    default=0.5,
+                    default=MaskShape.roughness,
                     min=0.0,
                     max=1.0,
                     step=0.05,
@@ -78,7 +84,7 @@ class RandomDoodleMask(io.ComfyNode):
                 ),
                 io.Int.Input(
                     "smoothing",
-                    default=11,
+                    default=MaskShape.smoothing,
                     min=0,
                     max=MAX_SMOOTHING,
                     tooltip="Median filter diameter in pixels: removes thin slivers.",
@@ -106,8 +112,8 @@ class RandomDoodleMask(io.ComfyNode):
     ) -> io.NodeOutput:
         palette = None if palette_from is None else palette_from.palette
         regions = n_regions if palette is None else palette.shape[0]
-        shape = {"batch_size": batch_size, "roughness": roughness, "smoothing": smoothing}
-        masks = api.random_masks(width, height, regions, seed, **shape, palette=palette)
+        shape = api.MaskShape(roughness=roughness, smoothing=smoothing)
+        masks = api.random_masks(width, height, regions, seed, batch_size=batch_size, shape=shape, palette=palette)
         preview = masks.preview().to(host.output_device())
         return io.NodeOutput(masks, preview, ui=ui.PreviewImage(preview, cls=cls))
 

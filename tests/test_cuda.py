@@ -15,7 +15,7 @@ import torch
 from doodle.generator_file import GeneratorBundle, load_generator
 from doodle.objective import DoodleObjective
 from doodle.random_masks import random_masks
-from doodle.render import render
+from doodle.render import RenderSettings, render
 from doodle.train import TrainSettings, train_generator
 from tests.helpers import tiny_network
 from tests.test_generator import small_bundle
@@ -40,7 +40,7 @@ def test_gpu_render_matches_the_cpu_render() -> None:
 def test_half_precision_render_stays_close_to_full_precision() -> None:
     bundle, masks = on_gpu(small_bundle()), random_masks(128, 96, 3, seed=2).masks
     full = render(bundle, masks, seed=0)
-    half = render(bundle, masks, seed=0, half_precision=True)
+    half = render(bundle, masks, seed=0, settings=RenderSettings(half_precision=True))
     assert half.dtype == torch.float32
     assert (half - full).abs().max() < 0.02
     assert (half - full).abs().mean() < 0.002
@@ -48,8 +48,8 @@ def test_half_precision_render_stays_close_to_full_precision() -> None:
 
 def test_tiled_gpu_render_equals_the_whole_gpu_render() -> None:
     bundle, masks = on_gpu(small_bundle()), random_masks(300, 170, 3, seed=2).masks
-    whole = render(bundle, masks, seed=3, tile_size=0)
-    tiled = render(bundle, masks, seed=3, tile_size=64)
+    whole = render(bundle, masks, seed=3, settings=RenderSettings(tile_size=0))
+    tiled = render(bundle, masks, seed=3, settings=RenderSettings(tile_size=64))
     torch.testing.assert_close(tiled, whole, atol=1e-3, rtol=0)
 
 

@@ -16,7 +16,7 @@ from doodle.distribution_loss import (
     resampled,
     sliced_error,
 )
-from doodle.objective import DoodleObjective
+from doodle.objective import DoodleObjective, LossWeights
 from tests.helpers import tiny_network
 
 
@@ -102,7 +102,7 @@ def test_objective_adds_the_weighted_term_and_the_style_itself_scores_zero() -> 
     network = tiny_network()
     image, masks = two_region_style()
     plain = DoodleObjective(network, image, masks)
-    with_term = DoodleObjective(network, image, masks, distribution_weight=2.0)
+    with_term = DoodleObjective(network, image, masks, LossWeights(distribution_weight=2.0))
     for objective in (plain, with_term):
         objective.set_target_masks(masks)
     assert float(with_term(image)) == pytest.approx(0.0, abs=1e-6)

@@ -20,9 +20,9 @@ from doodle.generator import (
     run_block,
 )
 from doodle.generator_file import GeneratorBundle
-from doodle.random_masks import random_masks
+from doodle.random_masks import MaskShape, random_masks
 from doodle.regions import RegionMasks
-from doodle.render import render
+from doodle.render import RenderSettings, render
 from tests.helpers import painted_map
 
 
@@ -40,8 +40,8 @@ def small_bundle(regions: int = 3, levels: int = 4, modulated: bool = False) -> 
 
 @pytest.mark.parametrize(("height", "width"), [(37, 53), (8, 8), (1, 70), (64, 48)])
 def test_any_size_renders_to_that_size(height: int, width: int) -> None:
-    masks = random_masks(width, height, 3, seed=0, smoothing=0, min_piece=0).masks
-    image = render(small_bundle(), masks, seed=1, tile_size=0)
+    masks = random_masks(width, height, 3, seed=0, shape=MaskShape(smoothing=0, min_piece=0)).masks
+    image = render(small_bundle(), masks, seed=1, settings=RenderSettings(tile_size=0))
     assert image.shape == (1, 3, height, width)
     assert torch.isfinite(image).all() and image.min() >= 0 and image.max() <= 1
 
@@ -67,8 +67,8 @@ def test_tiled_render_equals_the_whole_render(levels: int, width: int, modulated
     tile and its margins, so the margin is what is tested)."""
     bundle = small_bundle(levels=levels, modulated=modulated)
     masks = random_masks(width, 170, 3, seed=2).masks
-    whole = render(bundle, masks, seed=3, tile_size=0)
-    tiled = render(bundle, masks, seed=3, tile_size=64)
+    whole = render(bundle, masks, seed=3, settings=RenderSettings(tile_size=0))
+    tiled = render(bundle, masks, seed=3, settings=RenderSettings(tile_size=64))
     torch.testing.assert_close(tiled, whole, atol=1e-5, rtol=0)
 
 
@@ -148,7 +148,7 @@ def test_batch_images_get_their_own_noise() -> None:
 )
 def test_bad_render_requests_get_clear_messages(masks: torch.Tensor, tile: int, message: str) -> None:
     with pytest.raises(DoodleError, match=message):
-        render(small_bundle(), masks, tile_size=tile)
+        render(small_bundle(), masks, settings=RenderSettings(tile_size=tile))
 
 
 def test_reflection_padding_everywhere() -> None:

@@ -17,7 +17,7 @@ from safetensors.torch import save_file
 from doodle.errors import DoodleError
 from doodle.generator_file import load_generator, parse_generator, save_generator
 from doodle.random_masks import random_masks
-from doodle.render import render
+from doodle.render import RenderSettings, render
 from tests.helpers import Outcomes
 from tests.test_generator import small_bundle
 
@@ -154,7 +154,9 @@ def test_mutated_files_never_crash_or_run_code(tmp_path: Path) -> None:
         except DoodleError:
             return outcomes.refuse()
         outcomes.check()
-        output = render(bundle, random_masks(24, 24, bundle.n_regions, seed=0).masks, tile_size=0)
+        output = render(
+            bundle, random_masks(24, 24, bundle.n_regions, seed=0).masks, settings=RenderSettings(tile_size=0)
+        )
         assert torch.isfinite(output).all()
 
     check()

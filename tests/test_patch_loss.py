@@ -7,7 +7,7 @@ import torch
 
 from doodle import patch_loss as patches
 from doodle.errors import DoodleError
-from doodle.objective import DoodleObjective
+from doodle.objective import DoodleObjective, LossWeights
 from doodle.optimize import OptimizeSettings
 from tests.helpers import tiny_network
 
@@ -101,7 +101,7 @@ def test_the_objective_with_patches_alone_scores_the_painting_itself_zero() -> N
     torch.manual_seed(0)
     style = torch.rand(1, 3, 48, 48)
     masks = two_region_masks(48, 48, 24).float()
-    objective = DoodleObjective(tiny_network(), style, masks, gram_weight=0.0, patch_weight=1.0)
+    objective = DoodleObjective(tiny_network(), style, masks, LossWeights(gram_weight=0.0, patch_weight=1.0))
     objective.set_target_masks(masks)
     assert float(objective(style)) < 1e-6 < float(objective(torch.rand(1, 3, 48, 48)))
 

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from doodle.colormap import masks_from_colors
 from doodle.errors import DoodleError
-from doodle.random_masks import random_masks
-from doodle.render import render
+from doodle.random_masks import MaskShape, random_masks
+from doodle.render import RenderSettings, render
 from tests.helpers import Outcomes
 from tests.test_generator import small_bundle
 
@@ -87,12 +87,12 @@ def test_rendering_returns_the_requested_size_with_finite_values() -> None:
     )
     def check(width: int, height: int, regions: int, seed: int, tile: int) -> None:
         try:
-            masks = random_masks(width, height, regions, seed=seed, smoothing=3, min_piece=0)
+            masks = random_masks(width, height, regions, seed=seed, shape=MaskShape(smoothing=3, min_piece=0))
         except DoodleError:
             return outcomes.refuse()
         outcomes.check()
         bundle = small_bundle(regions)
-        image = render(bundle, masks.masks, seed=seed, tile_size=tile)
+        image = render(bundle, masks.masks, seed=seed, settings=RenderSettings(tile_size=tile))
         assert image.shape == (1, 3, height, width)
         assert torch.isfinite(image).all() and image.min() >= 0 and image.max() <= 1
 

@@ -8,7 +8,14 @@ import torch
 from scipy import ndimage
 
 from doodle.errors import DoodleError
-from doodle.random_masks import kmeans_1d, median_filter_ordered, quantile_bands, random_masks, training_masks
+from doodle.random_masks import (
+    MaskShape,
+    kmeans_1d,
+    median_filter_ordered,
+    quantile_bands,
+    random_masks,
+    training_masks,
+)
 
 
 def test_same_seed_same_masks_other_seed_other_masks() -> None:
@@ -20,7 +27,9 @@ def test_same_seed_same_masks_other_seed_other_masks() -> None:
 @pytest.mark.parametrize(("width", "height", "regions"), [(64, 64, 5), (129, 37, 3), (200, 90, 6), (17, 300, 2)])
 def test_every_region_present_and_no_specks(width: int, height: int, regions: int) -> None:
     min_piece = 0.02
-    masks = random_masks(width, height, regions, seed=11, batch_size=6, min_piece=min_piece, smoothing=7)
+    masks = random_masks(
+        width, height, regions, seed=11, batch_size=6, shape=MaskShape(min_piece=min_piece, smoothing=7)
+    )
     assert masks.masks.shape == (6, regions, height, width)
     assert torch.equal(masks.masks.sum(dim=1), torch.ones(6, height, width))
     for labels in masks.labels().numpy():
@@ -35,9 +44,14 @@ def boundary_length(labels: np.ndarray) -> int:
     return int((labels[:, 1:] != labels[:, :-1]).sum() + (labels[1:] != labels[:-1]).sum())
 
 
+def flat(roughness: float) -> MaskShape:
+    """Only the heights' roughness shapes the coast: no filter, no absorbed pieces."""
+    return MaskShape(roughness=roughness, smoothing=0, min_piece=0)
+
+
 def test_roughness_visibly_changes_the_coastline() -> None:
-    smooth = random_masks(128, 128, 3, seed=1, batch_size=8, roughness=0.2, smoothing=0, min_piece=0).labels().numpy()
-    rough = random_masks(128, 128, 3, seed=1, batch_size=8, roughness=0.9, smoothing=0, min_piece=0).labels().numpy()
+    smooth = random_masks(128, 128, 3, seed=1, batch_size=8, shape=flat(0.2)).labels().numpy()
+    rough = random_masks(128, 128, 3, seed=1, batch_size=8, shape=flat(0.9)).labels().numpy()
     assert np.mean([boundary_length(x) for x in rough]) > 1.5 * np.mean([boundary_length(x) for x in smooth])
 
 
@@ -92,9 +106,8 @@ def test_varied_training_masks_make_every_region_sometimes_the_big_one() -> None
         ({"width": 0}, "width and height"),
         ({"n_regions": 0}, "n_regions"),
         ({"batch_size": 0}, "batch_size"),
-        ({"roughness": 1.5}, "roughness"),
-        ({"smoothing": -1}, "smoothing"),
         ({"width": 100000, "height": 100000}, "too large"),
+        ({"shape": MaskShape(min_piece=0.5)}, "1/n_regions"),
     ],
 )
 def test_bad_parameters_get_clear_messages(kwargs: dict, message: str) -> None:
@@ -103,9 +116,18 @@ def test_bad_parameters_get_clear_messages(kwargs: dict, message: str) -> None:
         random_masks(**arguments)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"roughness": 1.5}, "roughness"), ({"smoothing": -1}, "smoothing"), ({"min_piece": -0.1}, "min_piece")],
+)
+def test_a_bad_shape_is_refused_when_made(kwargs: dict, message: str) -> None:
+    with pytest.raises(DoodleError, match=message):
+        MaskShape(**kwargs)
+
+
 def test_impossible_region_count_is_refused_not_looped_forever() -> None:
     with pytest.raises(DoodleError, match="could not fit"):
-        random_masks(8, 8, 7, seed=0, smoothing=7, min_piece=0.1)
+        random_masks(8, 8, 7, seed=0, shape=MaskShape(smoothing=7, min_piece=0.1))
 
 
 def test_reference_sampling_starves_regions_and_never_makes_one_big() -> None:

@@ -8,7 +8,7 @@ import logging
 import pytest
 import torch
 
-from doodle.objective import DoodleObjective
+from doodle.objective import DoodleObjective, LossWeights
 from doodle.style_loss import mask_pyramid, region_grams, region_plan, style_loss, style_targets
 from doodle.vgg import STYLE_LAYERS
 from tests.helpers import tiny_network
@@ -121,7 +121,7 @@ def test_gradient_matches_finite_differences() -> None:
     masks = torch.zeros(1, 2, 16, 16, dtype=torch.float64)
     masks[0, 0, :, :7] = 1
     masks[0, 1] = 1 - masks[0, 0]
-    objective = DoodleObjective(network, style, masks, tv_weight=0.1)
+    objective = DoodleObjective(network, style, masks, LossWeights(tv_weight=0.1))
     objective.set_target_masks(masks.flip(-1))
     objective.set_content(torch.rand(1, 3, 16, 16, dtype=torch.float64), 0.5)
     image = torch.rand(1, 3, 16, 16, dtype=torch.float64, requires_grad=True)
