@@ -7,6 +7,7 @@ are exported too, for callers who already hold such tensors.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -26,16 +27,19 @@ from .random_masks import MaskShape, random_masks
 from .regions import RegionMasks
 from .render import DEFAULT_RENDER, RenderSettings, render
 from .train import TrainSettings, train_generator, validate_training
+from .vgg import VGGFeatures
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "DoodleError",
     "GeneratorBundle",
+    "LossNetwork",
     "MaskShape",
     "OptimizeSettings",
     "RegionMasks",
     "RenderSettings",
+    "Style",
     "TrainSettings",
     "available_networks",
     "generator_masks",
@@ -87,17 +91,48 @@ def render_image(
     return to_channels_last(render(bundle, region_masks, seed, settings, progress))
 
 
+@dataclass(frozen=True)
+class Style:
+    """A painting (IMAGE) and its colour-coded map, the same size; checked when made. Of a batch, the first
+    item is the style (the rest are not dropped without a word)."""
+
+    image: torch.Tensor
+    masks: RegionMasks
+
+    def __post_init__(self) -> None:
+        check_image(self.image, "style_image")
+        check_style_pair(self.image.movedim(-1, -3), self.masks.masks)  # IMAGE is channels-last
+
+    def first(self) -> tuple[torch.Tensor, RegionMasks]:
+        """The style image ``[1, 3, H, W]`` and its masks, the first of each batch."""
+        return to_channels_first(_first(self.image, "style_image")), _first(self.masks, "style_masks")
+
+
+@dataclass(frozen=True)
+class LossNetwork:
+    """The network that scores style, where else to look for its weights, and the device it (and the whole
+    run) uses; the device is checked when made."""
+
+    name: str = AUTO_NETWORK
+    """A name of ``networks.NETWORKS``; ``auto`` prefers vgg19 and falls back to what is on disk."""
+    device: torch.device | str = "cpu"
+    extra_dirs: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "device", checked_device(self.device))
+
+    def load(self, name: str, progress: Progress) -> VGGFeatures:
+        return load_network(name, self.device, self.extra_dirs, progress=progress)
+
+
 def optimize_image(
-    network_name: str,
-    style_image: torch.Tensor,
-    style_masks: RegionMasks,
+    style: Style,
     target_masks: RegionMasks,
     settings: OptimizeSettings = DEFAULT_SETTINGS,
     *,
+    network: LossNetwork = LossNetwork(),
     content_image: torch.Tensor | None = None,
     init_image: torch.Tensor | None = None,
-    device: torch.device | str = "cpu",
-    network_dirs: tuple[str, ...] = (),
     progress: Progress = no_progress,
 ) -> torch.Tensor:
     """L-BFGS doodle on IMAGE tensors (:func:`optimize_doodle`'s, with ``settings`` the same).
@@ -105,52 +140,46 @@ def optimize_image(
     ``init_image`` (e.g. :func:`render_image`'s output) is where the optimisation starts, instead of ``init``.
     Everything is checked before the network is loaded, so bad input fails at once.
     """
-    _check_style_pair(style_image, style_masks)
-    device = checked_device(device)
     for image, name in ((content_image, "content_image"), (init_image, "init_image")):
         if image is not None:
             check_image(image, name)
-    style, content, start = (
+    style_image, style_masks = style.first()
+    content, start = (
         None if image is None else to_channels_first(_first(image, name))
-        for image, name in ((style_image, "style_image"), (content_image, "content_image"), (init_image, "init_image"))
+        for image, name in ((content_image, "content_image"), (init_image, "init_image"))
     )
-    style_masks, target_masks = (
-        _first(masks, name) for masks, name in ((style_masks, "style_masks"), (target_masks, "target_masks"))
-    )
+    target_masks = _first(target_masks, "target_masks")
     validate_request(style_masks.masks, target_masks.masks, settings, content, start)
     target_masks = aligned_to_palette(target_masks, style_masks.palette, palette_name="the style map")
-    network = load_network(network_name, device, network_dirs, progress=progress)
-    result = optimize_checked(network, style, style_masks.masks, target_masks.masks, settings, content, start, progress)
+    loss_network = network.load(network.name, progress)
+    result = optimize_checked(
+        loss_network, style_image, style_masks.masks, target_masks.masks, settings, content, start, progress
+    )
     return to_channels_last(result)
 
 
 def train_style(
-    network_name: str,
-    style_image: torch.Tensor,
-    style_masks: RegionMasks,
+    style: Style,
     settings: TrainSettings,
     *,
-    device: torch.device | str = "cpu",
-    network_dirs: tuple[str, ...] = (),
+    network: LossNetwork = LossNetwork(),
     resume: GeneratorBundle | None = None,
     checkpoint_path: Path | None = None,
     progress: Progress = no_progress,
 ) -> GeneratorBundle:
     """Train a generator on IMAGE tensors; everything is checked before the network is loaded.
 
-    ``network_name`` ``auto`` continues a resumed generator with its own network, else picks one on disk.
+    With ``network.name`` ``auto`` a resumed generator continues with its own network.
     """
-    _check_style_pair(style_image, style_masks)
-    device = checked_device(device)
-    style_image, style_masks = _first(style_image, "style_image"), _first(style_masks, "style_masks")
-    if network_name == AUTO_NETWORK:  # the file records the network it means; a resume keeps the one it learned
-        network_name = resume.loss_network if resume is not None else resolve_network(network_name, network_dirs)
-    validate_training(style_masks, network_name, settings, resume, checkpoint_path)
-    network = load_network(network_name, device, network_dirs, progress=progress)
+    style_image, style_masks = style.first()
+    name = network.name
+    if name == AUTO_NETWORK:  # the file records the network it means; a resume keeps the one it learned
+        name = resume.loss_network if resume is not None else resolve_network(name, network.extra_dirs)
+    validate_training(style_masks, name, settings, resume, checkpoint_path)
     return train_generator(
-        network,
-        network_name,
-        to_channels_first(style_image),
+        network.load(name, progress),
+        name,
+        style_image,
         style_masks,
         settings,
         resume=resume,
@@ -169,11 +198,6 @@ def _first(batch: Batch, name: str) -> Batch:
     if items > 1:
         log.warning("%s holds %d items: only the first is used", name, items)
     return batch.select(0) if isinstance(batch, RegionMasks) else batch[:1]
-
-
-def _check_style_pair(style_image: torch.Tensor, style_masks: RegionMasks) -> None:
-    check_image(style_image, "style_image")
-    check_style_pair(style_image.movedim(-1, -3), style_masks.masks)  # IMAGE is channels-last
 
 
 def _check_one_hot(masks: RegionMasks) -> None:

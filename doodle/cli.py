@@ -267,13 +267,13 @@ def run(args: argparse.Namespace) -> Path:
     return save_image(image, args.output)
 
 
-def _style_inputs(args: argparse.Namespace) -> tuple[torch.Tensor, api.RegionMasks]:
-    return load_image(args.style), api.masks_from_colors(load_image(args.style_map))
+def _style(args: argparse.Namespace) -> api.Style:
+    return api.Style(load_image(args.style), api.masks_from_colors(load_image(args.style_map)))
 
 
 def _optimize(args: argparse.Namespace, progress: TqdmProgress) -> torch.Tensor:
-    style, style_masks = _style_inputs(args)
-    target = api.masks_from_colors(load_image(args.doodle), palette_from=style_masks)
+    style = _style(args)
+    target = api.masks_from_colors(load_image(args.doodle), palette_from=style.masks)
     content = load_image(args.content) if args.content else None
     settings = api.OptimizeSettings(
         iterations=args.iterations,
@@ -288,20 +288,18 @@ def _optimize(args: argparse.Namespace, progress: TqdmProgress) -> torch.Tensor:
         patch_weight=args.patch_weight,
     )
     return api.optimize_image(
-        args.network,
         style,
-        style_masks,
         target,
         settings,
+        network=api.LossNetwork(args.network, args.device),
         content_image=content,
         init_image=load_image(args.init_image) if args.init_image else None,
-        device=args.device,
         progress=progress,
     )
 
 
 def _train(args: argparse.Namespace, progress: TqdmProgress) -> Path:
-    style, style_masks = _style_inputs(args)
+    style = _style(args)
     settings = api.TrainSettings(
         steps=args.steps,
         batch_size=args.batch_size,
@@ -319,11 +317,9 @@ def _train(args: argparse.Namespace, progress: TqdmProgress) -> Path:
     with torchrun_session(args.device) as (world, device):
         resume = api.load_generator(args.output, device) if args.resume else None
         api.train_style(
-            args.network,
             style,
-            style_masks,
             settings,
-            device=device,
+            network=api.LossNetwork(args.network, device),
             resume=resume,
             checkpoint_path=args.output,
             progress=progress if world.is_main else no_progress,

@@ -39,8 +39,10 @@ def main() -> None:
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args()
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    style = load_image(f"samples/{args.style}/style.png")
-    style_masks = api.masks_from_colors(load_image(f"samples/{args.style}/style_mask.png"))
+    style = api.Style(
+        load_image(f"samples/{args.style}/style.png"),
+        api.masks_from_colors(load_image(f"samples/{args.style}/style_mask.png")),
+    )
     start = api.load_generator(f"weights/{args.style}.safetensors", device)  # training leaves it as it was
     done = int(start.training["steps_done"])
 
@@ -57,7 +59,8 @@ def main() -> None:
             weight_average=0.99,
             levels=args.levels,
         )
-        api.train_style("vgg16-hed", style, style_masks, settings, device=device, resume=start, **options)
+        network = api.LossNetwork("vgg16-hed", device)
+        api.train_style(style, settings, network=network, resume=start, **options)
 
     reports: list[float] = []
     train(PROBE_STEPS, progress=lambda done_steps, total, preview=None: reports.append(time.monotonic()))

@@ -33,15 +33,24 @@ def masks() -> RegionMasks:
     return api.masks_from_colors(good_image())
 
 
+TINY = api.LossNetwork("tiny")
+
+
+def good_style() -> api.Style:
+    return api.Style(good_image(), masks())
+
+
 CALLS = {
     "masks_from_colors": lambda image: api.masks_from_colors(image),
     "render_image doodle": lambda image: api.render_image(small_bundle(), 0, doodle=image),
-    "optimize_image style": lambda image: api.optimize_image("tiny", image, masks(), masks()),
+    "optimize_image style": lambda image: api.optimize_image(api.Style(image, masks()), masks(), network=TINY),
     "optimize_image content": lambda image: api.optimize_image(
-        "tiny", good_image(), masks(), masks(), api.OptimizeSettings(content_weight=1.0), content_image=image
+        good_style(), masks(), api.OptimizeSettings(content_weight=1.0), network=TINY, content_image=image
     ),
-    "optimize_image init": lambda image: api.optimize_image("tiny", good_image(), masks(), masks(), init_image=image),
-    "train_style style": lambda image: api.train_style("tiny", image, masks(), api.TrainSettings(steps=1, size=32)),
+    "optimize_image init": lambda image: api.optimize_image(good_style(), masks(), network=TINY, init_image=image),
+    "train_style style": lambda image: api.train_style(
+        api.Style(image, masks()), api.TrainSettings(steps=1, size=32), network=TINY
+    ),
 }
 
 

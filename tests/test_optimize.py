@@ -31,7 +31,8 @@ def paint(network, style, style_masks, target_masks, **options) -> torch.Tensor:
 
 def optimize_via_api(api, network_name, style, style_masks, target_masks, **options) -> torch.Tensor:
     settings, options = split_settings(options)
-    return api.optimize_image(network_name, style, style_masks, target_masks, settings, **options)
+    style = api.Style(style, style_masks)
+    return api.optimize_image(style, target_masks, settings, network=api.LossNetwork(network_name), **options)
 
 
 def two_regions(height: int, width: int, split: int) -> torch.Tensor:
