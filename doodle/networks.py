@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 HED_MEAN_BGR = (104.00699, 116.66877, 122.67892)
 CAFFE_STD = (1.0, 1.0, 1.0)
 VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
+VGG_FOLDER = "vgg"
+"""The folder under ComfyUI's ``models/`` where loss networks are looked for and downloaded to."""
 VGG19_SHA256_PREFIX = "dcbb9e9d"
 """torchvision names a checkpoint by the first hex digits of its SHA-256: what a download is checked against."""
 DOWNLOAD_CHUNK = 1 << 20

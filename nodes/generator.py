@@ -236,21 +236,20 @@ class TrainDoodleStyle(io.ComfyNode):
         path = folder / f"{name}.safetensors" if resume_from is not None else unused_save_path(folder, name)
         if path.stem != name:
             log.warning("%s already exists: this new run saves to %s", f"{name}.safetensors", path.name)
+        progress = host.ComfyProgress(steps)
         try:
             bundle = api.train_style(
-                loss_network,
-                style_image,
-                style_masks,
+                api.Style(style_image, style_masks),
                 settings,
-                device=host.device(),
-                network_dirs=host.vgg_dirs(),
+                network=host.loss_network(loss_network),
                 resume=resume_from,
                 checkpoint_path=path,
-                progress=host.ComfyProgress(steps),
+                progress=progress,
             )
             preview = api.render_image(bundle, 0, masks=style_masks.select(0)).to(host.output_device())
         finally:
             host.free_memory()
+        progress.show_result(preview)
         bundle.name = path.name
         report = training_report(bundle.training, path)
         log.info("%s", report)

@@ -20,16 +20,19 @@ from aiohttp import web
 from comfy.cli_args import args
 from PIL import Image
 
+from ..doodle import api
 from ..doodle.errors import DoodleError
 from ..doodle.image_io import to_uint8
+from ..doodle.networks import VGG_FOLDER
 from ..doodle.palettes import Palette, generator_palette, map_palette
 from ..doodle.progress import Preview
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "samples"
 GENERATORS_FOLDER = "doodle_generators"
-VGG_FOLDER = "vgg"
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 PREVIEW_SECONDS = 2.0
+MAX_SHOWN = 2048
+"""The longest side of a result sent as a node's last preview (a larger one is shown scaled down)."""
 GENERATOR_SOURCE = "generator: "
 MAP_SOURCE = "style map: "
 log = logging.getLogger(__name__)
@@ -147,6 +150,11 @@ def device() -> torch.device:
     return comfy.model_management.get_torch_device()
 
 
+def loss_network(name: str) -> api.LossNetwork:
+    """The loss network ``name`` on ComfyUI's device, its weights looked for in ComfyUI's ``models/vgg`` too."""
+    return api.LossNetwork(name, device(), vgg_dirs())
+
+
 def output_device() -> torch.device:
     return comfy.model_management.intermediate_device()
 
@@ -174,6 +182,13 @@ class ComfyProgress:
         payload = None
         now = time.monotonic()
         if preview is not None and (now - self.last_preview >= PREVIEW_SECONDS or done >= total):
-            payload = ("JPEG", to_pil(preview()), args.preview_size)  # ComfyUI's --preview-size
+            image = to_pil(preview())
+            payload = ("JPEG", image, min(args.preview_size, max(image.size)))  # ComfyUI's --preview-size
             self.last_preview = now
         self.bar.update_absolute(done, total, payload)
+
+    def show_result(self, image: torch.Tensor) -> None:
+        """Make ``image`` (IMAGE) the node's last preview, at its own size: the page shows a node's newest
+        preview over its output images, so a run would otherwise end showing its last live preview."""
+        picture = to_pil(image[0])
+        self.bar.update_absolute(self.bar.total, self.bar.total, ("PNG", picture, min(max(picture.size), MAX_SHOWN)))

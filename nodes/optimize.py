@@ -141,20 +141,19 @@ class OptimizeDoodle(io.ComfyNode):
             gram_weight=gram_weight,
             patch_weight=patch_weight,
         )
+        progress = host.ComfyProgress(iterations)
         try:
             image = api.optimize_image(
-                loss_network,
-                style_image,
-                style_masks,
+                api.Style(style_image, style_masks),
                 target_masks,
                 settings,
+                network=host.loss_network(loss_network),
                 content_image=content_image,
                 init_image=init_image,
-                device=host.device(),
-                network_dirs=host.vgg_dirs(),
-                progress=host.ComfyProgress(iterations),
+                progress=progress,
             )
         finally:
             host.free_memory()
         image = image.to(host.output_device())
+        progress.show_result(image)
         return io.NodeOutput(image, ui=ui.PreviewImage(image, cls=cls))

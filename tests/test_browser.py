@@ -67,6 +67,35 @@ def test_workflow_1_queued_from_the_page_shows_its_images(page: ComfyPage) -> No
     assert page.new_errors() == []
 
 
+SET_WIDGETS = """([type, values]) => { const node = app.graph.nodes.find((n) => n.type === type);
+    for (const [name, value] of Object.entries(values)) node.widgets.find((w) => w.name === name).value = value;
+    return String(node.id); }"""
+SHOWN_SIZE = """(id) => { const shown = app.graph.getNodeById(id).imgs?.[0];
+    return shown?.naturalWidth ? [shown.naturalWidth, shown.naturalHeight] : null; }"""
+
+SHOWN_PIXELS = """(id) => { const shown = app.graph.getNodeById(id).imgs[0], paper = document.createElement('canvas');
+    paper.width = shown.naturalWidth; paper.height = shown.naturalHeight;
+    const context = paper.getContext('2d'); context.drawImage(shown, 0, 0);
+    return Array.from(context.getImageData(0, 0, paper.width, paper.height).data); }"""
+
+
+def test_an_optimisation_ends_showing_its_result_at_its_own_size(page: ComfyPage) -> None:
+    """The page shows a node's newest live preview over its output: the last one sent must be the result."""
+    page.load(workflow_json(REPO / "example_workflows" / "3_optimize_doodle.json"))
+    node = page.run(SET_WIDGETS, ["OptimizeDoodle-LBFGS", {"iterations": 4, "size": 64, "scales": 1}])
+    entry = page.queue_and_wait()
+    assert entry["status"]["status_str"] == "success", entry["status"]
+    page.wait_for(f"(id) => ({SHOWN_SIZE})(id) !== null", node)
+    page.page.wait_for_timeout(500)  # any later preview would have replaced it by now
+    assert page.run(SHOWN_SIZE, node) == [64, 48]  # the 512x384 doodle at long side 64, not enlarged
+    shown = np.array(page.run(SHOWN_PIXELS, node), dtype=np.uint8).reshape(48, 64, 4)[..., :3]
+    save = next(n["id"] for n in page.run(GRAPH_STATE) if n["type"] == "SaveImage")
+    saved = np.asarray(Image.open(page.client.path_of(FileRef.from_ui(entry["outputs"][save]["images"][0]))))
+    # The result itself (SaveImage truncates where the preview rounds), not the last step's live preview.
+    assert np.abs(shown.astype(int) - saved[..., :3]).max() <= 1
+    assert page.new_errors() == []
+
+
 CANVAS = "app.graph.nodes.find((n) => n.type === 'DoodleCanvas').widgets.find((w) => w.doodle).doodle"
 PIXELS = f"""() => {{ const c = {CANVAS}; const d = c.context.getImageData(0, 0, c.canvas.width, c.canvas.height);
     return {{ width: d.width, height: d.height, data: Array.from(d.data) }}; }}"""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 
@@ -14,6 +15,9 @@ from safetensors import safe_open
 from doodle.errors import DoodleError
 from doodle.networks import (
     HED_MEAN_BGR,
+    NETWORKS,
+    VGG19_URL,
+    VGG_FOLDER,
     available_networks,
     convert_hed,
     find_network_file,
@@ -21,7 +25,7 @@ from doodle.networks import (
     resolve_network,
 )
 from doodle.vgg import ARCHITECTURES, VGGFeatures, layer_sequence
-from tests.helpers import painted_map, tiny_network
+from tests.helpers import REPO, painted_map, tiny_network
 from tests.test_generator_file import Exploit
 
 
@@ -160,10 +164,11 @@ def test_auto_training_records_the_network_it_used_and_a_resume_keeps_its_own(mo
     labels = np.zeros((32, 32), dtype=int)
     labels[:, 16:] = 1
     image, masks = torch.rand(1, 32, 32, 3), api.masks_from_colors(painted_map(labels, [(255, 0, 0), (0, 0, 255)]))
-    bundle = api.train_style("auto", image, masks, api.TrainSettings(steps=1, size=32))
+    style = api.Style(image, masks)
+    bundle = api.train_style(style, api.TrainSettings(steps=1, size=32))
     assert bundle.loss_network == "vgg16-hed" and used == ["vgg16-hed"]
     bundle.loss_network = "vgg19"  # as if it had been trained with the other one
-    resumed = api.train_style("auto", image, masks, api.TrainSettings(steps=2, size=32), resume=bundle)
+    resumed = api.train_style(style, api.TrainSettings(steps=2, size=32), resume=bundle)
     assert resumed.loss_network == "vgg19" and used[-1] == "vgg19"
 
 
@@ -269,3 +274,17 @@ def test_a_damaged_download_is_refused_and_leaves_nothing(
         assert not folder.exists() or list(folder.iterdir()) == []
     finally:
         served.close()
+
+
+def test_templates_that_score_with_a_network_declare_the_file_the_loader_finds(tmp_path: Path) -> None:
+    """The workflow ``models`` entries the page reads name the file that ``auto`` and ``vgg19`` fetch."""
+    expected = [{"name": NETWORKS["vgg19"].filename, "url": VGG19_URL, "directory": VGG_FOLDER}]
+    declaring = []
+    for path in sorted((REPO / "example_workflows").glob("*.json")):
+        for node in json.loads(path.read_text())["nodes"]:
+            if node["type"] in ("TrainDoodleStyle", "OptimizeDoodle-LBFGS"):
+                assert node["properties"].get("models") == expected, f"{path.name} node {node['id']}"
+                declaring.append(path.name)
+    assert len(declaring) >= 5
+    (tmp_path / expected[0]["name"]).write_bytes(b"")
+    assert find_network_file("vgg19", (str(tmp_path),)) == tmp_path / expected[0]["name"]
