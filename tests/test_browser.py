@@ -55,6 +55,41 @@ def test_every_template_loads_with_its_nodes_and_widget_values_and_no_errors(pag
     assert page.new_errors() == []
 
 
+PREVIEWING = (
+    "TrainDoodleStyle",
+    "RenderDoodle",
+    "OptimizeDoodle-LBFGS",
+    "RandomDoodleMask",
+    "MaskFromColors",
+    "SaveImage",
+)
+GROWN_BOXES = """async ([types, width, height]) => {
+    const paper = document.createElement('canvas'); paper.width = width; paper.height = height;
+    const picture = new Image(); picture.src = paper.toDataURL(); await picture.decode();
+    for (const node of app.graph.nodes) if (types.includes(node.type)) node.imgs = [picture];
+    for (let frame = 0; frame < 3; frame++) {
+        app.canvas.draw(true, true);
+        await new Promise((r) => setTimeout(r, 100));
+    }
+    return app.graph.nodes.map((n) => ({ id: `${n.type} #${n.id}`,
+        box: [n.pos[0], n.pos[1] - LiteGraph.NODE_TITLE_HEIGHT, n.size[0], n.size[1] + LiteGraph.NODE_TITLE_HEIGHT] }));
+}"""
+"""Every node's rectangle, title bar included, once the page has grown each previewing node for its picture."""
+
+
+def overlapping(boxes: list[dict]) -> list[tuple[str, str]]:
+    def meet(a: list[float], b: list[float]) -> bool:
+        return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+    return [(a["id"], b["id"]) for i, a in enumerate(boxes) for b in boxes[i + 1 :] if meet(a["box"], b["box"])]
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=[w.stem for w in WORKFLOWS])
+def test_no_node_covers_another_once_a_run_has_grown_the_previews(page: ComfyPage, path) -> None:
+    page.load(workflow_json(path))
+    assert overlapping(page.run(GROWN_BOXES, [list(PREVIEWING), 512, 384])) == []
+
+
 def test_workflow_1_queued_from_the_page_shows_its_images(page: ComfyPage) -> None:
     workflow = workflow_json(REPO / "example_workflows" / "1_doodle_to_painting.json")
     page.load(workflow)
