@@ -13,6 +13,7 @@ from typing import TypeVar
 
 import torch
 
+from .calibration import fit_calibration
 from .colormap import aligned_to_palette, masks_from_colors
 from .devices import checked_device
 from .errors import DoodleError
@@ -31,6 +32,8 @@ from .vgg import VGGFeatures
 
 log = logging.getLogger(__name__)
 
+CALIBRATION_SAMPLES = 8
+
 __all__ = [
     "DoodleError",
     "GeneratorBundle",
@@ -42,6 +45,7 @@ __all__ = [
     "Style",
     "TrainSettings",
     "available_networks",
+    "calibrate",
     "generator_masks",
     "load_generator",
     "load_network",
@@ -61,7 +65,7 @@ def generator_masks(bundle: GeneratorBundle, masks: RegionMasks | None, doodle: 
     """The masks to render: given masks, or a colour doodle mapped onto the generator's palette."""
     if (masks is None) == (doodle is None):
         raise DoodleError("give the generator either masks or a doodle image (exactly one of them)")
-    name = f"generator {bundle.name}" if bundle.name else "the generator"
+    name = _owner(bundle)
     if masks is not None:
         _check_one_hot(masks)
     if doodle is not None:
@@ -188,6 +192,23 @@ def train_style(
     )
 
 
+def calibrate(bundle: GeneratorBundle, style: Style) -> GeneratorBundle:
+    """Fit ``bundle``'s per-region colour calibration (:mod:`doodle.calibration`) to ``style``, the painting it
+    was trained on, from the generator's own colours on that painting's map and on random maps of its size
+    (what it was trained on), ``CALIBRATION_SAMPLES`` renders of each; returns ``bundle``, changed in place."""
+    style_image, style_masks = style.first()
+    masks = aligned_to_palette(style_masks, bundle.palette, palette_name=_owner(bundle)).masks
+    height, width = masks.shape[-2:]
+    maps = [
+        masks.expand(CALIBRATION_SAMPLES, -1, -1, -1),
+        random_masks(width, height, bundle.n_regions, 0, batch_size=CALIBRATION_SAMPLES).masks,
+    ]
+    own_colours = RenderSettings(colour_calibration=False)
+    rendered = [(one_hot, render(bundle, one_hot, 0, own_colours)) for one_hot in maps]
+    bundle.calibration = fit_calibration(rendered, style_image, masks)
+    return bundle
+
+
 Batch = TypeVar("Batch", torch.Tensor, RegionMasks)
 
 
@@ -198,6 +219,10 @@ def _first(batch: Batch, name: str) -> Batch:
     if items > 1:
         log.warning("%s holds %d items: only the first is used", name, items)
     return batch.select(0) if isinstance(batch, RegionMasks) else batch[:1]
+
+
+def _owner(bundle: GeneratorBundle) -> str:
+    return f"generator {bundle.name}" if bundle.name else "the generator"
 
 
 def _check_one_hot(masks: RegionMasks) -> None:

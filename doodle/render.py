@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .calibration import calibrated
 from .errors import DoodleError
 from .generator_file import GeneratorBundle
 from .memory import out_of_memory_as_error
@@ -26,13 +27,15 @@ MAX_PIXELS = 16384 * 16384
 
 @dataclass(frozen=True, kw_only=True)
 class RenderSettings:
-    """How a render runs; neither setting changes the image beyond float tolerance."""
+    """How a render runs; tiles and precision do not change the image beyond float tolerance."""
 
     tile_size: int = 1024
     """Images larger than a tile are rendered tile by tile (bounded memory, no seams); 0 renders in one piece,
     refused above MAX_UNTILED_PIXELS."""
     half_precision: bool = False
     """float16 on CUDA; ignored elsewhere."""
+    colour_calibration: bool = True
+    """Apply the generator's colour calibration, where its file has one (False: the network's own colours)."""
 
     def __post_init__(self) -> None:
         if self.tile_size < 0:
@@ -68,6 +71,7 @@ def render(
         else contextlib.nullcontext()
     )
     margin = TILE_MARGIN_STEPS * model.config.multiple
+    calibration = bundle.calibration if settings.colour_calibration else None
     hint = "use a smaller tile_size, a smaller batch or a smaller image"
     with out_of_memory_as_error(f"rendering {width}x{height}", hint), torch.no_grad(), autocast:
         for index in range(masks.shape[0]):
@@ -75,7 +79,10 @@ def render(
             for number, (top, left, bottom, right) in enumerate(tiles):
                 y0, x0 = max(0, top - margin), max(0, left - margin)
                 y1, x1 = min(height, bottom + margin), min(width, right + margin)
-                piece = model(image_masks[..., y0:y1, x0:x1], seed, offset=(y0, x0), first_image=index)
+                piece_masks = image_masks[..., y0:y1, x0:x1]
+                piece = model(piece_masks, seed, offset=(y0, x0), first_image=index)
+                if calibration is not None:
+                    piece = calibrated(piece.float(), piece_masks, calibration)
                 output[index, :, top:bottom, left:right] = (
                     piece[0, :, top - y0 : bottom - y0, left - x0 : right - x0].float().clamp(0, 1)
                 )
