@@ -243,3 +243,29 @@ def test_messages_name_the_command_lines_own_flags(
     assert cli.main(line) == 2
     error = capsys.readouterr().err
     assert message in error and "learning_rate" not in error and "weight_average" not in error
+
+
+def test_optimize_with_the_patch_loss_alone_writes_an_image(tmp_path: Path, style_files: list[str]) -> None:
+    output = tmp_path / "patches.png"
+    line = [*command_line("optimize", tmp_path, style_files), "--scales", "1"]
+    assert cli.main([*line, "--gram-weight", "0", "--patch-weight", "1", "-o", str(output)]) == 0
+    painting = load_image(output)
+    assert painting.shape == (1, 40, 48, 3) and painting.std() > 0
+
+
+@pytest.mark.parametrize(
+    ("weights", "message"),
+    [
+        (["--patch-weight", "-1"], "error: --patch-weight must be a number of at least 0, got -1.0"),
+        (["--gram-weight", "nan"], "error: --gram-weight must be a number of at least 0, got nan"),
+        (["--gram-weight", "0", "--patch-weight", "0"], "error: --gram-weight and --patch-weight are both 0"),
+    ],
+)
+def test_bad_style_loss_weights_are_one_error_line(
+    tmp_path: Path, style_files: list[str], capsys, weights: list[str], message: str
+) -> None:
+    output = tmp_path / "out.png"
+    assert cli.main([*command_line("optimize", tmp_path, style_files), *weights, "-o", str(output)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(message) and len(error.splitlines()) == 1
+    assert not output.exists()
