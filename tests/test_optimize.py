@@ -10,9 +10,10 @@ import torch
 from torch.nn import functional as F
 
 from doodle.errors import DoodleError
-from doodle.objective import DoodleObjective
+from doodle.objective import DoodleObjective, LossWeights
 from doodle.optimize import OptimizeSettings, optimize_doodle, run_lbfgs
 from doodle.style_loss import total_variation
+from doodle.vgg import CONTENT_LAYER
 from tests.helpers import tiny_network
 
 SETTING_NAMES = {field.name for field in dataclasses.fields(OptimizeSettings)}
@@ -163,6 +164,69 @@ def test_init_image_is_where_the_optimisation_starts() -> None:
     fresh = paint(network, style, masks, masks, iterations=1, seed=0, init="noise")
     assert float(objective(polished)) < 0.5 * float(objective(fresh))
     assert (polished - painted).abs().mean() < 0.5 * (fresh - painted).abs().mean()
+
+
+def content_term(network, image: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
+    """The content loss written out: conv4_2's mean squared difference relative to the content's energy."""
+    ours, theirs = (network(picture, [CONTENT_LAYER])[CONTENT_LAYER] for picture in (image, content))
+    return ((ours - theirs) ** 2).mean() / (theirs**2).mean()
+
+
+def test_patch_gram_and_content_terms_add_up() -> None:
+    network, style, masks = tiny_network(), style_image(), two_regions(40, 40, 20)
+    image, content = torch.rand(1, 3, 40, 40), torch.rand(1, 3, 40, 40)
+
+    def alone(**weights) -> float:
+        objective = DoodleObjective(network, style, masks, LossWeights(**weights))
+        objective.set_target_masks(masks)
+        return float(objective(image))
+
+    combined = DoodleObjective(network, style, masks, LossWeights(gram_weight=0.5, patch_weight=2.0))
+    combined.set_target_masks(masks)
+    combined.set_content(content, 3.0)
+    gram, patches = alone(gram_weight=1.0), alone(gram_weight=0.0, patch_weight=1.0)
+    assert gram > 0 and patches > 0
+    expected = 0.5 * gram + 2.0 * patches + 3.0 * float(content_term(network, image, content))
+    assert float(combined(image)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_content_weight_pulls_a_patch_loss_result_towards_the_content() -> None:
+    network, style, masks = tiny_network(), style_image(), two_regions(40, 40, 20)
+    content = torch.zeros(1, 3, 40, 40)
+    content[:, :, 10:30, 10:30] = 1
+    free, kept = (
+        paint(
+            network,
+            style,
+            masks,
+            masks,
+            iterations=20,
+            seed=0,
+            init="noise",
+            gram_weight=0.0,
+            patch_weight=1.0,
+            content_image=content,
+            content_weight=weight,
+        )
+        for weight in (0.0, 5.0)
+    )
+    with torch.no_grad():
+        assert content_term(network, kept, content) < 0.5 * content_term(network, free, content)
+
+
+def test_init_image_is_where_a_patch_loss_optimisation_starts() -> None:
+    """One iteration from init_image is one L-BFGS step of the patch objective from exactly that image."""
+    network, style, masks = tiny_network(), style_image(), two_regions(40, 40, 20)
+    start = torch.rand(1, 3, 40, 40, generator=torch.Generator().manual_seed(3))
+    objective = DoodleObjective(network, style, masks, LossWeights(gram_weight=0.0, patch_weight=1.0))
+    objective.set_target_masks(masks)
+    by_hand = run_lbfgs(objective, start, 1, lambda step, preview: None)
+    polished = paint(
+        network, style, masks, masks, iterations=1, init="noise", init_image=start, gram_weight=0.0, patch_weight=1.0
+    )
+    torch.testing.assert_close(polished, by_hand)
+    assert float(objective(polished)) < float(objective(start))
+    assert 0 < (polished - start).abs().mean() < 0.1
 
 
 @pytest.mark.parametrize(
