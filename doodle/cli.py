@@ -18,6 +18,7 @@ from .devices import checked_device
 from .distributed import torchrun_session
 from .distribution_loss import DISTRIBUTION_HELP
 from .errors import DoodleError
+from .generator import DEFAULT_WIDTHS
 from .generator_file import checked_region_names
 from .image_io import check_image_destination, load_image, save_image
 from .limits import NEW_DOODLE_HEIGHT, NEW_DOODLE_REGIONS, NEW_DOODLE_WIDTH
@@ -151,8 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--levels",
         type=int,
-        help="levels of a new generator (default 5; each one more nearly doubles its reach); with --resume, "
-        "more than the file's grow it",
+        help=f"levels of a new generator (default {len(DEFAULT_WIDTHS)}; each one more nearly doubles its reach); "
+        "with --resume, more than the file's grow it",
     )
     train.add_argument(
         "--distribution-weight", type=float, default=defaults.distribution_weight, help=DISTRIBUTION_HELP

@@ -21,7 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 
 DEFAULT_WIDTHS = (24, 32, 32, 48, 64)
-"""Widths of levels 0 (full resolution) to 4: a new generator's five levels (shipped Monet grew a sixth)."""
+"""Widths of levels 0 (full resolution) to 4: a new generator's five levels (``--levels`` grows more)."""
 MAX_LEVELS = 8
 
 

@@ -26,7 +26,9 @@ TV_HELP = (
     "painting, and the style loss ends near 0.002-0.015"
 )
 MIN_SIDE = 16
-MAX_PIXELS = 4096 * 4096
+MAX_SIDE = 4096
+"""A square output's side; other shapes may be longer, within the same MAX_PIXELS."""
+MAX_PIXELS = MAX_SIDE * MAX_SIDE
 MAX_SCALES = 8
 
 
@@ -281,7 +283,9 @@ def validate_request(
     check_region_count(target_masks, "the style map", style_masks.shape[1], TARGET_ADVICE, what="the target masks")
     height, width = _output_size(target_masks.shape[-2:], settings.size)
     if height * width > MAX_PIXELS:
-        raise DoodleError(f"{width}x{height} is too large to optimise: choose a size with at most 4096x4096 pixels")
+        raise DoodleError(
+            f"{width}x{height} is too large to optimise: choose a size with at most {MAX_SIDE}x{MAX_SIDE} pixels"
+        )
     if min(height, width) < MIN_SIDE:
         raise DoodleError(f"{width}x{height} is too small: both sides must be at least {MIN_SIDE} pixels")
     for name, tensor in (("style_masks", style_masks), ("target_masks", target_masks)):

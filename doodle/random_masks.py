@@ -21,7 +21,9 @@ from .regions import RegionMasks, one_hot_masks
 from .seeds import check_seed
 
 MAX_ATTEMPTS = 50
-MAX_MASK_PIXELS = 8192 * 8192
+MAX_MASK_SIDE = 8192
+"""The side of the largest square mask (the node's width and height stop there)."""
+MAX_MASK_PIXELS = MAX_MASK_SIDE * MAX_MASK_SIDE
 """Pixels of one call's masks in all (width x height x batch), about 0.5 GiB of labels."""
 MAX_SMOOTHING = 101
 """The widest median filter: a disk far wider than the regions only erases them (and costs its diameter in passes)."""
@@ -168,8 +170,8 @@ def median_filter_ordered(labels: np.ndarray, n_labels: int, diameter: int) -> n
 
     For ordered labels the median is the number of thresholds t with a majority of the disk at label >= t;
     the disk has an odd number of pixels, so there are no ties. A disk count is a sum of row segments, each
-    a difference of two running sums along the row: a few passes per disk row, where a 2-D convolution
-    with the disk (diameter² taps) took 0.45 of the 0.5 s that drawing a 512² training mask took.
+    a difference of two running sums along the row: a few passes per disk row instead of a 2-D convolution's
+    diameter² taps (benchmarks/README.md, Random masks).
     """
     if diameter <= 1 or n_labels == 1:
         return labels
@@ -220,7 +222,8 @@ def _validate(width: int, height: int, n_regions: int, batch_size: int, min_piec
         raise DoodleError(f"width and height must be at least 1, got {width}x{height}")
     if width * height * max(1, batch_size) > MAX_MASK_PIXELS:
         raise DoodleError(
-            f"{batch_size} x {width}x{height} is too large for random masks: use at most 8192x8192 pixels in all"
+            f"{batch_size} x {width}x{height} is too large for random masks: "
+            f"use at most {MAX_MASK_SIDE}x{MAX_MASK_SIDE} pixels in all"
         )
     if n_regions < 1 or n_regions > width * height:
         raise DoodleError(f"n_regions must be between 1 and the number of pixels, got {n_regions}")

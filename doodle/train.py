@@ -68,7 +68,7 @@ class TrainSettings:
     step (0.99 averages over about the last 100 steps): with small batches the last step's weights wander
     around the optimum, and their average renders closer to it. 0 saves the last step's weights."""
     levels: int | None = None
-    """Levels of a new generator (``GeneratorConfig.with_levels``; None: five). A resumed generator keeps its
+    """Levels of a new generator (``GeneratorConfig.with_levels``; None: its default). A resumed generator keeps its
     own with None, grows to more (``generator.grown``: coarser levels reach further); fewer are refused."""
     region_modulation: bool = True
     """A resumed generator without region modulation gains it (zero at first: it renders as before). New

@@ -7,7 +7,7 @@ from comfy_api.latest import io, ui
 
 from ..doodle import api
 from ..doodle.limits import MAX_BATCH, NEW_DOODLE_HEIGHT, NEW_DOODLE_REGIONS, NEW_DOODLE_WIDTH
-from ..doodle.random_masks import MAX_SMOOTHING, MaskShape, default_palette
+from ..doodle.random_masks import MAX_MASK_SIDE, MAX_SMOOTHING, MaskShape, default_palette
 from . import host
 from .types import CATEGORY, SEED_MAX, MasksSocket
 
@@ -63,8 +63,8 @@ class RandomDoodleMask(io.ComfyNode):
             description="Random smooth region maps (diamond-square heights, K-means, median filter): a surprise "
             "doodle, and the training data of feed-forward generators.",
             inputs=[
-                io.Int.Input("width", default=NEW_DOODLE_WIDTH, min=16, max=8192, step=8),
-                io.Int.Input("height", default=NEW_DOODLE_HEIGHT, min=16, max=8192, step=8),
+                io.Int.Input("width", default=NEW_DOODLE_WIDTH, min=16, max=MAX_MASK_SIDE, step=8),
+                io.Int.Input("height", default=NEW_DOODLE_HEIGHT, min=16, max=MAX_MASK_SIDE, step=8),
                 io.Int.Input(
                     "n_regions",
                     default=NEW_DOODLE_REGIONS,

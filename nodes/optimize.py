@@ -7,12 +7,11 @@ from comfy_api.latest import io, ui
 
 from ..doodle import api
 from ..doodle.limits import MAX_ITERATIONS
-from ..doodle.optimize import DEFAULT_SETTINGS, INITS, MAX_PIXELS, MAX_SCALES, TV_HELP, OptimizeSettings
+from ..doodle.optimize import DEFAULT_SETTINGS, INITS, MAX_SCALES, MAX_SIDE, TV_HELP, OptimizeSettings
 from . import host
 from .types import CATEGORY, SEED_MAX, MasksSocket, distribution_weight_input
 
 DEFAULTS = DEFAULT_SETTINGS
-MAX_SIZE = int(MAX_PIXELS**0.5)
 
 
 class OptimizeDoodle(io.ComfyNode):
@@ -48,7 +47,7 @@ class OptimizeDoodle(io.ComfyNode):
                     "size",
                     default=DEFAULTS.size,
                     min=0,
-                    max=MAX_SIZE,
+                    max=MAX_SIDE,
                     step=8,
                     tooltip="Output long side; 0 = the target's.",
                 ),
