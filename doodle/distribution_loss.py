@@ -82,7 +82,7 @@ def distribution_targets(
     features: Mapping[str, torch.Tensor], layer_masks: Mapping[str, torch.Tensor], seed: int = 0
 ) -> DistributionTargets:
     """Targets from the style's features ``{layer: [1, C, h, w]}`` and its masks at each layer ``[1, R, h, w]``."""
-    generator = torch.Generator().manual_seed(seed)
+    rng = torch.Generator().manual_seed(seed)
     samples: dict[str, list[torch.Tensor | None]] = {}
     variance: dict[str, torch.Tensor] = {}
     for layer, feature in features.items():
@@ -92,7 +92,7 @@ def distribution_targets(
         variance[layer] = torch.zeros(regions, device=feature.device)
         for _, r, index in region_members(layer_masks[layer]):
             if len(index) > MAX_STYLE_MEMBERS:
-                keep = torch.randperm(len(index), generator=generator)[:MAX_STYLE_MEMBERS]
+                keep = torch.randperm(len(index), generator=rng)[:MAX_STYLE_MEMBERS]
                 index = index[keep.to(index.device)]
             chosen = flat[:, index].detach()
             samples[layer][r] = chosen
@@ -100,9 +100,9 @@ def distribution_targets(
     return DistributionTargets(samples, variance, {layer: feature.shape[1] for layer, feature in features.items()})
 
 
-def random_directions(channels: int, generator: torch.Generator, count: int = DIRECTIONS) -> torch.Tensor:
+def random_directions(channels: int, rng: torch.Generator, count: int = DIRECTIONS) -> torch.Tensor:
     """``count`` random unit directions ``[C, K]`` in a space of ``channels`` dimensions."""
-    directions = torch.randn(channels, count, generator=generator)
+    directions = torch.randn(channels, count, generator=rng)
     return directions / directions.norm(dim=0, keepdim=True)
 
 

