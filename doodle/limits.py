@@ -6,6 +6,8 @@ MAX_ITERATIONS = 100_000
 """L-BFGS iterations of one optimisation."""
 MAX_STEPS = 1_000_000
 """Training steps of one generator (the total a resumed run reaches)."""
+MIN_DOODLE_SIDE = 16
+"""Pixels a side of the smallest new doodle (random or painted) the nodes offer."""
 MAX_CANVAS_SIDE = 4096
 """Pixels a side of a painted canvas: the page holds it in memory at every undo step."""
 NEW_DOODLE_WIDTH, NEW_DOODLE_HEIGHT, NEW_DOODLE_REGIONS = 512, 384, 4

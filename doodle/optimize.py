@@ -30,6 +30,8 @@ MAX_SIDE = 4096
 """A square output's side; other shapes may be longer, within the same MAX_PIXELS."""
 MAX_PIXELS = MAX_SIDE * MAX_SIDE
 MAX_SCALES = 8
+MAX_LOSS_WEIGHT = 100.0
+"""The top of the node's content, tv, gram and patch weights (the core refuses only negative and non-finite ones)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -25,6 +25,8 @@ MAX_MASK_SIDE = 8192
 """The side of the largest square mask (the node's width and height stop there)."""
 MAX_MASK_PIXELS = MAX_MASK_SIDE * MAX_MASK_SIDE
 """Pixels of one call's masks in all (width x height x batch), about 0.5 GiB of labels."""
+MAX_REGIONS = 16
+"""The most regions the node draws a random map with (the core takes up to one a pixel)."""
 MAX_SMOOTHING = 101
 """The widest median filter: a disk far wider than the regions only erases them (and costs its diameter in passes)."""
 

@@ -23,6 +23,8 @@ TILE_MARGIN_STEPS = 8
 """Margin around each tile, in units of the generator's size multiple (16 px for 5 levels)."""
 MAX_UNTILED_PIXELS = 2048 * 2048
 MAX_PIXELS = 16384 * 16384
+MAX_TILE_SIZE = 8192
+"""The largest tile_size the node offers (the core takes any)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -10,7 +10,7 @@ from comfy_api.latest import io
 
 from ..doodle.errors import DoodleError
 from ..doodle.image_io import load_image
-from ..doodle.limits import MAX_CANVAS_SIDE, NEW_DOODLE_HEIGHT, NEW_DOODLE_WIDTH
+from ..doodle.limits import MAX_CANVAS_SIDE, MIN_DOODLE_SIDE, NEW_DOODLE_HEIGHT, NEW_DOODLE_WIDTH
 from . import host
 from .types import CATEGORY, MasksSocket
 
@@ -35,8 +35,8 @@ class DoodleCanvas(io.ComfyNode):
                     tooltip="Whose colours to paint with: a generator's regions or a style map's colours.",
                 ),
                 io.String.Input("painting", default="", socketless=True, extra_dict={"widgetType": WIDGET_TYPE}),
-                io.Int.Input("width", default=NEW_DOODLE_WIDTH, min=16, max=MAX_CANVAS_SIDE, step=8),
-                io.Int.Input("height", default=NEW_DOODLE_HEIGHT, min=16, max=MAX_CANVAS_SIDE, step=8),
+                io.Int.Input("width", default=NEW_DOODLE_WIDTH, min=MIN_DOODLE_SIDE, max=MAX_CANVAS_SIDE, step=8),
+                io.Int.Input("height", default=NEW_DOODLE_HEIGHT, min=MIN_DOODLE_SIDE, max=MAX_CANVAS_SIDE, step=8),
             ],
             outputs=[
                 MasksSocket.Output(display_name="masks"),

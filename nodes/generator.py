@@ -11,6 +11,7 @@ from comfy_api.latest import io, ui
 
 from ..doodle import api
 from ..doodle.limits import MAX_BATCH, MAX_STEPS
+from ..doodle.render import MAX_TILE_SIZE
 from ..doodle.train import MAX_LOSS_SCALES, MAX_SIZE, MIN_SIZE
 from . import host
 from .types import CATEGORY, SEED_MAX, GeneratorSocket, MasksSocket, distribution_weight_input
@@ -91,7 +92,7 @@ class RenderDoodle(io.ComfyNode):
                     "tile_size",
                     default=api.RenderSettings.tile_size,
                     min=0,
-                    max=8192,
+                    max=MAX_TILE_SIZE,
                     step=16,
                     optional=True,
                     tooltip="Render large images in tiles of this size (seamless); 0 = one piece.",

@@ -6,8 +6,9 @@ import torch
 from comfy_api.latest import io, ui
 
 from ..doodle import api
-from ..doodle.limits import MAX_BATCH, NEW_DOODLE_HEIGHT, NEW_DOODLE_REGIONS, NEW_DOODLE_WIDTH
-from ..doodle.random_masks import MAX_MASK_SIDE, MAX_SMOOTHING, MaskShape, default_palette
+from ..doodle.colormap import MAX_COLORS
+from ..doodle.limits import MAX_BATCH, MIN_DOODLE_SIDE, NEW_DOODLE_HEIGHT, NEW_DOODLE_REGIONS, NEW_DOODLE_WIDTH
+from ..doodle.random_masks import MAX_MASK_SIDE, MAX_REGIONS, MAX_SMOOTHING, MaskShape, default_palette
 from . import host
 from .types import CATEGORY, SEED_MAX, MasksSocket
 
@@ -29,7 +30,7 @@ class MaskFromColors(io.ComfyNode):
                     "n_colors",
                     default=0,
                     min=0,
-                    max=64,
+                    max=MAX_COLORS,
                     tooltip="Number of regions; 0 detects the painted colours automatically.",
                 ),
                 MasksSocket.Input(
@@ -63,13 +64,13 @@ class RandomDoodleMask(io.ComfyNode):
             description="Random smooth region maps (diamond-square heights, K-means, median filter): a surprise "
             "doodle, and the training data of feed-forward generators.",
             inputs=[
-                io.Int.Input("width", default=NEW_DOODLE_WIDTH, min=16, max=MAX_MASK_SIDE, step=8),
-                io.Int.Input("height", default=NEW_DOODLE_HEIGHT, min=16, max=MAX_MASK_SIDE, step=8),
+                io.Int.Input("width", default=NEW_DOODLE_WIDTH, min=MIN_DOODLE_SIDE, max=MAX_MASK_SIDE, step=8),
+                io.Int.Input("height", default=NEW_DOODLE_HEIGHT, min=MIN_DOODLE_SIDE, max=MAX_MASK_SIDE, step=8),
                 io.Int.Input(
                     "n_regions",
                     default=NEW_DOODLE_REGIONS,
                     min=1,
-                    max=16,
+                    max=MAX_REGIONS,
                     tooltip="Ignored when palette_from is given.",
                 ),
                 io.Int.Input("seed", default=0, min=0, max=SEED_MAX, control_after_generate=True),

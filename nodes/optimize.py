@@ -7,11 +7,18 @@ from comfy_api.latest import io, ui
 
 from ..doodle import api
 from ..doodle.limits import MAX_ITERATIONS
-from ..doodle.optimize import DEFAULT_SETTINGS, INITS, MAX_SCALES, MAX_SIDE, TV_HELP, OptimizeSettings
+from ..doodle.optimize import DEFAULT_SETTINGS, INITS, MAX_LOSS_WEIGHT, MAX_SCALES, MAX_SIDE, TV_HELP, OptimizeSettings
 from . import host
 from .types import CATEGORY, SEED_MAX, MasksSocket, distribution_weight_input
 
 DEFAULTS = DEFAULT_SETTINGS
+
+
+def weight_input(name: str, default: float, step: float, tooltip: str | None = None) -> io.Float.Input:
+    """A loss term's weight, optional (its default then), 0 turning the term off."""
+    return io.Float.Input(
+        name, default=default, min=0.0, max=MAX_LOSS_WEIGHT, step=step, optional=True, tooltip=tooltip
+    )
 
 
 class OptimizeDoodle(io.ComfyNode):
@@ -59,9 +66,7 @@ class OptimizeDoodle(io.ComfyNode):
                     tooltip="Coarse-to-fine levels (1 = single scale).",
                 ),
                 io.Image.Input("content_image", optional=True, tooltip="A photo whose layout to keep."),
-                io.Float.Input(
-                    "content_weight", default=DEFAULTS.content_weight, min=0.0, max=100.0, step=0.05, optional=True
-                ),
+                weight_input("content_weight", DEFAULTS.content_weight, 0.05),
                 io.Combo.Input(
                     "init",
                     options=list(INITS),
@@ -69,34 +74,20 @@ class OptimizeDoodle(io.ComfyNode):
                     optional=True,
                     tooltip="How to start without init_image.",
                 ),
-                io.Float.Input(
-                    "tv_weight",
-                    default=DEFAULTS.tv_weight,
-                    min=0.0,
-                    max=100.0,
-                    step=0.01,
-                    optional=True,
-                    tooltip=TV_HELP,
-                ),
+                weight_input("tv_weight", DEFAULTS.tv_weight, 0.01, TV_HELP),
                 distribution_weight_input(DEFAULTS.distribution_weight),
-                io.Float.Input(
+                weight_input(
                     "gram_weight",
-                    default=DEFAULTS.gram_weight,
-                    min=0.0,
-                    max=100.0,
-                    step=0.1,
-                    optional=True,
-                    tooltip="The per-region Gram loss (fast-neural-doodle's): texture statistics per region.",
+                    DEFAULTS.gram_weight,
+                    0.1,
+                    "The per-region Gram loss (fast-neural-doodle's): texture statistics per region.",
                 ),
-                io.Float.Input(
+                weight_input(
                     "patch_weight",
-                    default=DEFAULTS.patch_weight,
-                    min=0.0,
-                    max=100.0,
-                    step=0.1,
-                    optional=True,
-                    tooltip="The semantic patch loss (neural-doodle's): copies the painting's 3x3 feature patches "
-                    "from the same region, for brushwork and local structure. Patches alone: gram_weight 0.",
+                    DEFAULTS.patch_weight,
+                    0.1,
+                    "The semantic patch loss (neural-doodle's): copies the painting's 3x3 feature patches from the "
+                    "same region, for brushwork and local structure. Patches alone: gram_weight 0.",
                 ),
                 io.Image.Input(
                     "init_image",
