@@ -156,7 +156,7 @@ def aligned_to_palette(masks: RegionMasks, palette: torch.Tensor, palette_name: 
     Error messages call the palette's owner ``palette_name``.
     """
     advice = f"make them with MaskFromColors or RandomDoodleMask in {palette_name}'s colours (palette_from)"
-    check_region_count(masks.masks, palette_name, palette.shape[0], advice)
+    check_region_count(masks.n_regions, palette_name, palette.shape[0], advice)
     own, reference = (colours.detach().cpu().double().numpy() * 255.0 for colours in (masks.palette, palette))
     partner, _ = _partners(own, reference)
     order = np.argsort(partner)  # channel order[k] of the masks is region k of the palette

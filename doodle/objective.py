@@ -113,7 +113,7 @@ class DoodleObjective:
 
     def set_target_masks(self, masks: torch.Tensor) -> None:
         """Fix the target's masks ``[B, R, h, w]`` for the following calls (their gather plans are precomputed)."""
-        check_region_count(masks, "the style map", self.n_regions, TARGET_ADVICE, what="the target masks")
+        check_region_count(masks.shape[1], "the style map", self.n_regions, TARGET_ADVICE, what="the target masks")
         missing = (masks.sum(dim=(0, 2, 3)) > 0) & ~self.targets.present
         if missing.any():
             log.warning(

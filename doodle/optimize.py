@@ -282,7 +282,9 @@ def validate_request(
     hosts call it before loading a network."""
     if settings.init == "content" and content_image is None:
         raise DoodleError("init is 'content' but no content_image was given")
-    check_region_count(target_masks, "the style map", style_masks.shape[1], TARGET_ADVICE, what="the target masks")
+    check_region_count(
+        target_masks.shape[1], "the style map", style_masks.shape[1], TARGET_ADVICE, what="the target masks"
+    )
     height, width = _output_size(target_masks.shape[-2:], settings.size)
     if height * width > MAX_PIXELS:
         raise DoodleError(

@@ -17,7 +17,7 @@ from scipy import ndimage
 
 from .errors import DoodleError
 from .limits import MAX_BATCH
-from .regions import RegionMasks, one_hot_masks
+from .regions import RegionMasks, check_region_count, one_hot_masks
 from .seeds import check_seed
 
 MAX_ATTEMPTS = 50
@@ -67,8 +67,9 @@ def random_masks(
     check_seed(seed)
     if palette is None:
         palette = default_palette(n_regions)
-    elif palette.shape[0] != n_regions:
-        raise DoodleError(f"palette_from has {palette.shape[0]} regions but n_regions is {n_regions}")
+    else:
+        advice = f"set n_regions to {palette.shape[0]}"
+        check_region_count(n_regions, "palette_from", palette.shape[0], advice, what="the masks asked for")
     rng = np.random.default_rng(seed)
     labels = np.stack([random_labels(height, width, n_regions, rng, shape) for _ in range(batch_size)])
     return RegionMasks.from_labels(torch.from_numpy(labels), palette.detach().cpu().float())

@@ -69,11 +69,9 @@ class RegionMasks:
             raise DoodleError(f"a MASK batch is [regions, height, width], got {list(getattr(mask, 'shape', []))}")
         if not torch.isfinite(mask).all():
             raise DoodleError("the MASK holds NaN or infinite values")
-        if palette.shape[0] != mask.shape[0]:
-            raise DoodleError(
-                f"the MASK batch has {mask.shape[0]} masks but the palette has {palette.shape[0]} regions: "
-                "give one mask per region"
-            )
+        check_region_count(
+            mask.shape[0], "the palette", palette.shape[0], "give one mask per region", what="the MASK batch's masks"
+        )
         return cls.from_labels(mask.float().argmax(dim=0, keepdim=True), palette)
 
     def select(self, index: int) -> RegionMasks:
@@ -86,8 +84,8 @@ def one_hot_masks(labels: torch.Tensor, n_regions: int) -> torch.Tensor:
     return torch.nn.functional.one_hot(labels.long(), n_regions).permute(0, 3, 1, 2).float()
 
 
-def check_region_count(masks: torch.Tensor, owner: str, n_regions: int, advice: str, what: str = "the masks") -> None:
-    """One check and one wording wherever masks ``[B, R, H, W]`` meet what was made for ``n_regions`` regions
-    (a generator, a style map); ``advice`` says how to make fitting masks."""
-    if masks.shape[1] != n_regions:
-        raise DoodleError(f"{what} have {masks.shape[1]} regions but {owner} has {n_regions}: {advice}")
+def check_region_count(count: int, owner: str, n_regions: int, advice: str, what: str = "the masks") -> None:
+    """One check and one wording wherever masks of ``count`` regions meet what was made for ``n_regions``
+    regions (a generator, a style map, a palette); ``advice`` says how to make fitting masks."""
+    if count != n_regions:
+        raise DoodleError(f"{what} have {count} regions but {owner} has {n_regions}: {advice}")

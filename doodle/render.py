@@ -108,7 +108,7 @@ def _validate(bundle: GeneratorBundle, masks: torch.Tensor, tile_size: int) -> N
     if masks.ndim != 4:
         raise DoodleError(f"masks must be [batch, regions, height, width], got {tuple(masks.shape)}")
     owner = f"generator {bundle.name}" if bundle.name else "the generator"
-    check_region_count(masks, owner, bundle.n_regions, "make the masks with this generator's palette")
+    check_region_count(masks.shape[1], owner, bundle.n_regions, "make the masks with this generator's palette")
     height, width = masks.shape[-2:]
     if height < 1 or width < 1:
         raise DoodleError(f"cannot render an empty {width}x{height} image")

@@ -32,7 +32,7 @@ from .memory import out_of_memory_as_error
 from .objective import RANGE_PENALTY, DoodleObjective, LossWeights, out_of_range
 from .progress import Progress, no_progress
 from .random_masks import MASK_SAMPLINGS, check_mask_sampling, training_masks
-from .regions import RegionMasks
+from .regions import RegionMasks, check_region_count
 from .seeds import check_seed
 from .vgg import VGGFeatures
 
@@ -325,8 +325,8 @@ def validate_training(
 
 def _check_resume(resume: GeneratorBundle, n_regions: int, loss_network: str, settings: TrainSettings) -> None:
     """Refuse a resume that could not continue the run that made ``resume``."""
-    if resume.n_regions != n_regions:
-        raise DoodleError(f"{RESUMED} has {resume.n_regions} regions but the style map has {n_regions}")
+    advice = "resume it with the style map it was trained on, or train a new generator for this one"
+    check_region_count(n_regions, RESUMED, resume.n_regions, advice, what="the style masks")
     if resume.loss_network != loss_network:
         raise DoodleError(
             f"{RESUMED} was trained with the loss network {resume.loss_network}: continue it with that one, "

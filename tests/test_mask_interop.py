@@ -47,7 +47,7 @@ def test_overlaps_go_to_the_strongest_mask_the_first_on_ties_and_gaps_to_region_
 @pytest.mark.parametrize(
     ("mask", "message"),
     [
-        (torch.zeros(2, 4, 4), "2 masks but the palette has 3 regions"),
+        (torch.zeros(2, 4, 4), "the MASK batch's masks have 2 regions but the palette has 3"),
         (torch.zeros(3, 4), "a MASK batch is"),
         (torch.full((3, 4, 4), float("nan")), "NaN"),
     ],

@@ -188,7 +188,7 @@ def test_resume_with_another_region_count_is_refused(tmp_path: Path) -> None:
     labels = torch.zeros(1, 32, 32, dtype=torch.long)
     labels[:, 16:] = 1
     two = RegionMasks.from_labels(labels, torch.eye(3)[:2])
-    with pytest.raises(DoodleError, match=r"resume_from \(--resume\) has 3 regions but the style map has 2"):
+    with pytest.raises(DoodleError, match=r"the style masks have 2 regions but resume_from \(--resume\) has 3"):
         train_generator(tiny_network(), "tiny", image, two, TrainSettings(steps=2, size=32), resume=bundle)
 
 
