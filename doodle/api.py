@@ -153,7 +153,9 @@ def optimize_image(
         for image, name in ((content_image, "content_image"), (init_image, "init_image"))
     )
     target_masks = _first(target_masks, "target_masks")
-    validate_request(style_masks.masks, target_masks.masks, settings, content, start)
+    validate_request(
+        style_image, style_masks.masks, target_masks.masks, settings, content_image=content, init_image=start
+    )
     target_masks = aligned_to_palette(target_masks, style_masks.palette, palette_name="the style map")
     loss_network = network.load(network.name, progress)
     result = optimize_checked(

@@ -102,7 +102,9 @@ def optimize_doodle(
     run's loss in a fraction of its time (benchmarks/README.md, Polishing a render).
     Returns ``[1, 3, h', w']`` in 0..1 on the network's device.
     """
-    validate_request(style_masks, target_masks, settings, content_image, init_image)
+    validate_request(
+        style_image, style_masks, target_masks, settings, content_image=content_image, init_image=init_image
+    )
     return optimize_checked(
         network, style_image, style_masks, target_masks, settings, content_image, init_image, progress
     )
@@ -207,8 +209,8 @@ def level_objective(
 def style_at_level(
     style_image: torch.Tensor, style_masks: torch.Tensor, level_size: tuple[int, int]
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The style image and its masks resized to ``level_size``'s long side, as :func:`level_objective` scores them."""
-    check_style_pair(style_image, style_masks)  # resizing each to fit would hide a mismatch
+    """The style image and its masks resized to ``level_size``'s long side, as :func:`level_objective` scores them;
+    they must be the same size (:func:`validate_request` checks: resizing each to fit would hide a mismatch)."""
     style_size = long_side_size(style_image.shape[-2:], max(level_size), MIN_SIDE)
     return _resize(style_image, style_size), _resize_masks(style_masks, style_size)
 
@@ -272,9 +274,11 @@ def _split_iterations(iterations: int, scales: int) -> list[int]:
 
 
 def validate_request(
+    style_image: torch.Tensor,
     style_masks: torch.Tensor,
     target_masks: torch.Tensor,
     settings: OptimizeSettings,
+    *,
     content_image: torch.Tensor | None = None,
     init_image: torch.Tensor | None = None,
 ) -> None:
@@ -285,6 +289,7 @@ def validate_request(
     check_region_count(
         target_masks.shape[1], "the style map", style_masks.shape[1], TARGET_ADVICE, what="the target masks"
     )
+    check_style_pair(style_image, style_masks)
     height, width = _output_size(target_masks.shape[-2:], settings.size)
     if height * width > MAX_PIXELS:
         raise DoodleError(
