@@ -27,7 +27,7 @@ from .progress import Progress, no_progress
 from .random_masks import MaskShape, random_masks
 from .regions import RegionMasks
 from .render import DEFAULT_RENDER, RenderSettings, render
-from .train import TrainSettings, train_generator, validate_training
+from .train import TrainSettings, train_checked, train_generator, validate_training
 from .vgg import VGGFeatures
 
 log = logging.getLogger(__name__)
@@ -182,7 +182,7 @@ def train_style(
     if name == AUTO_NETWORK:  # the file records the network it means; a resume keeps the one it learned
         name = resume.loss_network if resume is not None else resolve_network(name, network.extra_dirs)
     validate_training(style_masks, name, settings, resume, checkpoint_path)
-    return train_generator(
+    return train_checked(
         network.load(name, progress),
         name,
         style_image,

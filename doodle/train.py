@@ -51,6 +51,8 @@ RESUMED = "resume_from (--resume)"
 
 @dataclass(frozen=True, kw_only=True)
 class TrainSettings:
+    """How one training run goes; checked when made, so every host refuses the same things alike."""
+
     steps: int = 1000
     batch_size: int = 4
     learning_rate: float = 0.003
@@ -77,7 +79,7 @@ class TrainSettings:
     """Weight of the sliced Wasserstein term (:mod:`doodle.distribution_loss`) beside the Gram loss; its
     directions are drawn afresh each step."""
 
-    def validate(self) -> None:
+    def __post_init__(self) -> None:
         if not 1 <= self.steps <= MAX_STEPS:
             raise DoodleError(f"steps must be between 1 and {MAX_STEPS}, got {self.steps}")
         if not 1 <= self.batch_size <= MAX_BATCH:
@@ -133,9 +135,34 @@ def train_generator(
     the weights are one process's with the world batch (every region is in every mask, so each rank's loss
     has the same normaliser). Only rank 0 writes ``checkpoint_path``.
     """
+    written = checkpoint_path if current_world().is_main else None
+    validate_training(style_masks, loss_network, settings, resume, written)
+    return train_checked(
+        network,
+        loss_network,
+        style_image,
+        style_masks,
+        settings,
+        resume=resume,
+        checkpoint_path=checkpoint_path,
+        progress=progress,
+    )
+
+
+def train_checked(
+    network: VGGFeatures,
+    loss_network: str,
+    style_image: torch.Tensor,
+    style_masks: RegionMasks,
+    settings: TrainSettings,
+    *,
+    resume: GeneratorBundle | None,
+    checkpoint_path: Path | None,
+    progress: Progress,
+) -> GeneratorBundle:
+    """:func:`train_generator` for a run that :func:`validate_training` has passed (hosts check first)."""
     world = current_world()
     checkpoint_path = checkpoint_path if world.is_main else None
-    validate_training(style_masks, loss_network, settings, resume, checkpoint_path)
     if resume is not None:  # region k must stay the region whose texture the generator learned as k
         style_masks = aligned_to_palette(style_masks, resume.palette, palette_name=RESUMED)
     n_regions = style_masks.n_regions
@@ -303,8 +330,8 @@ def validate_training(
     resume: GeneratorBundle | None = None,
     checkpoint_path: Path | None = None,
 ) -> None:
-    """Everything :func:`train_generator` refuses, checked before any network is loaded or file written."""
-    settings.validate()
+    """Everything :func:`train_generator` refuses beyond its settings (checked when made), checked before any
+    network is loaded or file written."""
     if checkpoint_path is not None:
         check_writable(checkpoint_path, "the generator")
     absent = [index for index, area in enumerate(style_masks.masks.sum(dim=(0, 2, 3)).tolist()) if area == 0]
