@@ -159,7 +159,14 @@ def optimize_image(
     target_masks = aligned_to_palette(target_masks, style_masks.palette, palette_name="the style map")
     loss_network = network.load(network.name, progress)
     result = optimize_checked(
-        loss_network, style_image, style_masks.masks, target_masks.masks, settings, content, start, progress
+        loss_network,
+        style_image,
+        style_masks.masks,
+        target_masks.masks,
+        settings,
+        content_image=content,
+        init_image=start,
+        progress=progress,
     )
     return to_channels_last(result)
 

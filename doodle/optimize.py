@@ -106,7 +106,14 @@ def optimize_doodle(
         style_image, style_masks, target_masks, settings, content_image=content_image, init_image=init_image
     )
     return optimize_checked(
-        network, style_image, style_masks, target_masks, settings, content_image, init_image, progress
+        network,
+        style_image,
+        style_masks,
+        target_masks,
+        settings,
+        content_image=content_image,
+        init_image=init_image,
+        progress=progress,
     )
 
 
@@ -116,6 +123,7 @@ def optimize_checked(
     style_masks: torch.Tensor,
     target_masks: torch.Tensor,
     settings: OptimizeSettings,
+    *,
     content_image: torch.Tensor | None,
     init_image: torch.Tensor | None,
     progress: Progress,
