@@ -310,7 +310,7 @@ def test_target_masks_are_lined_up_with_the_style_palette_by_colour(monkeypatch:
     received = []
     monkeypatch.setattr(api, "load_network", lambda *args, **kwargs: tiny_network())
 
-    def optimised(network, style, style_masks, target, settings, *rest) -> torch.Tensor:
+    def optimised(network, style, style_masks, target, settings, *rest, **named) -> torch.Tensor:
         received.append(target)
         assert settings.tv_weight == 0.25, "tv_weight reaches the optimiser"
         assert settings.distribution_weight == 0.5, "so does distribution_weight"
