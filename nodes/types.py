@@ -2,7 +2,9 @@
 
 from comfy_api.latest import io
 
+from ..doodle import api
 from ..doodle.distribution_loss import DISTRIBUTION_HELP, MAX_DISTRIBUTION_WEIGHT
+from ..doodle.networks import network_status
 from ..doodle.seeds import MAX_SEED
 
 MasksSocket = io.Custom("DOODLE_MASKS")
@@ -25,4 +27,14 @@ def distribution_weight_input(default: float) -> io.Float.Input:
         step=0.1,
         optional=True,
         tooltip=DISTRIBUTION_HELP + ".",
+    )
+
+
+def loss_network_input(vgg_dirs: tuple[str, ...]) -> io.Combo.Input:
+    """The loss-network choice, its tooltip saying what auto picks on this machine and what a missing network
+    means (read afresh each time the page asks for the node definitions)."""
+    return io.Combo.Input(
+        "loss_network",
+        options=api.available_networks(vgg_dirs),
+        tooltip="vgg19: torchvision's ImageNet VGG-19; vgg16-hed: offline. " + network_status(vgg_dirs),
     )

@@ -22,6 +22,7 @@ from doodle.networks import (
     convert_hed,
     find_network_file,
     load_network,
+    network_status,
     resolve_network,
 )
 from doodle.vgg import ARCHITECTURES, VGGFeatures, layer_sequence
@@ -150,6 +151,12 @@ def test_auto_prefers_vgg19_and_falls_back_to_what_is_on_disk(tmp_path: Path, mo
         (tmp_path / name).write_bytes(b"")
     assert resolve_network("auto", (str(tmp_path),)) == chosen
     assert available_networks((str(tmp_path),))[:2] == ["auto", "vgg19"]
+    status = network_status((str(tmp_path),))
+    assert status.startswith(f"auto uses {chosen} here")
+    for name, spec in NETWORKS.items():
+        missing = spec.filename not in on_disk
+        assert (f"{name} is not on disk" in status) == missing, status
+    assert ("downloads it first" in status) == ("vgg19-dcbb9e9d.pth" not in on_disk)
     assert resolve_network("vgg16-hed", ()) == "vgg16-hed"
     with pytest.raises(DoodleError, match="choose auto or one of"):
         resolve_network("vgg20", ())

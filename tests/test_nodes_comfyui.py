@@ -59,6 +59,11 @@ def test_nodes_register_under_one_menu_with_tooltips(comfy: ComfyUIClient) -> No
     generators = info["LoadDoodleGenerator"]["input"]["required"]["generator_name"][1]["options"]
     assert {"monet.safetensors", "renoir.safetensors"} <= set(generators)
     assert "vgg16-hed" in info["OptimizeDoodle-LBFGS"]["input"]["required"]["loss_network"][1]["options"]
+    for node_id in ("OptimizeDoodle-LBFGS", "TrainDoodleStyle"):  # what auto picks, and what is missing, is shown
+        tooltip = info[node_id]["input"]["required"]["loss_network"][1]["tooltip"]
+        on_disk = tooltip.split("on disk: ")[1].split(".")[0].split(", ")
+        assert "vgg16-hed" in on_disk and f"auto uses {on_disk[0]} here" in tooltip, tooltip
+        assert ("vgg19 is not on disk: a run downloads it first" in tooltip) == ("vgg19" not in on_disk), tooltip
 
 
 def test_example_images_were_copied_into_input(comfy: ComfyUIClient) -> None:
