@@ -176,15 +176,7 @@ def run_lbfgs(
     the line search. Why, measured: benchmarks/README.md, Design notes.
     """
     pixels = start.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
-    optimiser = torch.optim.LBFGS(
-        [pixels],
-        lr=1.0,
-        max_iter=1,
-        history_size=100,
-        tolerance_grad=-1,
-        tolerance_change=-1,
-        line_search_fn="strong_wolfe",
-    )
+    optimiser = lbfgs_optimiser(pixels)
 
     def closure() -> torch.Tensor:
         optimiser.zero_grad()
@@ -200,6 +192,20 @@ def run_lbfgs(
             )
         on_step(step + 1, lambda: pixels.detach().clamp(0, 1))
     return pixels.detach().clamp(0, 1)
+
+
+def lbfgs_optimiser(pixels: torch.Tensor, line_search: str | None = "strong_wolfe") -> torch.optim.LBFGS:
+    """L-BFGS over ``pixels`` as :func:`run_lbfgs` steps it: one iteration per ``step``, a long history, and no
+    tolerance that could end a run before its iterations are done."""
+    return torch.optim.LBFGS(
+        [pixels],
+        lr=1.0,
+        max_iter=1,
+        history_size=100,
+        tolerance_grad=-1,
+        tolerance_change=-1,
+        line_search_fn=line_search,
+    )
 
 
 def level_objective(
