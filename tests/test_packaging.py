@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import tomllib
 from PIL import Image
@@ -66,3 +69,21 @@ def test_comfyuis_own_parser_reads_the_pack_s_configuration(monkeypatch, comfyui
     assert config.project.supported_comfyui_version == ">=0.30.0"
     assert config.project.supported_os == ["OS Independent"]
     assert config.tool_comfy.publisher_id == "doodle-team" and config.tool_comfy.icon.endswith("icon.png")
+
+
+def test_shipped_code_meets_the_registrys_security_standards() -> None:
+    """No eval or exec (ruff's S307 and S102, which the Registry's lint runs) and no pip run from the pack, in
+    everything `.comfyignore` lets ship."""
+    lines = (REPO / ".comfyignore").read_text().splitlines()
+    ignored = {line.strip().rstrip("/") for line in lines if line.strip() and not line.startswith("#")}
+    tracked = subprocess.run(["git", "ls-files", "*.py"], cwd=REPO, capture_output=True, text=True, check=True)
+    shipped = [REPO / name for name in tracked.stdout.split() if Path(name).parts[0] not in ignored]
+    assert REPO / "nodes" / "host.py" in shipped and not any("tests" in path.parts for path in shipped)
+    lint = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--isolated", "--select", "S102,S307", *map(str, shipped)],
+        capture_output=True,
+        text=True,
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    for path in shipped:
+        assert not re.search(r"pip[\"', ]+install", path.read_text()), f"{path} installs packages at run time"
