@@ -86,7 +86,10 @@ def overlapping(boxes: list[dict]) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=[w.stem for w in WORKFLOWS])
 def test_no_node_covers_another_once_a_run_has_grown_the_previews(page: ComfyPage, path) -> None:
-    page.load(workflow_json(path))
+    workflow = workflow_json(path)
+    page.load(workflow)
+    if any(node["type"] == "LoadDoodleGenerator" for node in workflow["nodes"]):  # it grows for its palette's rows
+        page.wait_for("() => document.querySelectorAll('.doodle-palette .doodle-palette-swatch').length > 0")
     assert overlapping(page.run(GROWN_BOXES, [list(PREVIEWING), 512, 384])) == []
 
 
@@ -363,6 +366,25 @@ def test_loading_a_file_that_is_not_an_image_leaves_the_painting_and_says_so(pag
     assert (canvas_pixels(page) == before).all()
 
 
+SWATCHES_AND_THEIR_NODE = """async (shown) => {
+    for (let frame = 0; frame < 3; frame++) {  // the node grows once its swatches are laid out, then the page redraws
+        app.canvas.draw(true, true);
+        await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 50)));
+    }
+    const node = app.graph.nodes.find((n) => n.type === 'LoadDoodleGenerator');
+    const { scale, offset } = app.canvas.ds, origin = app.canvas.canvas.getBoundingClientRect();
+    const x = (graphX) => (graphX + offset[0]) * scale + origin.left;
+    const y = (graphY) => (graphY + offset[1]) * scale + origin.top;
+    const [left, top] = node.pos, [width, height] = node.size;
+    return {
+        node: [x(left), y(top - LiteGraph.NODE_TITLE_HEIGHT), x(left + width), y(top + height)],
+        swatches: [...document.querySelectorAll(shown)].map((s) => s.getBoundingClientRect())
+            .map((r) => [r.left, r.top, r.right, r.bottom]),
+    };
+}"""
+"""LoadDoodleGenerator's on-screen box, title bar included, and each palette swatch's, in client pixels."""
+
+
 def test_load_doodle_generator_shows_its_palette(page: ComfyPage) -> None:
     page.load(workflow_json(REPO / "example_workflows" / "1_doodle_to_painting.json"))
     shown = ".doodle-palette .doodle-palette-swatch"
@@ -370,4 +392,11 @@ def test_load_doodle_generator_shows_its_palette(page: ComfyPage) -> None:
     texts = page.run(f"() => [...document.querySelectorAll('{shown}')].map((s) => s.textContent)")
     names = read_palette(REPO / "weights" / "monet.safetensors")[1]  # sky, rocks, sea, grass, dark rock
     assert texts == [f"{name} {','.join(map(str, rgb))}" for name, rgb in zip(names, palette_of("monet"), strict=True)]
+    # Named swatches wrap onto more than one row at the node's width: the node must be as tall as they are.
+    shown_boxes = page.run(SWATCHES_AND_THEIR_NODE, shown)
+    node, swatches = shown_boxes["node"], shown_boxes["swatches"]
+    assert len({top for _, top, _, _ in swatches}) > 1, "the swatches fit one row: this test no longer tests wrapping"
+    tolerance = 2  # pixels
+    outside = [s for s in swatches if min(s[0] - node[0], s[1] - node[1], node[2] - s[2], node[3] - s[3]) < -tolerance]
+    assert outside == [], f"swatches {outside} spill out of their node {node}"
     assert page.new_errors() == []

@@ -2,6 +2,8 @@
 import { app } from "../../../scripts/app.js";
 import { fetchPalette } from "./server.js";
 
+const SWATCH_ROW = 24;
+
 function show(list, { colours, names }) {
   list.replaceChildren(...colours.map((rgb, k) => {
     const swatch = document.createElement("span");
@@ -30,11 +32,21 @@ app.registerExtension({
     const name = node.widgets.find((w) => w.name === "generator_name");
     const list = document.createElement("div");
     list.className = "doodle-palette";
-    const widget = node.addDOMWidget("palette", "DOODLE_PALETTE", list, { serialize: false, getMinHeight: () => 24 });
+    // As tall as the swatches' rows (named swatches wrap at a node's usual width), so none spills below it.
+    const minHeight = () => Math.max(SWATCH_ROW, list.scrollHeight);
+    const widget = node.addDOMWidget("palette", "DOODLE_PALETTE", list, { serialize: false, getMinHeight: minHeight });
     widget.serialize = false;  // shown only: not a value of the workflow
+    const fit = () => {
+      const needed = node.computeSize()[1];
+      if (needed > node.size[1]) node.setSize([node.size[0], needed]);
+      node.setDirtyCanvas(true, true);
+    };
     const refresh = () =>
       fetchPalette(`generator: ${name.value}`).then(
-        (palette) => show(list, palette),
+        (palette) => {
+          show(list, palette);
+          requestAnimationFrame(fit);  // once the browser has laid the swatches out
+        },
         (error) => (list.textContent = error.message),
       );
     const changed = name.callback;
