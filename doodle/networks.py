@@ -102,16 +102,21 @@ def find_network_file(name: str, extra_dirs: tuple[str, ...] = ()) -> Path | Non
     return None
 
 
+def networks_on_disk(extra_dirs: tuple[str, ...] = ()) -> list[str]:
+    """The names of :data:`NETWORKS` whose weights are on disk, in ``NETWORKS``' order (auto's preference)."""
+    return [name for name in NETWORKS if find_network_file(name, extra_dirs)]
+
+
 def available_networks(extra_dirs: tuple[str, ...] = ()) -> list[str]:
     """``auto`` first, then the default (listed even when missing: it downloads), then the others on disk."""
-    found = [name for name in NETWORKS if find_network_file(name, extra_dirs)]
+    found = networks_on_disk(extra_dirs)
     return [AUTO_NETWORK, DEFAULT_NETWORK] + [name for name in found if name != DEFAULT_NETWORK]
 
 
 def network_status(extra_dirs: tuple[str, ...] = ()) -> str:
     """What ``auto`` picks on this machine and what each missing network would mean: a missing network is
     marked where it is chosen, not only when a run fails."""
-    found = [name for name in NETWORKS if find_network_file(name, extra_dirs)]
+    found = networks_on_disk(extra_dirs)
     lines = [f"auto uses {found[0] if found else DEFAULT_NETWORK} here; on disk: {', '.join(found) or 'none'}."]
     lines += [f"{name} is not on disk: {spec.when_missing}." for name, spec in NETWORKS.items() if name not in found]
     return " ".join(lines)
@@ -122,7 +127,7 @@ def resolve_network(name: str, extra_dirs: tuple[str, ...] = ()) -> str:
     if name != AUTO_NETWORK:
         _spec(name)
         return name
-    chosen = next((candidate for candidate in NETWORKS if find_network_file(candidate, extra_dirs)), DEFAULT_NETWORK)
+    chosen = next(iter(networks_on_disk(extra_dirs)), DEFAULT_NETWORK)
     log.info("loss network auto: using %s", chosen)
     return chosen
 
