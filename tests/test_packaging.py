@@ -24,6 +24,12 @@ def load_node_docs():
     return module
 
 
+def comfyignored() -> set[str]:
+    """The top-level folders `.comfyignore` keeps out of the Registry package."""
+    lines = (REPO / ".comfyignore").read_text().splitlines()
+    return {line.strip().rstrip("/") for line in lines if line.strip() and not line.strip().startswith("#")}
+
+
 def test_registry_fields_name_a_specific_pack_and_the_lowest_tested_comfyui() -> None:
     project, comfy = PYPROJECT["project"], PYPROJECT["tool"]["comfy"]
     assert project["name"] not in ("doodle", "") and "comfyui" not in project["name"].lower()
@@ -43,9 +49,7 @@ def test_icon_and_banner_ship_in_the_repository_at_the_registrys_sizes() -> None
 
 
 def test_development_folders_do_not_ship_and_the_pack_does() -> None:
-    ignored = {line.strip().rstrip("/") for line in (REPO / ".comfyignore").read_text().splitlines()}
-    ignored.discard("")
-    ignored = {line for line in ignored if not line.startswith("#")}
+    ignored = comfyignored()
     assert {"tests", "benchmarks", "scripts", ".ci"} <= ignored
     shipped = {"doodle", "nodes", "web", "weights", "samples", "example_workflows", "__init__.py", "README.md"}
     assert not shipped & ignored
@@ -74,8 +78,7 @@ def test_comfyuis_own_parser_reads_the_pack_s_configuration(monkeypatch, comfyui
 def test_shipped_code_meets_the_registrys_security_standards() -> None:
     """No eval or exec (ruff's S307 and S102, which the Registry's lint runs) and no pip run from the pack, in
     everything `.comfyignore` lets ship."""
-    lines = (REPO / ".comfyignore").read_text().splitlines()
-    ignored = {line.strip().rstrip("/") for line in lines if line.strip() and not line.startswith("#")}
+    ignored = comfyignored()
     tracked = subprocess.run(["git", "ls-files", "*.py"], cwd=REPO, capture_output=True, text=True, check=True)
     shipped = [REPO / name for name in tracked.stdout.split() if Path(name).parts[0] not in ignored]
     assert REPO / "nodes" / "host.py" in shipped and not any("tests" in path.parts for path in shipped)
