@@ -1,7 +1,8 @@
 """A new style's first look: generators trained from scratch for a few hundred steps at 128 px, with
 TrainDoodleStyle's defaults and with variations of them, measured region by region on the example doodle.
 
-    PYTHONPATH=. python benchmarks/first_look.py --style renoir --steps 300 [--arms defaults distribution] [--seeds 0 1]
+    PYTHONPATH=. python benchmarks/first_look.py --style renoir --steps 300 [--arms defaults "no distribution"]
+        [--seeds 0 1] [--save-dir out/first_look]
 
 Each arm changes named fields of ``TrainSettings()`` (the node's and the CLI's defaults). Per arm and training
 seed: the training time, then, over 4 render seeds of the example doodle at its size, each doodle region against
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import torch
 
@@ -22,14 +24,14 @@ from benchmarks.appearance import DIRECTIONS, averaged, look, ratios, region_pix
 from benchmarks.scoring import Example
 from doodle import api
 from doodle.distribution_loss import random_directions, sliced_error
-from doodle.image_io import to_channels_first
+from doodle.image_io import save_image, to_channels_first
 from doodle.train import TrainSettings
 
 ARMS = {
     "defaults": {},
-    "distribution": {"distribution_weight": 1.0},
+    "no distribution": {"distribution_weight": 0.0},
+    "distribution 4": {"distribution_weight": 4.0},
     "lr 0.01": {"learning_rate": 0.01},
-    "lr 0.01 + distribution": {"learning_rate": 0.01, "distribution_weight": 1.0},
 }
 RENDER_SEEDS = 4
 
@@ -67,6 +69,7 @@ def main() -> None:
     parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--network", default="vgg16-hed")
+    parser.add_argument("--save-dir", type=Path, help="save each run's render (seed 0) of the doodle here")
     args = parser.parse_args()
     example = Example.load(args.style)
     style = api.Style(example.style.permute(0, 2, 3, 1), example.style_masks)
@@ -84,6 +87,9 @@ def main() -> None:
                 to_painting, distance, swapped = measure(bundle, example)
             columns = " | ".join(" ".join(f"{v:.2f}" for v in to_painting[f]) for f in ("spread", "gradient", "specks"))
             print(f"{arm:>24} {seed:4d} {minutes:7.1f} {distance:8.3f} {swapped:7d}  {columns}", flush=True)
+            if args.save_dir:
+                render = api.render_image(bundle, 0, doodle=example.doodle)
+                save_image(render, args.save_dir / f"{args.style}_{arm.replace(' ', '_')}_{seed}.png")
 
 
 if __name__ == "__main__":

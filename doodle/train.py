@@ -75,9 +75,10 @@ class TrainSettings:
     region_modulation: bool = True
     """A resumed generator without region modulation gains it (zero at first: it renders as before). New
     generators always have it."""
-    distribution_weight: float = LossWeights.distribution_weight
+    distribution_weight: float = 1.0
     """Weight of the sliced Wasserstein term (:mod:`doodle.distribution_loss`) beside the Gram loss; its
-    directions are drawn afresh each step."""
+    directions are drawn afresh each step. On by default (L-BFGS's is off): in a new style's first few hundred
+    steps it keeps each region's colours its own and halves their distance to the painting's."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.steps <= MAX_STEPS:
