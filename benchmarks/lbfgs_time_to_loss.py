@@ -1,19 +1,21 @@
 """L-BFGS measured by what a user waits for: the time to reach a fixed loss, not seconds per iteration.
 
-    PYTHONPATH=. python benchmarks/lbfgs_time_to_loss.py [--size 256] [--iterations 300]
+    PYTHONPATH=. python benchmarks/lbfgs_time_to_loss.py [--style monet] [--size 256] [--searched 20]
 
-Monet's doodle at one scale (``--size`` long side, ``vgg16-hed``, the style-mean start, the optimiser's own
+An example doodle at one scale (``--size`` long side, ``vgg16-hed``, the style-mean start, the optimiser's own
 objective: Gram loss at the clamped pixels plus the range penalty). The target is the loss a plain L-BFGS
 (no line search, one evaluation per iteration, as the original Torch code ran it) reaches in
 ``--iterations`` iterations; then:
 
   plain     that run: its time and evaluations
-  ours      doodle's L-BFGS (strong-Wolfe line search, ``optimize.run_lbfgs``'s settings) until the target
+  searched  the strong-Wolfe line search at every iteration (``optimize.run_lbfgs`` until session 36)
+  ours      ``optimize.run_lbfgs``: the line search for the first ``SEARCHED_ITERATIONS``, plain steps after
+  hybrid K  the same with the line search for the first K iterations (``--searched``)
   obvious   ours with the per-region loss written as the obvious Python loop (``style_loss_speed.obvious_loss``,
             the same maths): ours' time scaled by the two losses' cost per evaluation, each measured alone
 
-``ours`` stops at the target or after ``--iterations`` iterations, whichever comes first: a loss above the
-target in its row means it did not reach it.
+All but ``plain`` stop at the target or after ``--iterations`` iterations, whichever comes first: a
+loss above the target in its row means it did not reach it.
 """
 
 from __future__ import annotations
@@ -28,14 +30,21 @@ from benchmarks.scoring import Example
 from benchmarks.style_loss_speed import obvious_loss
 from doodle.networks import load_network
 from doodle.objective import RANGE_PENALTY, out_of_range
-from doodle.optimize import lbfgs_optimiser, level_objective, long_side_size, paint_region_means
+from doodle.optimize import (
+    SEARCHED_ITERATIONS,
+    lbfgs_optimiser,
+    level_objective,
+    long_side_size,
+    paint_region_means,
+)
 
 
-def descend(loss_of, start: torch.Tensor, line_search: str | None, iterations: int, target: float = -1.0):
-    """L-BFGS as ``optimize.run_lbfgs`` sets it up; stops after ``iterations`` or at ``target``. Returns
+def descend(loss_of, start: torch.Tensor, searched: int, iterations: int, target: float = -1.0):
+    """L-BFGS as ``optimize.run_lbfgs`` sets it up, with the strong-Wolfe line search for the first
+    ``searched`` iterations and plain steps after; stops after ``iterations`` or at ``target``. Returns
     (final loss, seconds, evaluations)."""
     pixels = start.clone().requires_grad_(True)
-    optimiser = lbfgs_optimiser(pixels, line_search)
+    optimiser = lbfgs_optimiser(pixels, "strong_wolfe" if searched else None)
     evaluations = 0
 
     def closure() -> torch.Tensor:
@@ -47,7 +56,9 @@ def descend(loss_of, start: torch.Tensor, line_search: str | None, iterations: i
         return loss
 
     seconds = 0.0
-    for _ in range(iterations):
+    for iteration in range(iterations):
+        if iteration == searched:
+            optimiser.param_groups[0]["line_search_fn"] = None  # the history is kept
         started = time.perf_counter()
         optimiser.step(closure)
         seconds += time.perf_counter() - started
@@ -70,17 +81,23 @@ def seconds_per_evaluation(loss_of, image: torch.Tensor, repeats: int = 3) -> fl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--style", default="monet", choices=["monet", "renoir"])
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--iterations", type=int, default=300)
+    parser.add_argument("--searched", type=int, nargs="*", default=[], help="more hybrids' searched iterations")
     args = parser.parse_args()
-    network, example = load_network("vgg16-hed"), Example.load("monet")
+    network, example = load_network("vgg16-hed"), Example.load(args.style)
     size = long_side_size(example.target.shape[-2:], args.size)
     masks = F.interpolate(example.target, size=size, mode="area")
     objective = level_objective(network, example.style, example.style_masks.masks, size)
     objective.set_target_masks(masks)
     start = paint_region_means(example.style, example.style_masks.masks, masks).clamp(0, 1)
-    plain_loss, plain_seconds, plain_evaluations = descend(objective, start, None, args.iterations)
-    loss, seconds, evaluations = descend(objective, start, "strong_wolfe", args.iterations, target=plain_loss)
+    plain_loss, plain_seconds, plain_evaluations = descend(objective, start, 0, args.iterations)
+    runs = {"plain": (plain_loss, plain_seconds, plain_evaluations)}
+    runs["searched"] = descend(objective, start, args.iterations, args.iterations, target=plain_loss)
+    runs["ours"] = descend(objective, start, SEARCHED_ITERATIONS, args.iterations, target=plain_loss)
+    for searched in args.searched:
+        runs[f"hybrid {searched}"] = descend(objective, start, searched, args.iterations, target=plain_loss)
     obvious = lambda image: obvious_loss(network, image, masks, objective.targets)  # noqa: E731
     with torch.no_grad():
         agreement = abs(float(obvious(start)) - float(objective(start))) / float(objective(start))
@@ -89,16 +106,14 @@ def main() -> None:
         "obvious": seconds_per_evaluation(obvious, start),
     }
     obvious_per_ours = per_evaluation["obvious"] / per_evaluation["ours"]
-    print(f"Monet doodle {size[1]}x{size[0]}, target loss {plain_loss:.4f} (plain, {args.iterations} iterations)")
+    loss, seconds, evaluations = runs["ours"]
+    runs["obvious"] = (loss, seconds * obvious_per_ours, evaluations)
+    target = f"target loss {plain_loss:.4f} (plain, {args.iterations} iterations)"
+    print(f"{args.style} doodle {size[1]}x{size[0]}, {target}")
     print(f"obvious loop's loss equals ours to {agreement:.1e} (relative) at the start")
-    print(f"{'run':>8} {'loss':>8} {'evals':>6} {'s/eval':>7} {'seconds':>8} {'/ours':>6}")
-    rows = [
-        ("plain", plain_loss, plain_evaluations, plain_seconds / plain_evaluations, plain_seconds),
-        ("ours", loss, evaluations, seconds / evaluations, seconds),
-        ("obvious", loss, evaluations, per_evaluation["obvious"], seconds * obvious_per_ours),
-    ]
-    for name, final, count, each, total in rows:
-        print(f"{name:>8} {final:8.4f} {count:6d} {each:7.3f} {total:8.1f} {total / seconds:6.2f}")
+    print(f"{'run':>9} {'loss':>8} {'evals':>6} {'s/eval':>7} {'seconds':>8} {'/ours':>6}")
+    for name, (final, total, count) in runs.items():
+        print(f"{name:>9} {final:8.4f} {count:6d} {total / count:7.3f} {total:8.1f} {total / seconds:6.2f}")
     print(f"(one evaluation alone: ours {per_evaluation['ours']:.3f} s, obvious {per_evaluation['obvious']:.3f} s)")
 
 

@@ -30,6 +30,10 @@ MAX_SIDE = 4096
 """A square output's side; other shapes may be longer, within the same MAX_PIXELS."""
 MAX_PIXELS = MAX_SIDE * MAX_SIDE
 MAX_SCALES = 8
+SEARCHED_ITERATIONS = 5
+"""L-BFGS iterations per scale with the strong-Wolfe line search; plain steps after. The search rescues the
+first steps (torch's unsearched first step is too small to use); later it costs a second evaluation per
+iteration for the same loss."""
 MAX_LOSS_WEIGHT = 100.0
 """The top of the node's content, tv, gram and patch weights (the core refuses only negative and non-finite ones)."""
 
@@ -170,10 +174,11 @@ def run_lbfgs(
 ) -> torch.Tensor:
     """``steps`` L-BFGS iterations, reporting after each so a host can stop it.
 
-    A strong-Wolfe line search, because torch's unsearched first step is too small to use. As in training,
-    the loss is taken at the pixels clamped to 0..1 (the image returned) plus a pull back into range
-    (:data:`~doodle.objective.RANGE_PENALTY`), so a clamped pixel is not stuck; clamping in place would stall
-    the line search. Why, measured: benchmarks/README.md, Design notes.
+    A strong-Wolfe line search for the first :data:`SEARCHED_ITERATIONS`, then L-BFGS's plain step (one
+    evaluation each, the history kept). As in training, the loss is taken at the pixels clamped to 0..1 (the
+    image returned) plus a pull back into range (:data:`~doodle.objective.RANGE_PENALTY`), so a clamped pixel
+    is not stuck; clamping in place would stall the line search. Why, measured: benchmarks/README.md, Design
+    notes and L-BFGS by time to a loss.
     """
     pixels = start.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
     optimiser = lbfgs_optimiser(pixels)
@@ -185,6 +190,8 @@ def run_lbfgs(
         return loss
 
     for step in range(steps):
+        if step == SEARCHED_ITERATIONS:
+            optimiser.param_groups[0]["line_search_fn"] = None
         loss = optimiser.step(closure)
         if not torch.isfinite(loss):
             raise DoodleError(

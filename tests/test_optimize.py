@@ -11,7 +11,7 @@ from torch.nn import functional as F
 
 from doodle.errors import DoodleError
 from doodle.objective import DoodleObjective, LossWeights
-from doodle.optimize import OptimizeSettings, optimize_doodle, run_lbfgs
+from doodle.optimize import SEARCHED_ITERATIONS, OptimizeSettings, optimize_doodle, run_lbfgs
 from doodle.style_loss import total_variation
 from doodle.vgg import CONTENT_LAYER
 from tests.helpers import tiny_network
@@ -152,6 +152,28 @@ def test_the_loss_is_taken_in_range_and_pixels_beyond_it_come_back() -> None:
     result = run_lbfgs(distance, start, 20, lambda step, preview: None)
     assert min(low for low, _ in seen) >= 0 and max(high for _, high in seen) <= 1
     assert torch.allclose(result, goal.clamp(0, 1), atol=1e-3)
+
+
+def test_after_the_line_searched_iterations_each_costs_one_evaluation_and_the_loss_falls_on() -> None:
+    """An ill-conditioned quadratic (curvatures 0.01..10) that a few iterations cannot solve."""
+    goal = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 0.8 + 0.1
+    curvature = torch.logspace(-2, 1, goal.numel()).view_as(goal)
+
+    def run(steps: int) -> tuple[int, float]:
+        evaluations = []
+
+        def loss(pixels: torch.Tensor) -> torch.Tensor:
+            evaluations.append(1)
+            return (curvature * (pixels - goal) ** 2).sum()
+
+        result = run_lbfgs(loss, torch.full_like(goal, 0.5), steps, lambda step, preview: None)
+        return len(evaluations), float((curvature * (result - goal) ** 2).sum())
+
+    searched_evaluations, searched_loss = run(SEARCHED_ITERATIONS)
+    evaluations, loss = run(SEARCHED_ITERATIONS + 20)
+    assert searched_evaluations > SEARCHED_ITERATIONS, "the first iterations search their step"
+    assert evaluations - searched_evaluations == 20, "later ones take the plain step: one evaluation each"
+    assert loss < 0.5 * searched_loss, "and they go on lowering the loss"
 
 
 def test_init_image_is_where_the_optimisation_starts() -> None:
