@@ -36,6 +36,7 @@ from doodle.optimize import (
     level_objective,
     long_side_size,
     paint_region_means,
+    stop_line_search,
 )
 
 
@@ -44,7 +45,7 @@ def descend(loss_of, start: torch.Tensor, searched: int, iterations: int, target
     ``searched`` iterations and plain steps after; stops after ``iterations`` or at ``target``. Returns
     (final loss, seconds, evaluations)."""
     pixels = start.clone().requires_grad_(True)
-    optimiser = lbfgs_optimiser(pixels, "strong_wolfe" if searched else None)
+    optimiser = lbfgs_optimiser(pixels)
     evaluations = 0
 
     def closure() -> torch.Tensor:
@@ -58,7 +59,7 @@ def descend(loss_of, start: torch.Tensor, searched: int, iterations: int, target
     seconds = 0.0
     for iteration in range(iterations):
         if iteration == searched:
-            optimiser.param_groups[0]["line_search_fn"] = None  # the history is kept
+            stop_line_search(optimiser)
         started = time.perf_counter()
         optimiser.step(closure)
         seconds += time.perf_counter() - started

@@ -191,7 +191,7 @@ def run_lbfgs(
 
     for step in range(steps):
         if step == SEARCHED_ITERATIONS:
-            optimiser.param_groups[0]["line_search_fn"] = None
+            stop_line_search(optimiser)
         loss = optimiser.step(closure)
         if not torch.isfinite(loss):
             raise DoodleError(
@@ -201,9 +201,10 @@ def run_lbfgs(
     return pixels.detach().clamp(0, 1)
 
 
-def lbfgs_optimiser(pixels: torch.Tensor, line_search: str | None = "strong_wolfe") -> torch.optim.LBFGS:
-    """L-BFGS over ``pixels`` as :func:`run_lbfgs` steps it: one iteration per ``step``, a long history, and no
-    tolerance that could end a run before its iterations are done."""
+def lbfgs_optimiser(pixels: torch.Tensor) -> torch.optim.LBFGS:
+    """L-BFGS over ``pixels`` as :func:`run_lbfgs` steps it: one iteration per ``step``, a long history, no
+    tolerance that could end a run before its iterations are done, and the line search on until
+    :func:`stop_line_search`."""
     return torch.optim.LBFGS(
         [pixels],
         lr=1.0,
@@ -211,8 +212,13 @@ def lbfgs_optimiser(pixels: torch.Tensor, line_search: str | None = "strong_wolf
         history_size=100,
         tolerance_grad=-1,
         tolerance_change=-1,
-        line_search_fn=line_search,
+        line_search_fn="strong_wolfe",
     )
+
+
+def stop_line_search(optimiser: torch.optim.LBFGS) -> None:
+    """Plain L-BFGS steps from now on (torch reads the setting at each step); the history is kept."""
+    optimiser.param_groups[0]["line_search_fn"] = None
 
 
 def level_objective(
