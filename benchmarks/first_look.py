@@ -32,6 +32,10 @@ ARMS = {
     "no distribution": {"distribution_weight": 0.0},
     "distribution 4": {"distribution_weight": 4.0},
     "lr 0.01": {"learning_rate": 0.01},
+    "batch norm": {"normalization": "batch"},
+    "batch norm, lr 0.01": {"normalization": "batch", "learning_rate": 0.01},
+    "batch norm, lr 0.03": {"normalization": "batch", "learning_rate": 0.03},
+    "batch norm, lr 0.1": {"normalization": "batch", "learning_rate": 0.1},
 }
 RENDER_SEEDS = 4
 

@@ -18,7 +18,7 @@ from .devices import checked_device
 from .distributed import torchrun_session
 from .distribution_loss import DISTRIBUTION_HELP
 from .errors import DoodleError
-from .generator import DEFAULT_WIDTHS
+from .generator import DEFAULT_WIDTHS, NORMALIZATION_HELP, NORMALIZATIONS
 from .generator_file import checked_region_names
 from .image_io import check_image_destination, load_image, save_image
 from .limits import NEW_DOODLE_HEIGHT, NEW_DOODLE_REGIONS, NEW_DOODLE_WIDTH
@@ -157,6 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--distribution-weight", type=float, default=defaults.distribution_weight, help=DISTRIBUTION_HELP
+    )
+    train.add_argument(
+        "--normalization", default=defaults.normalization, choices=NORMALIZATIONS, help=NORMALIZATION_HELP
     )
     train.add_argument(
         "--region-modulation",
@@ -330,6 +333,7 @@ def _train(args: argparse.Namespace, progress: TqdmProgress) -> Path:
         levels=args.levels,
         region_modulation=args.region_modulation,
         distribution_weight=args.distribution_weight,
+        normalization=args.normalization,
     )
     with torchrun_session(args.device) as (world, device):
         resume = api.load_generator(args.output, device) if args.resume else None

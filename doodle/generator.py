@@ -23,6 +23,14 @@ from torch.nn import functional as F
 DEFAULT_WIDTHS = (24, 32, 32, 48, 64)
 """Widths of levels 0 (full resolution) to 4: a new generator's five levels (``--levels`` grows more)."""
 MAX_LEVELS = 8
+BATCH_NORM = "batch"
+NORMALIZATIONS = ("none", BATCH_NORM)
+"""What follows each convolution before its modulation: nothing, or batch normalisation (texture_nets' design,
+trained at a high learning rate); renders use its running statistics, so tiles still equal whole renders."""
+NORMALIZATION_HELP = (
+    "a new generator's normalisation after each convolution: none, or batch (train it at a higher learning "
+    "rate, e.g. 0.01; one process only); a resumed generator keeps its own"
+)
 
 
 def widths_for(widths: tuple[int, ...], levels: int) -> tuple[int, ...]:
@@ -40,18 +48,24 @@ class GeneratorConfig:
     noise_channels: int = 8
     modulated: bool = False
     """Region modulation after every convolution (:class:`RegionModulation`); files made before it have none."""
+    normalization: str = NORMALIZATIONS[0]
+    """One of ``NORMALIZATIONS``; files made before it have none."""
 
     @classmethod
-    def with_levels(cls, n_regions: int, levels: int | None = None) -> GeneratorConfig:
+    def with_levels(
+        cls, n_regions: int, levels: int | None = None, normalization: str = NORMALIZATIONS[0]
+    ) -> GeneratorConfig:
         """The default architecture with ``levels`` levels (None: five): each level more nearly doubles the
         generator's reach (a mask pixel sways about 140 px across with five, 250 with six); levels beyond the
         fifth are as wide as the fifth, at almost no cost (they run at 1/32 of the resolution and below)."""
         levels = len(DEFAULT_WIDTHS) if levels is None else levels
-        return cls(n_regions, levels, widths_for(DEFAULT_WIDTHS, levels), modulated=True)
+        return cls(n_regions, levels, widths_for(DEFAULT_WIDTHS, levels), modulated=True, normalization=normalization)
 
     def __post_init__(self) -> None:
         if len(self.widths) != self.levels:
             raise ValueError(f"widths needs one entry per level ({self.levels}), got {self.widths}")
+        if self.normalization not in NORMALIZATIONS:
+            raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}")
 
     @property
     def multiple(self) -> int:
@@ -69,20 +83,23 @@ class GeneratorConfig:
             tuple(int(w) for w in data["widths"]),
             int(data["noise_channels"]),
             bool(data.get("modulated", False)),
+            str(data.get("normalization", NORMALIZATIONS[0])),
         )
 
 
-def conv_block(channels_in: int, channels_out: int) -> nn.Sequential:
-    """3x3, 3x3, 1x1 convolutions with LeakyReLU; reflection padding (no border artefacts). The activations
-    work in place: nothing reads a convolution's (or its modulation's) output but them."""
-    return nn.Sequential(
+def conv_block(channels_in: int, channels_out: int, normalized: bool = False) -> nn.Sequential:
+    """3x3, 3x3, 1x1 convolutions (each batch-normalised if ``normalized``) with LeakyReLU; reflection padding
+    (no border artefacts). The activations work in place: nothing reads what precedes them but them."""
+    convs = (
         nn.Conv2d(channels_in, channels_out, 3, padding=1, padding_mode="reflect"),
-        nn.LeakyReLU(0.1, inplace=True),
         nn.Conv2d(channels_out, channels_out, 3, padding=1, padding_mode="reflect"),
-        nn.LeakyReLU(0.1, inplace=True),
         nn.Conv2d(channels_out, channels_out, 1),
-        nn.LeakyReLU(0.1, inplace=True),
     )
+    layers: list[nn.Module] = []
+    for conv in convs:
+        layers += [conv, nn.BatchNorm2d(channels_out)] if normalized else [conv]
+        layers.append(nn.LeakyReLU(0.1, inplace=True))
+    return nn.Sequential(*layers)
 
 
 BLOCK_CONVS = 3
@@ -108,14 +125,15 @@ class RegionModulation(nn.Module):
 
 
 def run_block(block: nn.Sequential, x: torch.Tensor, modulation: list[tuple[torch.Tensor, torch.Tensor]] | None):
-    """``block`` on ``x``, each convolution's output modulated by ``modulation`` (:class:`RegionModulation`)."""
+    """``block`` on ``x``, each convolution's output (normalised, if the block normalises) modulated by
+    ``modulation`` (:class:`RegionModulation`) before its activation."""
     convs = 0
     for layer in block:
-        x = layer(x)
-        if modulation is not None and isinstance(layer, nn.Conv2d):
+        if modulation is not None and isinstance(layer, nn.LeakyReLU):
             unit_scale, shift = modulation[convs]
             x = torch.addcmul(shift, x, unit_scale)
             convs += 1
+        x = layer(x)
     return x
 
 
@@ -124,9 +142,10 @@ class DoodleGenerator(nn.Module):
         super().__init__()
         self.config = config
         inputs = config.n_regions + config.noise_channels
-        self.inputs = nn.ModuleList(conv_block(inputs, width) for width in config.widths)
+        normalized = config.normalization == BATCH_NORM
+        self.inputs = nn.ModuleList(conv_block(inputs, width, normalized) for width in config.widths)
         self.joins = nn.ModuleList(
-            conv_block(config.widths[level] + config.widths[level + 1], config.widths[level])
+            conv_block(config.widths[level] + config.widths[level + 1], config.widths[level], normalized)
             for level in range(config.levels - 1)
         )
         self.to_rgb = nn.Conv2d(config.widths[0], 3, 1)
@@ -200,11 +219,15 @@ def grown(model: DoodleGenerator, levels: int, seed: int, modulated: bool = Fals
     config = model.config
     if levels < config.levels:
         raise ValueError(f"a generator cannot shrink from {config.levels} to {levels} levels")
+    if levels > config.levels and config.normalization == BATCH_NORM:
+        raise ValueError("a normalised generator cannot grow levels (its new join cannot start as a pass-through)")
     widths = widths_for(config.widths, levels)
     modulated = modulated or config.modulated
     with torch.random.fork_rng(devices=[]):  # seeded without touching the caller's random state
         torch.manual_seed(seed)
-        bigger = DoodleGenerator(GeneratorConfig(config.n_regions, levels, widths, config.noise_channels, modulated))
+        bigger = DoodleGenerator(
+            GeneratorConfig(config.n_regions, levels, widths, config.noise_channels, modulated, config.normalization)
+        )
     bigger.load_state_dict(model.state_dict(), strict=False)
     if levels > config.levels:
         old_coarsest = config.levels - 1

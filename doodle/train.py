@@ -24,7 +24,7 @@ from .atomic import check_writable
 from .colormap import aligned_to_palette, describe_colours
 from .distributed import World, check_same_on_every_rank, current_world, mean_loss_and_max_distance
 from .errors import DoodleError
-from .generator import MAX_LEVELS, DoodleGenerator, GeneratorConfig, grown
+from .generator import BATCH_NORM, MAX_LEVELS, NORMALIZATIONS, DoodleGenerator, GeneratorConfig, grown
 from .generator_file import GeneratorBundle, save_generator
 from .grad_mode import gradients_enabled, normal_tensor
 from .limits import MAX_BATCH, MAX_STEPS
@@ -75,6 +75,8 @@ class TrainSettings:
     region_modulation: bool = True
     """A resumed generator without region modulation gains it (zero at first: it renders as before). New
     generators always have it."""
+    normalization: str = NORMALIZATIONS[0]
+    """A new generator's ``GeneratorConfig.normalization`` (:data:`~doodle.generator.NORMALIZATION_HELP`)."""
     distribution_weight: float = 1.0
     """Weight of the sliced Wasserstein term (:mod:`doodle.distribution_loss`) beside the Gram loss; its
     directions are drawn afresh each step. On by default (L-BFGS's is off): in a new style's first few hundred
@@ -92,6 +94,8 @@ class TrainSettings:
                 f"size (the training resolution) must be between {MIN_SIZE} and {MAX_SIZE}, got {self.size}"
             )
         check_mask_sampling(self.mask_sampling)
+        if self.normalization not in NORMALIZATIONS:
+            raise DoodleError(f"normalization must be one of {', '.join(NORMALIZATIONS)}, got {self.normalization!r}")
         if not 1 <= self.loss_scales <= MAX_LOSS_SCALES or self.size >> (self.loss_scales - 1) < MIN_SIZE:
             raise DoodleError(
                 f"loss_scales must be between 1 and {MAX_LOSS_SCALES} and leave the smallest scale at least "
@@ -164,6 +168,9 @@ def train_checked(
     """:func:`train_generator` for a run that :func:`validate_training` has passed (hosts check first)."""
     world = current_world()
     checkpoint_path = checkpoint_path if world.is_main else None
+    normalization = resume.model.config.normalization if resume is not None else settings.normalization
+    if world.size > 1 and normalization == BATCH_NORM:
+        raise DoodleError("a batch-normalised generator trains in one process only (its statistics are per batch)")
     if resume is not None:  # region k must stay the region whose texture the generator learned as k
         style_masks = aligned_to_palette(style_masks, resume.palette, palette_name=RESUMED)
     n_regions = style_masks.n_regions
@@ -368,6 +375,11 @@ def _check_resume(resume: GeneratorBundle, n_regions: int, loss_network: str, se
             f"{RESUMED} has {resume.model.config.levels} levels, more than {settings.levels}: a generator "
             "can gain levels but not lose them (leave levels unset to continue it, or train a new one)"
         )
+    if (settings.levels or 0) > resume.model.config.levels and resume.model.config.normalization == BATCH_NORM:
+        raise DoodleError(
+            f"{RESUMED} is batch-normalised and cannot gain levels (leave levels unset to continue it, or train "
+            "a new one with more)"
+        )
 
 
 def drawn_inputs(
@@ -436,6 +448,8 @@ class WeightAverage:
         decay = min(self.decay, (1 + step) / (10 + step))
         for averaged, current in zip(self.average.parameters(), self.live.parameters(), strict=True):
             averaged.lerp_(current, 1 - decay)
+        for averaged, current in zip(self.average.buffers(), self.live.buffers(), strict=True):
+            averaged.copy_(current)  # batch normalisation's running statistics: already averages
 
     def live_state(self) -> dict[str, torch.Tensor]:
         """What a checkpoint keeps of the live weights beside their average (nothing without averaging)."""
@@ -496,8 +510,14 @@ def _shrunk(tensor: torch.Tensor, scale: int) -> torch.Tensor:
 
 
 def _preview(model: DoodleGenerator, masks: torch.Tensor) -> torch.Tensor:
-    with torch.no_grad():
-        return model(masks, seed=0).clamp(0, 1)
+    """A render as a file would give it: in eval mode (batch normalisation's running statistics), which the
+    model leaves for the mode it was in."""
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            return model.eval()(masks, seed=0).clamp(0, 1)
+    finally:
+        model.train(was_training)
 
 
 def _start_bundle(
@@ -522,7 +542,8 @@ def _start_bundle(
         )
     with torch.random.fork_rng(devices=[]):  # seeded without touching the host's random state
         torch.manual_seed(settings.seed)
-        model = DoodleGenerator(GeneratorConfig.with_levels(n_regions, settings.levels)).to(device)
+        config = GeneratorConfig.with_levels(n_regions, settings.levels, settings.normalization)
+        model = DoodleGenerator(config).to(device)
     return GeneratorBundle(model, palette.detach().cpu().clone(), loss_network)
 
 

@@ -51,6 +51,14 @@ def test_train_resume_render_from_the_command_line(tmp_path: Path, style_files: 
     assert (painting - expected).abs().max() <= 1 / 255 + 1e-6
 
 
+def test_train_makes_a_batch_normalised_generator_on_request(tmp_path: Path, style_files: list[str]) -> None:
+    weights = tmp_path / "normalised.safetensors"
+    train = ["train", *style_files, "--batch-size", "2", "--size", "32", "--steps", "1", "-o", str(weights)]
+    assert cli.main([*train, "--normalization", "batch"]) == 0
+    assert api.load_generator(weights).model.config.normalization == "batch"
+    assert api.load_generator(weights).training["normalization"] == "batch"
+
+
 def test_optimize_starts_from_the_init_image(tmp_path: Path, style_files: list[str]) -> None:
     start = torch.rand(1, 40, 48, 3, generator=torch.Generator().manual_seed(1))
     save_image(start, tmp_path / "start.png")

@@ -7,6 +7,7 @@ import logging
 import numpy as np
 import pytest
 import torch
+from torch.nn import functional as F
 
 from doodle import api
 from doodle.errors import DoodleError
@@ -26,15 +27,24 @@ from doodle.render import RenderSettings, render
 from tests.helpers import painted_map
 
 
-def small_bundle(regions: int = 3, levels: int = 4, modulated: bool = False) -> GeneratorBundle:
-    """A random small generator; ``modulated`` with random (not zero) region modulation."""
+def small_bundle(
+    regions: int = 3, levels: int = 4, modulated: bool = False, normalization: str = "none"
+) -> GeneratorBundle:
+    """A random small generator; ``modulated`` with random (not zero) region modulation, batch-normalised
+    with random running statistics."""
     torch.manual_seed(0)
-    config = GeneratorConfig(regions, levels=levels, widths=(8,) * levels, noise_channels=4, modulated=modulated)
+    config = GeneratorConfig(
+        regions, levels=levels, widths=(8,) * levels, noise_channels=4, modulated=modulated, normalization=normalization
+    )
     model = DoodleGenerator(config)
     if modulated:
         for name, parameter in model.named_parameters():
             if "modulations" in name:
                 torch.nn.init.normal_(parameter, std=0.3)
+    for layer in model.modules():
+        if isinstance(layer, torch.nn.BatchNorm2d):
+            layer.running_mean.normal_(std=0.1)
+            layer.running_var.uniform_(0.5, 2)
     return GeneratorBundle(model.eval(), torch.rand(regions, 3), "vgg16-hed", name="small")
 
 
@@ -61,11 +71,15 @@ def test_noise_of_a_tile_is_the_slice_of_the_whole_images_noise() -> None:
     assert abs(float(whole.mean())) < 0.05
 
 
-@pytest.mark.parametrize(("levels", "width", "modulated"), [(4, 300, False), (6, 700, False), (4, 300, True)])
-def test_tiled_render_equals_the_whole_render(levels: int, width: int, modulated: bool) -> None:
+@pytest.mark.parametrize(
+    ("levels", "width", "modulated", "normalization"),
+    [(4, 300, False, "none"), (6, 700, False, "none"), (4, 300, True, "none"), (4, 300, True, "batch")],
+)
+def test_tiled_render_equals_the_whole_render(levels: int, width: int, modulated: bool, normalization: str) -> None:
     """The tile margin grows with the levels: six reach twice as far as five (the image is wider than a
-    tile and its margins, so the margin is what is tested)."""
-    bundle = small_bundle(levels=levels, modulated=modulated)
+    tile and its margins, so the margin is what is tested). Batch normalisation renders with its running
+    statistics, the same for every tile."""
+    bundle = small_bundle(levels=levels, modulated=modulated, normalization=normalization)
     masks = random_masks(width, 170, 3, seed=2).masks
     whole = render(bundle, masks, seed=3, settings=RenderSettings(tile_size=0))
     tiled = render(bundle, masks, seed=3, settings=RenderSettings(tile_size=64))
@@ -129,6 +143,43 @@ def test_a_generator_given_modulation_renders_as_before_until_it_learns() -> Non
     modulated(masks, seed=2).square().mean().backward()
     assert modulated.join_modulations[0].map.weight.grad.abs().sum() > 0
     assert grown(modulated, 5, seed=0).config.modulated, "growing levels keeps the modulation"
+
+
+def test_batch_normalisation_normalises_each_convolution_before_its_modulation() -> None:
+    """Against a direct computation: in training, each channel of a convolution's output has zero mean and
+    unit variance over the batch (the layer's initial affine is the identity) before the region's scale and
+    shift; in eval mode the running statistics are used instead."""
+    modulation = RegionModulation(2, 3)
+    torch.nn.init.normal_(modulation.map.weight)
+    block = conv_block(2, 3, normalized=True)
+    masks = torch.zeros(2, 2, 6, 7)
+    masks[:, 0, :, :4] = 1
+    masks[:, 1] = 1 - masks[:, 0]
+    x = torch.randn(2, 2, 6, 7)
+    weights = modulation.map.weight[:, :, 0, 0]
+    convs = [layer for layer in block if isinstance(layer, torch.nn.Conv2d)]
+    for training in (True, False):
+        block.train(training)
+        expected = x
+        for index, conv in enumerate(convs):
+            out = conv(expected)
+            if training:
+                mean, var = out.mean(dim=(0, 2, 3), keepdim=True), out.var(dim=(0, 2, 3), unbiased=False, keepdim=True)
+            else:
+                norm = block[3 * index + 1]
+                mean, var = norm.running_mean.view(1, -1, 1, 1), norm.running_var.view(1, -1, 1, 1)
+            out = (out - mean) / (var + 1e-5).sqrt()
+            scale = torch.einsum("cr,brhw->bchw", weights[6 * index : 6 * index + 3], masks)
+            shift = torch.einsum("cr,brhw->bchw", weights[6 * index + 3 : 6 * index + 6], masks)
+            expected = F.leaky_relu(out * (1 + scale) + shift, 0.1)
+        torch.testing.assert_close(run_block(block, x, modulation(masks)), expected)
+
+
+def test_a_batch_normalised_generator_cannot_grow_levels() -> None:
+    model = small_bundle(normalization="batch").model
+    assert grown(model, model.config.levels, seed=0).config.normalization == "batch"
+    with pytest.raises(ValueError, match="normalised generator cannot grow"):
+        grown(model, model.config.levels + 1, seed=0)
 
 
 def test_batch_images_get_their_own_noise() -> None:

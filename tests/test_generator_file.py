@@ -22,8 +22,10 @@ from tests.helpers import Outcomes
 from tests.test_generator import small_bundle
 
 
-def test_round_trip_keeps_weights_metadata_and_output(tmp_path: Path) -> None:
-    bundle = small_bundle()
+@pytest.mark.parametrize("normalization", ["none", "batch"])
+def test_round_trip_keeps_weights_metadata_and_output(tmp_path: Path, normalization: str) -> None:
+    """A batch-normalised generator's running statistics travel with it (the render depends on them)."""
+    bundle = small_bundle(normalization=normalization)
     bundle.training = {"steps_done": 7, "final_loss": 0.5}
     bundle.optimizer_state = {"0.exp_avg": torch.ones(3)}
     path = save_generator(bundle, tmp_path / "g.safetensors")
@@ -75,6 +77,10 @@ def _architecture(data: bytes, **changes) -> str:
         (  # would allocate a first convolution of 10^12 weights
             lambda d: edited_metadata(d, lambda m: m.update(architecture=_architecture(d, noise_channels=10**9))),
             "implausible architecture",
+        ),
+        (
+            lambda d: edited_metadata(d, lambda m: m.update(architecture=_architecture(d, normalization="instance"))),
+            "missing or damaged metadata",
         ),
     ],
 )

@@ -10,7 +10,7 @@ import torch
 from torch.nn import functional as F
 
 import doodle.train
-from doodle.distributed import SINGLE
+from doodle.distributed import SINGLE, World
 from doodle.errors import DoodleError
 from doodle.generator import DoodleGenerator, grown
 from doodle.generator_file import load_generator
@@ -22,6 +22,7 @@ from doodle.train import (
     drawn_inputs,
     multiscale_loss,
     scaled_objectives,
+    train_checked,
     train_generator,
 )
 from tests.helpers import tiny_network
@@ -36,7 +37,14 @@ def style_pair() -> tuple[torch.Tensor, RegionMasks]:
     return image, RegionMasks.from_labels(labels, torch.eye(3))
 
 
-def run(steps: int, path: Path | None = None, resume=None, progress=None, weight_average: float = 0.0):
+def run(
+    steps: int,
+    path: Path | None = None,
+    resume=None,
+    progress=None,
+    weight_average: float = 0.0,
+    normalization: str = "none",
+):
     image, masks = style_pair()
     settings = TrainSettings(
         steps=steps,
@@ -46,6 +54,7 @@ def run(steps: int, path: Path | None = None, resume=None, progress=None, weight
         seed=5,
         checkpoint_every=2,
         weight_average=weight_average,
+        normalization=normalization,
     )
     options = {"progress": progress} if progress else {}
     return train_generator(
@@ -149,6 +158,51 @@ def test_preview_is_an_image_of_the_style_maps_size() -> None:
     assert previews[0].shape == (1, 3, 48, 64)
 
 
+@pytest.mark.parametrize("weight_average", [0.0, 0.9])
+def test_batch_normalisation_trains_on_batch_statistics_and_saves_their_running_average(weight_average: float) -> None:
+    """Previews render with the running statistics and leave training as it was; the saved file (the
+    weights' average too) holds the live run's running statistics, which training moved."""
+    plain = run(3, weight_average=weight_average, normalization="batch")
+    previews = []
+    watched = run(
+        3,
+        progress=lambda done, total, preview=None: previews.append(preview()),
+        **{"weight_average": weight_average, "normalization": "batch"},
+    )
+    assert len(previews) == 3 and not watched.model.training
+    for key, value in plain.model.state_dict().items():
+        assert torch.equal(watched.model.state_dict()[key], value), key
+    means = [layer.running_mean for layer in plain.model.modules() if isinstance(layer, torch.nn.BatchNorm2d)]
+    assert means and all(mean.abs().sum() > 0 for mean in means)
+    if weight_average:
+        for key, value in plain.model.state_dict().items():
+            if "running" in key:
+                assert torch.equal(plain.optimizer_state[f"live.{key}"], value), key
+
+
+def test_a_batch_normalised_generator_trains_in_one_process_and_grows_no_levels(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    image, masks = style_pair()
+    normalised = run(2, normalization="batch")
+    with pytest.raises(DoodleError, match="batch-normalised and cannot gain levels"):
+        train_generator(
+            tiny_network(), "tiny", image, masks, TrainSettings(steps=3, size=32, levels=6), resume=normalised
+        )
+    monkeypatch.setattr(doodle.train, "current_world", lambda: World(rank=0, size=2))
+    with pytest.raises(DoodleError, match="trains in one process only"):
+        train_checked(
+            tiny_network(),
+            "tiny",
+            image,
+            masks,
+            TrainSettings(steps=3, size=32),
+            resume=normalised,
+            checkpoint_path=None,
+            progress=lambda *args, **kwargs: None,
+        )
+
+
 def test_a_new_generator_leaves_the_hosts_random_state_alone() -> None:
     torch.manual_seed(123)
     expected = torch.rand(3)
@@ -170,6 +224,7 @@ def test_a_new_generator_leaves_the_hosts_random_state_alone() -> None:
         ("loss_scales", 4, "loss_scales"),  # 128 px / 8 leaves 16 px, too small for the deepest layer
         ("weight_average", 1.0, "weight_average"),
         ("weight_average", -0.5, "weight_average"),
+        ("normalization", "instance", "normalization"),
         ("levels", 0, "levels"),
         ("levels", 9, "levels"),
         ("seed", -1, "seed"),  # numpy's own error would name no input
