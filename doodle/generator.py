@@ -25,10 +25,11 @@ DEFAULT_WIDTHS = (24, 32, 32, 48, 64)
 MAX_LEVELS = 8
 BATCH_NORM = "batch"
 NORMALIZATIONS = ("none", BATCH_NORM)
-"""What follows each convolution before its modulation: nothing, or batch normalisation (texture_nets' design,
-trained at a high learning rate); renders use its running statistics, so tiles still equal whole renders."""
+"""What follows each convolution (but the one reading the noise) before its modulation: nothing, or batch
+normalisation (texture_nets' design, trained at a high learning rate); renders use its running statistics, so
+tiles still equal whole renders."""
 NORMALIZATION_HELP = (
-    "a new generator's normalisation after each convolution: none, or batch (train it at a higher learning "
+    "a new generator's normalisation of its convolutions: none, or batch (train it at a higher learning "
     "rate, e.g. 0.01; one process only); a resumed generator keeps its own"
 )
 
@@ -87,17 +88,22 @@ class GeneratorConfig:
         )
 
 
-def conv_block(channels_in: int, channels_out: int, normalized: bool = False) -> nn.Sequential:
-    """3x3, 3x3, 1x1 convolutions (each batch-normalised if ``normalized``) with LeakyReLU; reflection padding
-    (no border artefacts). The activations work in place: nothing reads what precedes them but them."""
+def conv_block(
+    channels_in: int, channels_out: int, normalized: bool = False, reads_noise: bool = False
+) -> nn.Sequential:
+    """3x3, 3x3, 1x1 convolutions (batch-normalised if ``normalized``) with LeakyReLU; reflection padding (no
+    border artefacts). The activations work in place: nothing reads what precedes them but them.
+
+    A block that ``reads_noise`` leaves its first convolution unnormalised: normalised, the noise's share of
+    its output is fixed at unit variance whatever the weights learn, and renders came out hatched."""
     convs = (
         nn.Conv2d(channels_in, channels_out, 3, padding=1, padding_mode="reflect"),
         nn.Conv2d(channels_out, channels_out, 3, padding=1, padding_mode="reflect"),
         nn.Conv2d(channels_out, channels_out, 1),
     )
     layers: list[nn.Module] = []
-    for conv in convs:
-        layers += [conv, nn.BatchNorm2d(channels_out)] if normalized else [conv]
+    for index, conv in enumerate(convs):
+        layers += [conv, nn.BatchNorm2d(channels_out)] if normalized and (index or not reads_noise) else [conv]
         layers.append(nn.LeakyReLU(0.1, inplace=True))
     return nn.Sequential(*layers)
 
@@ -143,7 +149,7 @@ class DoodleGenerator(nn.Module):
         self.config = config
         inputs = config.n_regions + config.noise_channels
         normalized = config.normalization == BATCH_NORM
-        self.inputs = nn.ModuleList(conv_block(inputs, width, normalized) for width in config.widths)
+        self.inputs = nn.ModuleList(conv_block(inputs, width, normalized, reads_noise=True) for width in config.widths)
         self.joins = nn.ModuleList(
             conv_block(config.widths[level] + config.widths[level + 1], config.widths[level], normalized)
             for level in range(config.levels - 1)

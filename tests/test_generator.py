@@ -175,6 +175,16 @@ def test_batch_normalisation_normalises_each_convolution_before_its_modulation()
         torch.testing.assert_close(run_block(block, x, modulation(masks)), expected)
 
 
+def test_a_batch_normalised_generator_normalises_every_convolution_but_the_one_reading_the_noise() -> None:
+    model = small_bundle(normalization="batch").model
+    for blocks, unnormalised in ((model.inputs, [0]), (model.joins, [])):
+        for block in blocks:
+            layers = list(block)
+            convs = [index for index, layer in enumerate(layers) if isinstance(layer, torch.nn.Conv2d)]
+            normalised = [i for i, index in enumerate(convs) if isinstance(layers[index + 1], torch.nn.BatchNorm2d)]
+            assert normalised == [i for i in range(len(convs)) if i not in unnormalised]
+
+
 def test_a_batch_normalised_generator_cannot_grow_levels() -> None:
     model = small_bundle(normalization="batch").model
     assert grown(model, model.config.levels, seed=0).config.normalization == "batch"
