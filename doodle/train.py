@@ -168,9 +168,6 @@ def train_checked(
     """:func:`train_generator` for a run that :func:`validate_training` has passed (hosts check first)."""
     world = current_world()
     checkpoint_path = checkpoint_path if world.is_main else None
-    normalization = resume.model.config.normalization if resume is not None else settings.normalization
-    if world.size > 1 and normalization == BATCH_NORM:
-        raise DoodleError("a batch-normalised generator trains in one process only (its statistics are per batch)")
     if resume is not None:  # region k must stay the region whose texture the generator learned as k
         style_masks = aligned_to_palette(style_masks, resume.palette, palette_name=RESUMED)
     n_regions = style_masks.n_regions
@@ -342,6 +339,9 @@ def validate_training(
     network is loaded or file written."""
     if checkpoint_path is not None:
         check_writable(checkpoint_path, "the generator")
+    normalization = resume.model.config.normalization if resume is not None else settings.normalization
+    if normalization == BATCH_NORM and current_world().size > 1:
+        raise DoodleError("a batch-normalised generator trains in one process only (its statistics are per batch)")
     absent = [index for index, area in enumerate(style_masks.masks.sum(dim=(0, 2, 3)).tolist()) if area == 0]
     if absent:
         colours = describe_colours(style_masks.palette[absent].cpu().numpy() * 255)

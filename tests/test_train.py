@@ -22,8 +22,8 @@ from doodle.train import (
     drawn_inputs,
     multiscale_loss,
     scaled_objectives,
-    train_checked,
     train_generator,
+    validate_training,
 )
 from tests.helpers import tiny_network
 
@@ -190,17 +190,10 @@ def test_a_batch_normalised_generator_trains_in_one_process_and_grows_no_levels(
             tiny_network(), "tiny", image, masks, TrainSettings(steps=3, size=32, levels=6), resume=normalised
         )
     monkeypatch.setattr(doodle.train, "current_world", lambda: World(rank=0, size=2))
+    with pytest.raises(DoodleError, match="trains in one process only"):  # before any network is loaded
+        validate_training(masks, "tiny", TrainSettings(steps=3, size=32), normalised)
     with pytest.raises(DoodleError, match="trains in one process only"):
-        train_checked(
-            tiny_network(),
-            "tiny",
-            image,
-            masks,
-            TrainSettings(steps=3, size=32),
-            resume=normalised,
-            checkpoint_path=None,
-            progress=lambda *args, **kwargs: None,
-        )
+        validate_training(masks, "tiny", TrainSettings(steps=3, size=32, normalization="batch"))
 
 
 def test_a_new_generator_leaves_the_hosts_random_state_alone() -> None:
