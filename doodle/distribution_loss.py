@@ -6,13 +6,16 @@ same energy, nor a pastel shift of a region's colours. This loss compares whole 
 
 * A region's *members* at one layer are the positions whose strongest mask there is that region's (the soft
   masks of :func:`~doodle.style_loss.mask_pyramid`, so borders go to the majority region). At ``"rgb"`` the
-  features are the pixels themselves, which makes that term independent of the loss network.
+  features are the pixels themselves and at ``"detail"`` their differences to their neighbours, which makes
+  those terms independent of the loss network.
 * Features of the members are projected on random unit directions and sorted; the style region's sorted
   projections are resampled to as many quantiles as the target has members; the error is their mean squared
   difference. This is the squared 1-D Wasserstein-2 distance along each direction, averaged.
 * As with the Gram loss, each layer's error is relative: summed over the regions present in style and
   target, divided by the style regions' feature variance summed alike (a direction's expected variance,
-  the trace of the covariance over the channel count). The loss is the mean over layers.
+  the trace of the covariance over the channel count); at ``"detail"`` each region's error is divided by
+  its own variance and the regions' mean taken, so a low-contrast region's flat fill costs as much as a busy
+  one's. The loss is the mean over the colour layers plus the detail layer at one such layer's weight.
 
 Fresh directions each training step make the expected loss see every direction; L-BFGS needs a fixed
 objective, so it keeps one set per scale.
@@ -25,23 +28,37 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
+from torch.nn import functional as F
 
 from .errors import DoodleError
 from .style_loss import AREA_EPSILON
 
 RGB = "rgb"
 """The layer name of the image's own pixels."""
+DETAIL = "detail"
+"""The layer name of the image's neighbour differences (:func:`neighbour_differences`): a region's fine
+texture, which neither the pixels' distribution sees nor the features' much (their variance is mostly colour);
+Heeger and Bergen (1995) matched band-pass histograms for the same reason."""
 FEATURE_LAYERS = ("conv1_1", "conv2_1", "conv3_1")
 """The loss network's layers the term matches (beside the pixels)."""
-DISTRIBUTION_LAYERS = (RGB, *FEATURE_LAYERS)
+DISTRIBUTION_LAYERS = (RGB, DETAIL, *FEATURE_LAYERS)
+BALANCED_LAYERS = (DETAIL,)
+"""Layers whose regions weigh alike (each region's error over its own variance): the regions' detail
+variances differ by the textures' contrast (the Renoir painting's sky 0.0009, its field 0.004), and pooled, a
+flat sky costs too little to be given texture. The other layers pool (each region's error over the summed
+variance): balancing them moved the sky little and the other regions away (``benchmarks/README.md``)."""
+VARIANCE_FLOOR = 0.1
+"""A balanced region's variance counts as at least this share of the style regions' mean, so a flat-coloured
+region of a painting does not weigh without bound."""
 MAX_STYLE_MEMBERS = 4096
 """A style region's members kept per layer (a fixed random subset beyond this): the quantiles of 4096
 samples are within a few per cent of the full distribution's, and sorting the style's projections every
 step stays cheap (sorting is most of this loss's time)."""
 MAX_DISTRIBUTION_WEIGHT = 1000.0
 DISTRIBUTION_HELP = (
-    "weight of the per-region sliced Wasserstein term on colours and conv1_1..conv3_1 features: pulls each "
-    "region's colour distribution to the painting's (pastel or washed-out colours, specks); 0 = off, 1 is "
+    "weight of the per-region sliced Wasserstein term on colours, their neighbour differences and "
+    "conv1_1..conv3_1 features: pulls each region's colours and fine texture to the painting's (pastel or "
+    "washed-out colours, flat fill, specks); 0 = off, 1 is "
     "about the Gram loss's scale and costs about 1.5x the time"
 )
 DIRECTIONS = 32
@@ -53,6 +70,18 @@ def check_distribution_weight(weight: float) -> None:
     """Refuse a weight outside 0..MAX_DISTRIBUTION_WEIGHT (or not a number), for training and L-BFGS alike."""
     if not (math.isfinite(weight) and 0 <= weight <= MAX_DISTRIBUTION_WEIGHT):
         raise DoodleError(f"distribution_weight must be between 0 and {MAX_DISTRIBUTION_WEIGHT:g}, got {weight}")
+
+
+def neighbour_differences(image: torch.Tensor) -> torch.Tensor:
+    """``[B, 6, H, W]``: each pixel's colour minus its right and its lower neighbour's (0 past the last
+    column and row)."""
+    padded = F.pad(image, (0, 1, 0, 1), mode="replicate")
+    return torch.cat([image - padded[..., :-1, 1:], image - padded[..., 1:, :-1]], dim=1)
+
+
+def pixel_layers(image: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The term's layers made from the image alone, without the loss network."""
+    return {RGB: image, DETAIL: neighbour_differences(image)}
 
 
 def region_members(layer_masks: torch.Tensor) -> list[tuple[int, int, torch.Tensor]]:
@@ -136,26 +165,43 @@ def quantile_error(target: torch.Tensor, style_sorted: torch.Tensor, directions:
     return ((projected - resampled(style_sorted, target.shape[1])) ** 2).mean()
 
 
+def layer_error(
+    errors: list[torch.Tensor], variances: list[torch.Tensor], balanced: bool, reference: torch.Tensor
+) -> torch.Tensor:
+    """One layer's relative error from its regions' ``errors`` and their style ``variances``: pooled (summed
+    over summed), or ``balanced`` (each region over its own variance, floored at ``VARIANCE_FLOOR`` of the
+    style's ``reference`` mean, then averaged)."""
+    if not errors:
+        return reference.new_zeros(())
+    if not balanced:
+        return torch.stack(errors).sum() / torch.stack(variances).sum().clamp_min(AREA_EPSILON)
+    floor = (VARIANCE_FLOOR * reference).clamp_min(AREA_EPSILON)
+    return (torch.stack(errors) / torch.stack(variances).clamp_min(floor)).mean()
+
+
 def distribution_loss(
     features: Mapping[str, torch.Tensor],
     members: Mapping[str, Sequence[tuple[int, int, torch.Tensor]]],
     targets: DistributionTargets,
     directions: Mapping[str, torch.Tensor],
 ) -> torch.Tensor:
-    """Mean over layers of the relative sliced Wasserstein error of every region present in style and target."""
+    """The layers' relative sliced Wasserstein errors of every region present in style and target
+    (:func:`layer_error`; ``BALANCED_LAYERS`` balanced, the others pooled), summed over the number of pooled
+    layers: the pooled layers' mean, to which each balanced layer adds as much as one of them weighs (so the
+    colours weigh what they did before the detail layer came)."""
     total = 0.0
     for layer, samples in targets.samples.items():
         feature = features[layer]
         flat = feature.reshape(feature.shape[0], feature.shape[1], -1)
-        error = feature.new_zeros(())
-        scale = feature.new_zeros(())
+        errors, variances = [], []
         style_sorted: dict[int, torch.Tensor] = {}
         for b, r, index in members[layer]:
             if samples[r] is None:
                 continue
             if r not in style_sorted:
                 style_sorted[r] = sorted_projections(samples[r], directions[layer])
-            error = error + quantile_error(flat[b][:, index], style_sorted[r], directions[layer])
-            scale = scale + targets.variance[layer][r]
-        total = total + error / scale.clamp_min(AREA_EPSILON)
-    return total / len(targets.samples)
+            errors.append(quantile_error(flat[b][:, index], style_sorted[r], directions[layer]))
+            variances.append(targets.variance[layer][r])
+        present = targets.variance[layer][[sample is not None for sample in samples]]
+        total = total + layer_error(errors, variances, layer in BALANCED_LAYERS, present.mean())
+    return total / max(1, sum(layer not in BALANCED_LAYERS for layer in targets.samples))

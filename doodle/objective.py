@@ -12,10 +12,10 @@ from torch.nn import functional as F
 from .distribution_loss import (
     DISTRIBUTION_LAYERS,
     FEATURE_LAYERS,
-    RGB,
     check_distribution_weight,
     distribution_loss,
     distribution_targets,
+    pixel_layers,
     random_directions,
     region_members,
 )
@@ -139,15 +139,17 @@ class DoodleObjective:
         }
 
     def _layer_masks(self, masks: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``masks`` at each distribution layer: themselves for the pixels, the network's pyramid for features."""
-        return mask_pyramid(masks, self.network.ops, self.feature_layers) | {RGB: masks}
+        """``masks`` at each distribution layer: themselves for the pixels' layers, the network's pyramid for
+        features."""
+        pyramid = mask_pyramid(masks, self.network.ops, self.feature_layers)
+        return pyramid | {layer: masks for layer in DISTRIBUTION_LAYERS if layer not in pyramid}
 
     def _layer_inputs(
         self, image: torch.Tensor, masks: torch.Tensor
     ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         with torch.no_grad():
             features = self.network(image, self.feature_layers)
-        return {RGB: image} | features, self._layer_masks(masks)
+        return pixel_layers(image) | features, self._layer_masks(masks)
 
     def set_content(self, image: torch.Tensor | None, weight: float) -> None:
         """Keep ``image``'s conv4_2 features close (weighted by ``weight``); None removes the content term."""
@@ -168,7 +170,7 @@ class DoodleObjective:
         if self.patches is not None:
             loss = loss + weights.patch_weight * patch_loss(features, self.patch_regions, self.patches)
         if self.distribution is not None:
-            features = features | {RGB: image}
+            features = features | pixel_layers(image)
             loss = loss + weights.distribution_weight * distribution_loss(
                 features, self.members, self.distribution, self.directions
             )

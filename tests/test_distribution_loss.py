@@ -7,10 +7,13 @@ import pytest
 import torch
 
 from doodle.distribution_loss import (
+    DETAIL,
     DIRECTIONS,
     RGB,
+    VARIANCE_FLOOR,
     distribution_loss,
     distribution_targets,
+    neighbour_differences,
     random_directions,
     region_members,
     resampled,
@@ -98,6 +101,59 @@ def test_loss_is_the_layers_mean_of_region_errors_over_the_style_variance() -> N
     assert float(distribution_loss({RGB: image}, members, targets, directions)) == pytest.approx(0.0, abs=1e-12)
 
 
+@pytest.mark.parametrize("flat_region", [False, True])
+def test_the_detail_layer_weighs_each_region_by_its_own_variance(flat_region: bool) -> None:
+    image, masks = two_region_style()
+    if flat_region:  # a flat-coloured region's variance counts as VARIANCE_FLOOR of the regions' mean
+        image[..., :18] = 0.5
+    style = neighbour_differences(image)
+    targets = distribution_targets({DETAIL: style}, {DETAIL: masks})
+    directions = {DETAIL: random_directions(6, torch.Generator().manual_seed(0))}
+    other = neighbour_differences(torch.rand(1, 3, 32, 40))
+    flat, painting = other[0].reshape(6, -1), style[0].reshape(6, -1)
+    variances = [float(painting[:, masks[0, r].flatten() > 0].var(dim=1, unbiased=False).mean()) for r in range(2)]
+    floor = VARIANCE_FLOOR * sum(variances) / 2
+    expected = 0.0
+    for _, r, index in region_members(masks):
+        error = float(sliced_error(flat[:, index], painting[:, index], directions[DETAIL]))
+        expected += error / max(variances[r], floor) / 2
+    members = {DETAIL: region_members(masks)}
+    got = float(distribution_loss({DETAIL: other}, members, targets, directions))
+    assert got == pytest.approx(expected, rel=1e-5)
+    assert (variances[0] < floor) == flat_region
+
+
+def test_a_balanced_layer_adds_to_the_pooled_layers_mean_at_one_layers_weight() -> None:
+    image, masks = two_region_style()
+    style = {RGB: image, "doubled": 2 * image, DETAIL: neighbour_differences(image)}
+    other = torch.rand(1, 3, 32, 40)
+    target = {RGB: other, "doubled": 2 * other, DETAIL: neighbour_differences(other)}
+    directions = {layer: random_directions(f.shape[1], torch.Generator().manual_seed(1)) for layer, f in style.items()}
+
+    def alone(layer: str) -> float:
+        targets = distribution_targets({layer: style[layer]}, {layer: masks})
+        return float(distribution_loss({layer: target[layer]}, {layer: region_members(masks)}, targets, directions))
+
+    targets = distribution_targets(style, dict.fromkeys(style, masks))
+    members = dict.fromkeys(style, region_members(masks))
+    got = float(distribution_loss(target, members, targets, directions))
+    assert got == pytest.approx((alone(RGB) + alone("doubled") + alone(DETAIL)) / 2, rel=1e-5)
+
+
+def test_neighbour_differences_are_each_pixel_minus_its_right_and_lower_neighbour() -> None:
+    image = torch.rand(2, 3, 4, 5)
+    got = neighbour_differences(image).numpy()
+    pixels = image.numpy()
+    height, width = pixels.shape[-2:]
+    for b in range(2):
+        for y in range(height):
+            for x in range(width):
+                right = pixels[b, :, y, min(x + 1, width - 1)]
+                below = pixels[b, :, min(y + 1, height - 1), x]
+                expected = np.concatenate([pixels[b, :, y, x] - right, pixels[b, :, y, x] - below])
+                np.testing.assert_allclose(got[b, :, y, x], expected, atol=1e-7)
+
+
 def test_objective_adds_the_weighted_term_and_the_style_itself_scores_zero() -> None:
     network = tiny_network()
     image, masks = two_region_style()
@@ -109,7 +165,7 @@ def test_objective_adds_the_weighted_term_and_the_style_itself_scores_zero() -> 
     other = torch.rand(1, 3, 32, 40)
     term = float(with_term(other)) - float(plain(other))
     assert term > 0
-    features = network(other, ["conv1_1", "conv2_1", "conv3_1"]) | {RGB: other}
+    features = network(other, ["conv1_1", "conv2_1", "conv3_1"]) | {RGB: other, DETAIL: neighbour_differences(other)}
     direct = distribution_loss(features, with_term.members, with_term.distribution, with_term.directions)
     assert term == pytest.approx(2.0 * float(direct), rel=1e-4)
     with_term.draw_directions(torch.Generator().manual_seed(5))
