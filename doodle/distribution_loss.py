@@ -166,17 +166,24 @@ def quantile_error(target: torch.Tensor, style_sorted: torch.Tensor, directions:
 
 
 def layer_error(
-    errors: list[torch.Tensor], variances: list[torch.Tensor], balanced: bool, reference: torch.Tensor
+    errors: list[torch.Tensor],
+    variances: list[torch.Tensor],
+    images: list[int],
+    balanced: bool,
+    reference: torch.Tensor,
 ) -> torch.Tensor:
-    """One layer's relative error from its regions' ``errors`` and their style ``variances``: pooled (summed
-    over summed), or ``balanced`` (each region over its own variance, floored at ``VARIANCE_FLOOR`` of the
-    style's ``reference`` mean, then averaged)."""
+    """One layer's relative error from its regions' ``errors``, their style ``variances`` and the batch index
+    of the image each is in: pooled (summed over summed), or ``balanced`` (each region over its own variance,
+    floored at ``VARIANCE_FLOOR`` of the style's ``reference`` mean, averaged in each image, then over the
+    images, so that ranks each given part of a batch average to the whole batch's loss)."""
     if not errors:
         return reference.new_zeros(())
     if not balanced:
         return torch.stack(errors).sum() / torch.stack(variances).sum().clamp_min(AREA_EPSILON)
     floor = (VARIANCE_FLOOR * reference).clamp_min(AREA_EPSILON)
-    return (torch.stack(errors) / torch.stack(variances).clamp_min(floor)).mean()
+    relative = torch.stack(errors) / torch.stack(variances).clamp_min(floor)
+    image_of = torch.tensor(images, device=relative.device)
+    return torch.stack([relative[image_of == image].mean() for image in sorted(set(images))]).mean()
 
 
 def distribution_loss(
@@ -193,7 +200,7 @@ def distribution_loss(
     for layer, samples in targets.samples.items():
         feature = features[layer]
         flat = feature.reshape(feature.shape[0], feature.shape[1], -1)
-        errors, variances = [], []
+        errors, variances, images = [], [], []
         style_sorted: dict[int, torch.Tensor] = {}
         for b, r, index in members[layer]:
             if samples[r] is None:
@@ -202,6 +209,7 @@ def distribution_loss(
                 style_sorted[r] = sorted_projections(samples[r], directions[layer])
             errors.append(quantile_error(flat[b][:, index], style_sorted[r], directions[layer]))
             variances.append(targets.variance[layer][r])
+            images.append(b)
         present = targets.variance[layer][[sample is not None for sample in samples]]
-        total = total + layer_error(errors, variances, layer in BALANCED_LAYERS, present.mean())
+        total = total + layer_error(errors, variances, images, layer in BALANCED_LAYERS, present.mean())
     return total / max(1, sum(layer not in BALANCED_LAYERS for layer in targets.samples))

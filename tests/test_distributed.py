@@ -53,8 +53,10 @@ def test_two_ranks_train_the_weights_one_process_trains_with_their_doubled_batch
     image, masks = worker.style_pair()
     alone = train_generator(tiny_network(), "tiny", image, masks, worker.settings(3, WORLD))
     together = load_generator(trained_by_two / "rank0.safetensors")
-    for name, weight in alone.model.state_dict().items():
-        torch.testing.assert_close(together.model.state_dict()[name], weight, rtol=1e-4, atol=1e-5, msg=name)
+    for name, weight in alone.model.state_dict().items():  # within float rounding: one image or two per
+        # convolution round differently (the first step's gradients agree to about 2e-5 relative), and Adam's
+        # normalised steps carry that on weights whose gradients are near 0; half the batch moves them 1e-2
+        torch.testing.assert_close(together.model.state_dict()[name], weight, rtol=1e-4, atol=1e-4, msg=name)
     assert together.training["final_loss"] == pytest.approx(alone.training["final_loss"], rel=1e-4)
 
 

@@ -123,6 +123,25 @@ def test_the_detail_layer_weighs_each_region_by_its_own_variance(flat_region: bo
     assert (variances[0] < floor) == flat_region
 
 
+def test_a_balanced_layer_averages_regions_in_each_image_then_the_images() -> None:
+    image, masks = two_region_style()
+    style = neighbour_differences(image)
+    targets = distribution_targets({DETAIL: style}, {DETAIL: masks})
+    directions = {DETAIL: random_directions(6, torch.Generator().manual_seed(2))}
+    batch_masks = torch.cat([masks, torch.stack([torch.zeros_like(masks[0, 0]), torch.ones_like(masks[0, 1])])[None]])
+    other = neighbour_differences(torch.rand(2, 3, 32, 40))
+
+    def alone(b: int) -> float:
+        one = batch_masks[b : b + 1]
+        members = {DETAIL: region_members(one)}
+        return float(distribution_loss({DETAIL: other[b : b + 1]}, members, targets, directions))
+
+    members = {DETAIL: region_members(batch_masks)}
+    assert [r for _, r, _ in members[DETAIL]] == [0, 1, 1]  # two regions in the first image, one in the second
+    got = float(distribution_loss({DETAIL: other}, members, targets, directions))
+    assert got == pytest.approx((alone(0) + alone(1)) / 2, rel=1e-5)
+
+
 def test_a_balanced_layer_adds_to_the_pooled_layers_mean_at_one_layers_weight() -> None:
     image, masks = two_region_style()
     style = {RGB: image, "doubled": 2 * image, DETAIL: neighbour_differences(image)}
