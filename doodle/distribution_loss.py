@@ -14,8 +14,9 @@ same energy, nor a pastel shift of a region's colours. This loss compares whole 
 * As with the Gram loss, each layer's error is relative: summed over the regions present in style and
   target, divided by the style regions' feature variance summed alike (a direction's expected variance,
   the trace of the covariance over the channel count); at ``"detail"`` each region's error is divided by
-  its own variance and the regions' mean taken, so a low-contrast region's flat fill costs as much as a busy
-  one's. The loss is the mean over the colour layers plus the detail layer at one such layer's weight.
+  its own variance and averaged (in each image, then over the images), so a low-contrast region's flat fill
+  costs as much as a busy one's. The loss is the mean over the colour layers plus the detail layer at one
+  such layer's weight.
 
 Fresh directions each training step make the expected loss see every direction; L-BFGS needs a fixed
 objective, so it keeps one set per scale.
