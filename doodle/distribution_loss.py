@@ -40,9 +40,11 @@ DETAIL = "detail"
 """The layer name of the image's neighbour differences (:func:`neighbour_differences`): a region's fine
 texture, which neither the pixels' distribution sees nor the features' much (their variance is mostly colour);
 Heeger and Bergen (1995) matched band-pass histograms for the same reason."""
+PIXEL_LAYERS = (RGB, DETAIL)
+"""The layers made from the image alone (:func:`pixel_layers`), at the image's own positions."""
 FEATURE_LAYERS = ("conv1_1", "conv2_1", "conv3_1")
 """The loss network's layers the term matches (beside the pixels)."""
-DISTRIBUTION_LAYERS = (RGB, DETAIL, *FEATURE_LAYERS)
+DISTRIBUTION_LAYERS = (*PIXEL_LAYERS, *FEATURE_LAYERS)
 BALANCED_LAYERS = (DETAIL,)
 """Layers whose regions weigh alike (each region's error over its own variance): the regions' detail
 variances differ by the textures' contrast (the Renoir painting's sky 0.0009, its field 0.004), and pooled, a
@@ -81,8 +83,8 @@ def neighbour_differences(image: torch.Tensor) -> torch.Tensor:
 
 
 def pixel_layers(image: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The term's layers made from the image alone, without the loss network."""
-    return {RGB: image, DETAIL: neighbour_differences(image)}
+    """``PIXEL_LAYERS``: the term's layers made from the image alone, without the loss network."""
+    return dict(zip(PIXEL_LAYERS, (image, neighbour_differences(image)), strict=True))
 
 
 def region_members(layer_masks: torch.Tensor) -> list[tuple[int, int, torch.Tensor]]:

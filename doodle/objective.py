@@ -12,6 +12,7 @@ from torch.nn import functional as F
 from .distribution_loss import (
     DISTRIBUTION_LAYERS,
     FEATURE_LAYERS,
+    PIXEL_LAYERS,
     check_distribution_weight,
     distribution_loss,
     distribution_targets,
@@ -141,8 +142,7 @@ class DoodleObjective:
     def _layer_masks(self, masks: torch.Tensor) -> dict[str, torch.Tensor]:
         """``masks`` at each distribution layer: themselves for the pixels' layers, the network's pyramid for
         features."""
-        pyramid = mask_pyramid(masks, self.network.ops, self.feature_layers)
-        return pyramid | {layer: masks for layer in DISTRIBUTION_LAYERS if layer not in pyramid}
+        return mask_pyramid(masks, self.network.ops, self.feature_layers) | dict.fromkeys(PIXEL_LAYERS, masks)
 
     def _layer_inputs(
         self, image: torch.Tensor, masks: torch.Tensor
