@@ -1,6 +1,6 @@
 """Train a shipped generator on for a fixed time on a lent GPU machine (weights/README.md, "How they were trained").
 
-    python3 scripts/gpu_train.py monet --until EPOCH_SECONDS [--levels 6] -o out/gpu/monet.safetensors
+    python3 scripts/gpu_train.py monet --until EPOCH_SECONDS [--levels 6] [--start FILE] -o out/gpu/monet.safetensors
 
 A lent machine is held for minutes, so the run is sized by time, not steps: a short probe on a throwaway copy
 measures seconds per step under the machine's real load (both styles train at once), then the run gets as
@@ -8,7 +8,9 @@ many steps as fit before --until, so its cosine learning-rate schedule ends at i
 cut off mid-way. Settings otherwise as the shipped files' last phases: 512², batch 1, ``varied`` masks, the
 loss at full and half size, weights averaged (0.99). With --levels above the file's, it grows them first (the
 new coarser level starts sealed off: nothing learned is lost). Score the result with benchmarks/quality.py
-before copying it into weights/. Needs DOODLE_VGG_DIR with the offline network (scripts/gpu_check.sh).
+before copying it into weights/. --start trains another file of the style on instead of the shipped one (a
+candidate still in training, such as weights/README's from-scratch retraining). Needs DOODLE_VGG_DIR with the
+offline network (scripts/gpu_check.sh).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ def main() -> None:
     parser.add_argument("style", help="a folder name under samples/ and a file name under weights/")
     parser.add_argument("--until", type=float, required=True, help="stop by this time (seconds since the epoch)")
     parser.add_argument("--levels", type=int, help="grow the generator to this many levels first")
+    parser.add_argument("--start", type=Path, help="the file to train on (default: weights/STYLE.safetensors)")
     parser.add_argument("--learning-rate", type=float, default=0.002)
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--batch-size", type=int, default=1)
@@ -43,7 +46,8 @@ def main() -> None:
         load_image(f"samples/{args.style}/style.png"),
         api.masks_from_colors(load_image(f"samples/{args.style}/style_mask.png")),
     )
-    start = api.load_generator(f"weights/{args.style}.safetensors", device)  # training leaves it as it was
+    start_file = args.start or Path(f"weights/{args.style}.safetensors")
+    start = api.load_generator(start_file, device)  # training leaves it as it was
     done = int(start.training["steps_done"])
 
     def train(more_steps: int, **options) -> None:
