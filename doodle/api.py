@@ -14,7 +14,7 @@ from typing import TypeVar
 import torch
 
 from .calibration import fit_calibration
-from .colormap import aligned_to_palette, masks_from_colors
+from .colormap import aligned_to_palette, labels_in_palette, masks_from_colors
 from .devices import checked_device
 from .errors import DoodleError
 from .generator_file import GeneratorBundle, load_generator, save_generator
@@ -27,6 +27,7 @@ from .progress import Progress, no_progress
 from .random_masks import MaskShape, random_masks
 from .regions import RegionMasks
 from .render import DEFAULT_RENDER, RenderSettings, render
+from .synthesis import DEFAULT_SYNTHESIS, SynthesisSettings, synthesize
 from .train import TrainSettings, train_checked, train_generator, validate_training
 from .vgg import VGGFeatures
 
@@ -43,6 +44,7 @@ __all__ = [
     "RegionMasks",
     "RenderSettings",
     "Style",
+    "SynthesisSettings",
     "TrainSettings",
     "available_networks",
     "calibrate",
@@ -56,6 +58,8 @@ __all__ = [
     "render",
     "render_image",
     "save_generator",
+    "synthesize",
+    "synthesize_image",
     "train_generator",
     "train_style",
 ]
@@ -169,6 +173,47 @@ def optimize_image(
         progress=progress,
     )
     return to_channels_last(result)
+
+
+def synthesize_image(
+    style: Style,
+    target_masks: RegionMasks,
+    settings: SynthesisSettings = DEFAULT_SYNTHESIS,
+    *,
+    device: torch.device | str = "cpu",
+    progress: Progress = no_progress,
+) -> torch.Tensor:
+    """Paint a doodle with the painting's own pieces, each region from the same region of the painting: no
+    network, no training, seconds on a CPU (region-guided patch synthesis, :mod:`doodle.synthesis`).
+
+    Args:
+        style: the painting and its colour-coded map.
+        target_masks: the doodle, in any colours close to the map's (matched one to one; a colour the map
+            lacks is refused by name).
+        settings: effort preset, seed, patch size, uniformity, guide weight, stroke scale.
+        device: where to compute; CPU and CUDA run the same code.
+        progress: called after each search round, with a preview of the picture so far.
+
+    Returns:
+        IMAGE ``[1, H, W, 3]`` in 0..1, the doodle's size.
+
+    Example:
+        >>> style = Style(painting, masks_from_colors(style_map))
+        >>> image = synthesize_image(style, masks_from_colors(doodle), SynthesisSettings(preset="fast"))
+    """
+    style_image, style_masks = style.first()
+    target = _first(target_masks, "target_masks")
+    labels = labels_in_palette(target, style_masks.palette, palette_name="the style map")[0]
+    device = checked_device(device)
+    image = synthesize(
+        style_image[0, :3].to(device),
+        style_masks.labels()[0].to(device),
+        labels.to(device),
+        style_masks.n_regions,
+        settings,
+        progress,
+    )
+    return to_channels_last(image[None].cpu())
 
 
 def train_style(

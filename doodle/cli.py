@@ -14,6 +14,7 @@ import torch
 
 from . import api
 from .atomic import check_writable
+from .cli_flags import add_declared_arguments, declared_values
 from .devices import checked_device
 from .distributed import torchrun_session
 from .distribution_loss import DISTRIBUTION_HELP
@@ -31,6 +32,8 @@ EXAMPLES = """examples:
   python -m doodle render --generator weights/monet.safetensors --doodle samples/monet/target_mask.png -o out/monet.png
   python -m doodle masks samples/monet/target_mask.png -o out/preview.png
   python -m doodle random-masks --width 512 --height 384 --regions 5 --seed 7 -o out/random.png
+  python -m doodle synthesize --style samples/monet/style.png --style-map samples/monet/style_mask.png \\
+      --doodle samples/monet/target_mask.png -o out/monet_synthesis.png
   python -m doodle optimize --style style.png --style-map style_mask.png --doodle target_mask.png \\
       --network vgg16-hed --size 256 --iterations 300 -o out/painting.png
   python -m doodle train --style style.png --style-map style_mask.png --network vgg16-hed \\
@@ -95,6 +98,14 @@ def build_parser() -> argparse.ArgumentParser:
     random.add_argument("--smoothing", type=int, default=MaskShape.smoothing)
     random.add_argument("--palette-from", type=Path, help="a colour map whose colours to use")
     random.add_argument("-o", "--output", type=Path, required=True)
+
+    synthesize = commands.add_parser(
+        "synthesize", help="paint a doodle with the painting's own strokes, in seconds (no network, no training)"
+    )
+    _style_arguments(synthesize, network=False)
+    synthesize.add_argument("--doodle", type=Path, required=True, help="the doodle, in the style map's colours")
+    add_declared_arguments(synthesize, api.SynthesisSettings)
+    synthesize.add_argument("-o", "--output", type=Path, required=True)
 
     optimize = commands.add_parser("optimize", help="paint a doodle by L-BFGS optimisation (slow, best quality)")
     _style_arguments(optimize)
@@ -200,20 +211,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _style_arguments(parser: argparse.ArgumentParser) -> None:
+def _style_arguments(parser: argparse.ArgumentParser, network: bool = True) -> None:
     parser.add_argument("--style", type=Path, required=True, help="the style painting")
     parser.add_argument("--style-map", type=Path, required=True, help="its colour-coded region map")
-    parser.add_argument(
-        "--network",
-        default=AUTO_NETWORK,
-        help="loss network: vgg19, vgg16-hed (offline), or auto (default: vgg19 if on disk, else vgg16-hed if on "
-        "disk, else vgg19 downloaded; a resumed generator keeps its own)",
-    )
+    if network:
+        parser.add_argument(
+            "--network",
+            default=AUTO_NETWORK,
+            help="loss network: vgg19, vgg16-hed (offline), or auto (default: vgg19 if on disk, else vgg16-hed if "
+            "on disk, else vgg19 downloaded; a resumed generator keeps its own)",
+        )
 
 
 INPUTS = {
     "masks": ("map", "palette_from"),
     "random-masks": ("palette_from",),
+    "synthesize": ("style", "style_map", "doodle"),
     "optimize": ("style", "style_map", "doodle", "content", "init_image"),
     "train": ("style", "style_map"),
     "render": ("generator", "doodle"),
@@ -281,7 +294,7 @@ def run(args: argparse.Namespace) -> Path:
     try:
         if args.command == "train":
             return _train(args, progress)
-        image = _optimize(args, progress) if args.command == "optimize" else _render(args, progress)
+        image = {"synthesize": _synthesize, "optimize": _optimize, "render": _render}[args.command](args, progress)
     finally:
         progress.close()
     return save_image(image, args.output)
@@ -289,6 +302,12 @@ def run(args: argparse.Namespace) -> Path:
 
 def _style(args: argparse.Namespace) -> api.Style:
     return api.Style(load_image(args.style), api.masks_from_colors(load_image(args.style_map)))
+
+
+def _synthesize(args: argparse.Namespace, progress: TqdmProgress) -> torch.Tensor:
+    settings = api.SynthesisSettings(**declared_values(api.SynthesisSettings, args))
+    doodle = api.masks_from_colors(load_image(args.doodle))
+    return api.synthesize_image(_style(args), doodle, settings, device=args.device, progress=progress)
 
 
 def _optimize(args: argparse.Namespace, progress: TqdmProgress) -> torch.Tensor:

@@ -165,6 +165,30 @@ def aligned_to_palette(masks: RegionMasks, palette: torch.Tensor, palette_name: 
     return RegionMasks(masks.masks[:, torch.from_numpy(order).to(masks.masks.device)], palette.detach().cpu().float())
 
 
+def labels_in_palette(masks: RegionMasks, palette: torch.Tensor, palette_name: str = "the palette") -> torch.Tensor:
+    """Each pixel's region as an index into ``palette`` ``[B, H, W]``, the colours the masks use matched
+    one-to-one to the palette's; a colour the palette lacks (further than ``FAR_COLOUR_DISTANCE``) is refused
+    by name, since nothing in the palette's owner could paint it."""
+    used = torch.nonzero(masks.masks.flatten(2).amax(dim=(0, 2)) > 0).flatten().cpu()
+    own = masks.palette[used].detach().cpu().double().numpy() * 255.0
+    reference = palette.detach().cpu().double().numpy() * 255.0
+    if len(own) > len(reference):
+        raise DoodleError(
+            f"the doodle paints {len(own)} colours but {palette_name} has only {len(reference)} "
+            f"({describe_colours(reference)}): paint the doodle in {palette_name}'s colours"
+        )
+    partner, distances = _partners(own, reference)
+    far = [k for k, target in enumerate(partner) if distances[k, target] > FAR_COLOUR_DISTANCE]
+    if far:
+        raise DoodleError(
+            f"the doodle paints {describe_colours(own[far])}, which {palette_name} lacks (its colours: "
+            f"{describe_colours(reference)}): paint those parts in one of its colours"
+        )
+    region = torch.zeros(masks.n_regions, dtype=torch.long)
+    region[used] = torch.from_numpy(partner)
+    return region.to(masks.masks.device)[masks.labels()]
+
+
 def _partners(own: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The one-to-one assignment of ``own`` colours to ``reference`` ones with the least total distance, and
     the colour distances ``[len(own), len(reference)]``."""

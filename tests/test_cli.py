@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -276,4 +277,31 @@ def test_bad_style_loss_weights_are_one_error_line(
     assert cli.main([*command_line("optimize", tmp_path, style_files), *weights, "-o", str(output)]) == 2
     error = capsys.readouterr().err
     assert error.startswith(message) and len(error.splitlines()) == 1
+    assert not output.exists()
+
+
+def test_synthesize_paints_the_doodle_with_flags_built_from_the_settings(
+    tmp_path: Path, style_files: list[str]
+) -> None:
+    style = style_files[:4]  # synthesis takes no --network
+    output = tmp_path / "synthesis.png"
+    flags = ["--preset", "fast", "--seed", "3", "--patch-size", "3", "--uniformity", "0.1", "--guide-weight", "2"]
+    assert cli.main(["synthesize", *style, "--doodle", str(tmp_path / "doodle.png"), *flags, "-o", str(output)]) == 0
+    image = load_image(output)
+    assert image.shape == (1, 40, 48, 3)
+    help_text = cli.build_parser()._subparsers._group_actions[0].choices["synthesize"].format_help()
+    for field in dataclasses.fields(api.SynthesisSettings):
+        assert "--" + field.name.replace("_", "-") in help_text
+
+
+def test_synthesize_names_a_doodle_colour_the_map_lacks_and_a_flag_out_of_range(
+    tmp_path: Path, style_files: list[str], capsys
+) -> None:
+    save_image(painted_map(np.zeros((8, 8), dtype=np.int64), [(255, 255, 0)], blur=False), tmp_path / "yellow.png")
+    output = tmp_path / "synthesis.png"
+    line = ["synthesize", *style_files[:4], "-o", str(output), "--doodle"]
+    assert cli.main([*line, str(tmp_path / "yellow.png")]) == 2
+    assert "the doodle paints (255,255,0), which the style map lacks" in capsys.readouterr().err
+    assert cli.main([*line, str(tmp_path / "doodle.png"), "--patch-size", "4"]) == 2
+    assert capsys.readouterr().err.startswith("error: --patch-size must be odd")
     assert not output.exists()

@@ -1,0 +1,28 @@
+"""Command-line flags built from declared settings (:mod:`doodle.declared`): ``patch_size`` is
+``--patch-size``, with the declaration's default, choices and help."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from .declared import declared_fields
+
+
+def add_declared_arguments(parser: argparse.ArgumentParser, settings_type: type) -> None:
+    """One flag per declared field of ``settings_type``."""
+    for field in declared_fields(settings_type):
+        declaration = field.declaration
+        options: dict[str, Any] = {"default": field.default, "help": f"{declaration.help} (default: %(default)s)"}
+        if declaration.choices:
+            options["choices"] = declaration.choices
+        elif field.kind is bool:
+            options["action"] = argparse.BooleanOptionalAction
+        else:
+            options["type"] = field.kind
+        parser.add_argument("--" + field.name.replace("_", "-"), **options)
+
+
+def declared_values(settings_type: type, args: argparse.Namespace) -> dict[str, Any]:
+    """The parsed values of ``settings_type``'s declared fields, to make the settings with."""
+    return {field.name: getattr(args, field.name) for field in declared_fields(settings_type)}

@@ -1,0 +1,91 @@
+"""Settings that declare themselves: each field's default, limits and help are written once, in the settings
+dataclass, and the checks, the CLI's flags (:func:`doodle.cli_flags.add_declared_arguments`) and the nodes'
+inputs (``nodes/declared_inputs.py``) are all built from that one declaration.
+
+Adding a setting is one line in its dataclass plus its use::
+
+    patch_size: int = declared(5, "side of the pieces, in pixels", low=3, high=15)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import DoodleError
+
+METADATA_KEY = "doodle.declared"
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """What hosts need to offer one setting: its help, range or choices, and a widget step."""
+
+    help: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    step: float | None = None
+    """The node widget's step (a float setting's; ints step by 1)."""
+
+
+def declared(
+    default: Any,
+    help: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    choices: tuple[str, ...] = (),
+    step: float | None = None,
+) -> Any:
+    """A dataclass field with its default and its :class:`Declaration`."""
+    return dataclasses.field(default=default, metadata={METADATA_KEY: Declaration(help, low, high, choices, step)})
+
+
+@dataclass(frozen=True)
+class DeclaredField:
+    name: str
+    default: Any
+    declaration: Declaration
+
+    @property
+    def kind(self) -> type:
+        """bool, int, float or str, from the default (annotations are strings under postponed evaluation)."""
+        return type(self.default)
+
+
+def declared_fields(settings_type: type) -> list[DeclaredField]:
+    """The declared fields of a settings dataclass, in declaration order."""
+    return [
+        DeclaredField(field.name, field.default, field.metadata[METADATA_KEY])
+        for field in dataclasses.fields(settings_type)
+        if METADATA_KEY in field.metadata
+    ]
+
+
+def check_declared(settings: object) -> None:
+    """Refuse any declared field of ``settings`` outside its range or choices (call from ``__post_init__``)."""
+    for field in declared_fields(type(settings)):
+        value = getattr(settings, field.name)
+        declaration = field.declaration
+        if declaration.choices:
+            if value not in declaration.choices:
+                raise DoodleError(f"{field.name} must be one of {', '.join(declaration.choices)}; got {value!r}")
+            continue
+        check_range(field.name, value, declaration.low, declaration.high, whole=field.kind is int)
+
+
+def check_range(name: str, value: object, low: float | None, high: float | None, *, whole: bool = False) -> None:
+    """The one range check: ``value`` is a (whole, if ``whole``) finite number within ``low``..``high``."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not number or (whole and not isinstance(value, int)) or not math.isfinite(value):
+        raise DoodleError(f"{name} must be a {'whole ' if whole else ''}number, got {value!r}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        bounds = f"between {low} and {high}" if low is not None and high is not None else _one_bound(low, high)
+        raise DoodleError(f"{name} must be {bounds}, got {value}")
+
+
+def _one_bound(low: float | None, high: float | None) -> str:
+    return f"at least {low}" if low is not None else f"at most {high}"
