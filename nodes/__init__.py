@@ -9,6 +9,7 @@ from .canvas import DoodleCanvas
 from .generator import LoadDoodleGenerator, RenderDoodle, TrainDoodleStyle
 from .masks import DoodleMasksToMask, MaskFromColors, MaskToDoodleMasks, RandomDoodleMask
 from .optimize import OptimizeDoodle
+from .synthesis import SynthesizeDoodle
 
 NODES: list[type[io.ComfyNode]] = [
     MaskFromColors,
@@ -20,6 +21,7 @@ NODES: list[type[io.ComfyNode]] = [
     DoodleCanvas,
     DoodleMasksToMask,
     MaskToDoodleMasks,
+    SynthesizeDoodle,
 ]
 
 

@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from doodle.declared import declared_fields
 from doodle.generator_file import load_generator
 from doodle.networks import resolve_network
+from doodle.synthesis import SynthesisSettings
 from tests.comfyui_harness import ComfyUIClient, PromptExecutionError, PromptValidationError
 from tests.helpers import EXAMPLES, REPO, region_colours_differ
 from tests.workflow_convert import ui_to_api
@@ -22,6 +24,7 @@ NODE_IDS = (
     "RenderDoodle",
     "TrainDoodleStyle",
     "OptimizeDoodle-LBFGS",
+    "SynthesizeDoodle",
     "DoodleCanvas",
     "DoodleMasksToMask",
     "MaskToDoodleMasks",
@@ -84,6 +87,45 @@ def test_mask_from_colors_preview_paints_the_five_monet_regions(comfy: ComfyUICl
     assert preview.shape == (384, 512, 3)
     assert len(np.unique(preview.reshape(-1, 3), axis=0)) == 5
     assert result.ui("2")["images"], "the node shows its preview"
+
+
+def test_synthesize_doodle_paints_each_region_from_the_painting_with_inputs_built_from_its_settings(
+    comfy: ComfyUIClient,
+) -> None:
+    inputs = comfy.object_info()["SynthesizeDoodle"]["input"]["required"]
+    for field in declared_fields(SynthesisSettings):  # one declaration gives the widget's range and tooltip
+        options = inputs[field.name][1]
+        assert options["default"] == field.default and options["tooltip"]
+        if not field.declaration.choices:
+            assert (options["min"], options["max"]) == (field.declaration.low, field.declaration.high)
+    assert inputs["seed"][1]["control_after_generate"] is True
+    prompt = {
+        "1": {"class_type": "LoadImage", "inputs": {"image": "doodle_monet_style.png"}},
+        "2": {"class_type": "LoadImage", "inputs": {"image": "doodle_monet_style_mask.png"}},
+        "3": {"class_type": "LoadImage", "inputs": {"image": "doodle_monet_target_mask.png"}},
+        "4": {"class_type": "MaskFromColors", "inputs": {"image": ["3", 0], "n_colors": 0}},
+        "5": {
+            "class_type": "SynthesizeDoodle",
+            "inputs": {
+                "style_image": ["1", 0],
+                "style_map": ["2", 0],
+                "doodle": ["4", 0],
+                "preset": "fast",
+                "seed": 1,
+                "patch_size": 5,
+                "uniformity": 0.03,
+                "guide_weight": 1.0,
+                "stroke_scale": 1.0,
+            },
+        },
+        "6": {"class_type": "SaveImage", "inputs": {"images": ["5", 0], "filename_prefix": "synthesis"}},
+    }
+    result = comfy.run(prompt)
+    doodle = np.asarray(Image.open(EXAMPLES / "monet" / "target_mask.png").convert("RGB"))
+    painted = result.image("6")
+    assert painted.shape == doodle.shape
+    assert region_colours_differ(painted.astype(float), doodle)
+    assert result.ui("5")["images"], "the node shows its result"
 
 
 def test_random_doodle_mask_batch_has_every_region(comfy: ComfyUIClient) -> None:
