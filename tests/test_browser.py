@@ -18,6 +18,7 @@ from tests.helpers import REPO, region_colours_differ
 
 WORKFLOWS = sorted((REPO / "example_workflows").glob("*.json"))
 PAINT_TEMPLATE = REPO / "example_workflows" / "0_paint_a_doodle.json"
+INSTANT_TEMPLATE = REPO / "example_workflows" / "7_instant_painting.json"
 
 
 @pytest.fixture(scope="module")
@@ -228,8 +229,9 @@ def wait_until_saved(page: ComfyPage) -> str:
     return page.run(SAVED)
 
 
-def test_live_mode_queues_one_run_when_a_stroke_ends(page: ComfyPage) -> None:
-    page.load(workflow_json(PAINT_TEMPLATE))
+@pytest.mark.parametrize("template", [PAINT_TEMPLATE, INSTANT_TEMPLATE], ids=["render", "synthesis"])
+def test_live_mode_queues_one_run_when_a_stroke_ends_and_shows_its_picture(page: ComfyPage, template) -> None:
+    page.load(workflow_json(template))
     page.wait_for(f"() => {CANVAS}.palette.length > 0")
     page.page.locator(".doodle-canvas input[type=checkbox]").first.check()
     before = set(page.client.get_json("/history"))
@@ -248,6 +250,8 @@ def test_live_mode_queues_one_run_when_a_stroke_ends(page: ComfyPage) -> None:
     (run,) = runs.values()
     canvas_inputs = [n["inputs"] for n in run["prompt"][2].values() if n["class_type"] == "DoodleCanvas"]
     assert canvas_inputs[0]["painting"] == value and run["status"]["status_str"] == "success"
+    previews = [k for k, n in run["prompt"][2].items() if n["class_type"] == "PreviewImage"]
+    assert len(run["outputs"][previews[0]]["images"]) == 1  # one new picture for the stroke
 
 
 def test_a_copied_canvas_paints_into_its_own_file(page: ComfyPage) -> None:
