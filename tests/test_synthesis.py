@@ -14,7 +14,7 @@ from doodle.regions import RegionMasks
 from doodle.synthesis import SynthesisSettings, synthesize
 from doodle.synthesis.matching import Field, Matcher
 from doodle.synthesis.pyramid import Level, build_pyramid, gaussian_blur
-from doodle.synthesis.voting import VOTE_FLOOR, vote
+from doodle.synthesis.voting import VOTE_FLOOR, VOTE_POWER, vote
 from tests.helpers import painted_map
 
 FAST = SynthesisSettings(preset="fast")
@@ -178,7 +178,7 @@ def test_the_vote_matches_a_direct_loop() -> None:
                     source_col = min(max(match % 9 + dx, 0), 8)
                     if source_labels[source_row, source_col] != target_labels[row, col]:
                         continue
-                    weight = 1 / (distance[centre_row * 5 + centre_col].item() + VOTE_FLOOR)
+                    weight = (distance[centre_row * 5 + centre_col].item() + VOTE_FLOOR) ** -VOTE_POWER
                     total += weight * painting[:, source_row, source_col]
                     weights += weight
             expected[:, row, col] = total / weights if weights else 0

@@ -3,6 +3,8 @@ fine with the painting's own pieces, each region from the same region of the pai
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch.nn import functional as F
 
@@ -15,6 +17,16 @@ from .settings import DEFAULT_SYNTHESIS, MAX_SOURCE_PIXELS, MAX_TARGET_PIXELS, S
 from .voting import vote
 
 
+@dataclass(frozen=True)
+class Synthesis:
+    """The picture ``[3, Ht, Wt]`` and where it came from: for each doodle pixel (flattened) the pixel of the
+    painting (at ``stroke_scale``, ``source_size`` = (height, width)) its patch is centred on."""
+
+    image: torch.Tensor
+    source_index: torch.Tensor
+    source_size: tuple[int, int]
+
+
 def synthesize(
     painting: torch.Tensor,
     source_labels: torch.Tensor,
@@ -25,6 +37,18 @@ def synthesize(
 ) -> torch.Tensor:
     """Paint ``target_labels`` ``[Ht, Wt]`` with ``painting`` ``[3, Hs, Ws]`` (0..1) whose regions are
     ``source_labels`` ``[Hs, Ws]``; returns ``[3, Ht, Wt]``. Every target region must occur in the painting."""
+    return synthesize_traced(painting, source_labels, target_labels, n_regions, settings, progress).image
+
+
+def synthesize_traced(
+    painting: torch.Tensor,
+    source_labels: torch.Tensor,
+    target_labels: torch.Tensor,
+    n_regions: int,
+    settings: SynthesisSettings = DEFAULT_SYNTHESIS,
+    progress: Progress = no_progress,
+) -> Synthesis:
+    """:func:`synthesize`, with the painting pixels each doodle pixel came from (for measuring their use)."""
     check_request(source_labels, target_labels, settings)
     with out_of_memory_as_error("synthesising the doodle", "paint a smaller doodle or lower stroke_scale"):
         return _synthesize(painting, source_labels, target_labels, n_regions, settings, progress)
@@ -59,7 +83,7 @@ def _synthesize(
     n_regions: int,
     settings: SynthesisSettings,
     progress: Progress,
-) -> torch.Tensor:
+) -> Synthesis:
     painting, source_labels = _scaled(painting, source_labels, settings.stroke_scale)
     levels = build_pyramid(painting, source_labels, target_labels, n_regions, settings.patch_size)
     effort = settings.effort
@@ -76,7 +100,7 @@ def _synthesize(
             image = _vote(field, level, settings.patch_size)
             done += 1
             progress(done, total, lambda image=image: _preview(image, target_labels.shape))
-    return image
+    return Synthesis(image, field.index, tuple(source_labels.shape))
 
 
 def _vote(field: Field, level: Level, patch_size: int) -> torch.Tensor:

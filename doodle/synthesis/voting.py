@@ -7,8 +7,9 @@ from __future__ import annotations
 import torch
 
 VOTE_FLOOR = 1e-3
-"""Added to a patch's distance before its vote's weight is taken as the inverse: a near-perfect match counts
-much more than a poor one, but not without bound."""
+VOTE_POWER = 4
+"""A vote weighs ``(distance + VOTE_FLOOR) ** -VOTE_POWER``: the best-matching patches decide a pixel, so it
+keeps the painting's crisp texture instead of an average of every patch over it; the floor bounds the weight."""
 
 
 def vote(
@@ -22,7 +23,7 @@ def vote(
     """The doodle ``[3, Ht, Wt]`` painted by the field ``index`` (flat painting pixel per doodle pixel)."""
     height, width = target_labels.shape
     source_height, source_width = source_labels.shape
-    weight = (1.0 / (distance + VOTE_FLOOR)).view(height, width)
+    weight = (distance + VOTE_FLOOR).pow(-VOTE_POWER).view(height, width)
     source_row = (index // source_width).view(height, width)
     source_col = (index % source_width).view(height, width)
     colours = painting.flatten(1)
