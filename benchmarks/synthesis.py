@@ -6,9 +6,9 @@ it uses the painting, and how visible its seams are.
 Run it on a quiet machine (another busy process slows torch's threads many times over). Tables:
 
 * ``speed``: seconds (median of ``--repeats``, inputs loaded, Python started) and peak memory above the
-  process's before the call, each case in a fresh process, for the Monet example at 512x384 and its doodle
-  scaled (nearest) to 1024x768 and 2048x2048; ``bytes/px`` is peak memory over the doodle's pixels: flat
-  when memory grows with the doodle alone, not with doodle x painting.
+  process's before the call (on ``--device cuda``: the GPU's peak allocation), each case in a fresh process,
+  for the Monet example at 512x384 and its doodle scaled (nearest) to 1024x768 and 2048x2048; ``bytes/px`` is
+  peak memory over the doodle's pixels: flat when memory grows with the doodle alone, not with doodle x painting.
 * ``look``: the appearance measures of ``benchmarks/appearance.py`` (worst region's colour distance, spread,
   gradient energy as ratios to the original project's result) for the synthesis, the shipped generator's
   render (seed 0), L-BFGS (``--lbfgs-dir``) and the original.
@@ -53,25 +53,34 @@ def inputs(name: str, size: tuple[int, int] | None = None) -> tuple[torch.Tensor
     return example.style[0], example.style_masks.labels()[0], labels, example.style_masks.n_regions
 
 
-def _timed(name: str, size: tuple[int, int], preset: str, repeats: int, queue: multiprocessing.Queue) -> None:
-    painting, source_labels, target_labels, n_regions = inputs(name, size)
+def _timed(
+    name: str, size: tuple[int, int], preset: str, repeats: int, device: str, queue: multiprocessing.Queue
+) -> None:
+    painting, source_labels, target_labels, n_regions = (
+        item.to(device) if isinstance(item, torch.Tensor) else item for item in inputs(name, size)
+    )
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     times = []
-    for _ in range(repeats):
+    for _ in range(repeats + (device != "cpu")):  # on a GPU the first call warms it up, untimed
         started = time.perf_counter()
         synthesize_traced(painting, source_labels, target_labels, n_regions, SynthesisSettings(preset=preset))
+        if device != "cpu":
+            torch.cuda.synchronize()
         times.append(time.perf_counter() - started)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    if device != "cpu":
+        times, peak, before = times[1:], torch.cuda.max_memory_allocated(), 0
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     queue.put((statistics.median(times), max(peak - before, 0)))
 
 
-def speed_table(repeats: int) -> None:
-    print(f"{'speed':<8} {'doodle':>10} {'preset':>9} {'seconds':>8} {'peak MB':>8} {'bytes/px':>9}")
+def speed_table(repeats: int, device: str) -> None:
+    print(f"{'speed':<8} {'doodle':>10} {'preset':>9} {'seconds':>8} {'peak MB':>8} {'bytes/px':>9}  ({device})")
     context = multiprocessing.get_context("spawn")
     for size in SIZES:
         for preset in PRESETS if size == SIZES[0] else PRESETS[:2]:
             queue = context.Queue()
-            worker = context.Process(target=_timed, args=("monet", size, preset, repeats, queue))
+            worker = context.Process(target=_timed, args=("monet", size, preset, repeats, device, queue))
             worker.start()
             seconds, peak = queue.get()
             worker.join()
@@ -179,12 +188,15 @@ def main() -> None:
     parser.add_argument("--lbfgs-dir", type=Path, help="also measure <dir>/<style>_lbfgs.png")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--save-dir", type=Path, default=Path("out/synthesis"))
+    parser.add_argument("--device", default="cpu", help="where the speed table runs (cuda: GPU memory is counted)")
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--skip-look", action="store_true")
     args = parser.parse_args()
     torch.set_grad_enabled(False)
     if not args.skip_speed:
-        speed_table(args.repeats)
-    look_tables(args.lbfgs_dir, args.save_dir)
+        speed_table(args.repeats, args.device)
+    if not args.skip_look:
+        look_tables(args.lbfgs_dir, args.save_dir)
 
 
 if __name__ == "__main__":

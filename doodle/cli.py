@@ -117,7 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
     optimize.add_argument("--scales", type=int, default=defaults.scales)
     optimize.add_argument("--content", type=Path, help="a photo whose layout to keep")
     optimize.add_argument("--content-weight", type=float, default=defaults.content_weight)
-    optimize.add_argument("--init", default=defaults.init, choices=INITS)
+    optimize.add_argument(
+        "--init",
+        default=defaults.init,
+        choices=INITS,
+        help="the start: synthesis = the synthesize command's fast picture",
+    )
     optimize.add_argument("--tv-weight", type=float, default=defaults.tv_weight, help=TV_HELP)
     optimize.add_argument(
         "--distribution-weight", type=float, default=defaults.distribution_weight, help=DISTRIBUTION_HELP

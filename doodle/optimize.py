@@ -17,9 +17,10 @@ from .objective import RANGE_PENALTY, TARGET_ADVICE, DoodleObjective, LossWeight
 from .progress import Progress, no_progress
 from .regions import check_region_count
 from .seeds import check_seed
+from .synthesis import SynthesisSettings, synthesize
 from .vgg import VGGFeatures
 
-INITS = ("style-mean", "noise", "content")
+INITS = ("style-mean", "noise", "content", "synthesis")
 TV_HELP = (
     "weight of a total-variation term (mean squared difference of neighbouring pixels): smooths speckle "
     "(salt-and-pepper noise) at some cost in fine texture; 0 = off. The term is about 0.01 x weight on a "
@@ -258,7 +259,19 @@ def _initial_image(
         return content.clone()
     if init == "noise":
         return (0.5 + 0.2 * noise).clamp(0, 1)
+    if init == "synthesis":
+        return synthesized_start(style_image, style_masks, masks, int(torch.randint(2**62, (1,), generator=rng)))
     return (paint_region_means(style_image, style_masks, masks) + 0.05 * noise).clamp(0, 1)
+
+
+def synthesized_start(
+    style_image: torch.Tensor, style_masks: torch.Tensor, masks: torch.Tensor, seed: int
+) -> torch.Tensor:
+    """The target ``masks`` painted by region-guided patch synthesis (fast preset): the optimisation then only
+    refines a picture that already has the painting's strokes in every region."""
+    settings = SynthesisSettings(preset="fast", seed=seed)
+    image = synthesize(style_image[0], style_masks.argmax(dim=1)[0], masks.argmax(dim=1)[0], masks.shape[1], settings)
+    return image[None]
 
 
 def paint_region_means(style_image: torch.Tensor, style_masks: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:

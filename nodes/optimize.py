@@ -68,7 +68,8 @@ class OptimizeDoodle(io.ComfyNode):
                     options=list(INITS),
                     default=DEFAULTS.init,
                     optional=True,
-                    tooltip="How to start without init_image.",
+                    tooltip="How to start without init_image: style-mean (each region's mean colour), noise, content "
+                    "(content_image), or synthesis (SynthesizeDoodle's fast picture, the painting's own strokes).",
                 ),
                 weight_input("tv_weight", DEFAULTS.tv_weight, 0.01, TV_HELP),
                 distribution_weight_input(DEFAULTS.distribution_weight),

@@ -18,6 +18,7 @@ python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_generator
 tests=${PIPESTATUS[0]}
 python3 benchmarks/feed_forward_speed.py 2>&1 | tee "$logs/feed_forward_speed.log"
 benchmark=${PIPESTATUS[0]}
+python3 benchmarks/synthesis.py --device cuda --skip-look 2>&1 | tee "$logs/synthesis.log"
 python3 benchmarks/polish.py 2>&1 | tee "$logs/polish.log"  # last: about a minute there (estimated)
 polish=${PIPESTATUS[0]}
 exit $((tests || benchmark || polish))

@@ -16,6 +16,7 @@ from doodle.generator_file import GeneratorBundle, load_generator
 from doodle.objective import DoodleObjective
 from doodle.random_masks import random_masks
 from doodle.render import RenderSettings, render
+from doodle.synthesis import SynthesisSettings, synthesize
 from doodle.train import TrainSettings, train_generator
 from tests.helpers import tiny_network
 from tests.test_generator import small_bundle
@@ -81,3 +82,17 @@ def test_training_on_the_gpu_saves_a_file_that_renders_on_the_cpu(tmp_path: Path
     assert loaded.training["steps_done"] == 3 and torch.isfinite(torch.tensor(loaded.training["final_loss"]))
     masks = random_masks(48, 40, 3, seed=0).masks
     torch.testing.assert_close(render(loaded, masks, seed=2), render(bundle, masks, seed=2).cpu(), atol=5e-3, rtol=0)
+
+
+def test_synthesis_runs_the_same_code_on_the_gpu_and_keeps_each_region_its_own() -> None:
+    """Random streams differ between devices, so the pictures do too; what must hold holds on both."""
+    from tests.test_synthesis import disc_doodle, striped_painting
+
+    painting, labels = striped_painting()
+    doodle = disc_doodle()
+    settings = SynthesisSettings(preset="fast", seed=2)
+    first = synthesize(painting.to(GPU), labels.to(GPU), doodle.to(GPU), 2, settings)
+    again = synthesize(painting.to(GPU), labels.to(GPU), doodle.to(GPU), 2, settings)
+    assert first.device.type == "cuda" and torch.equal(first, again)
+    reds = (doodle == 0).to(GPU)
+    assert (first[0][reds] > first[2][reds]).all() and (first[2][~reds] > first[0][~reds]).all()

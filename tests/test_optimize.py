@@ -361,3 +361,19 @@ def test_a_batch_where_one_item_is_used_is_named_in_a_warning(
         result = optimize_via_api(api, "tiny", torch.rand(1, 40, 40, 3), masks, two_targets, iterations=1)
     assert result.shape == (1, 40, 40, 3)
     assert "target_masks holds 2 items: only the first is used" in caplog.text
+
+
+def test_init_synthesis_starts_from_the_paintings_own_strokes() -> None:
+    """The style's blue half carries a stripe pattern: a synthesis start has it from the first iteration on, a
+    region-mean start is flat there and one iteration cannot paint it."""
+    network, style = tiny_network(), style_image()
+    masks = two_regions(40, 40, 20)
+    target = two_regions(32, 48, 30)
+    stripes = {}
+    for init in ("synthesis", "style-mean"):
+        image = paint(network, style, masks, target, iterations=1, seed=0, init=init)
+        blue = image[0, 2, 4:-4, 34:-4]
+        stripes[init] = float((blue[:, 1:] - blue[:, :-1]).abs().mean())
+    painting = style[0, 2, :, 20:]
+    own = float((painting[:, 1:] - painting[:, :-1]).abs().mean())
+    assert stripes["synthesis"] > 0.5 * own > stripes["style-mean"], stripes
