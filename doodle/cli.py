@@ -22,6 +22,7 @@ from .generator import DEFAULT_WIDTHS, NORMALIZATION_HELP, NORMALIZATIONS
 from .generator_file import checked_region_names
 from .image_io import check_image_destination, load_image, save_image
 from .limits import NEW_DOODLE_HEIGHT, NEW_DOODLE_REGIONS, NEW_DOODLE_WIDTH
+from .locks import exclusive_output
 from .networks import AUTO_NETWORK
 from .optimize import INITS, TV_HELP
 from .progress import Preview, no_progress
@@ -248,6 +249,14 @@ def _same_file(first: Path, second: Path) -> bool:
 def run(args: argparse.Namespace) -> Path:
     args.device = checked_device(args.device)
     check_destination(args)
+    in_place = args.command in ("name-regions", "calibrate")
+    written = None if args.command == "convert-hed" else args.generator if in_place else args.output
+    with exclusive_output(written, "the generator" if in_place or args.command == "train" else "the image"):
+        return _run_checked(args)
+
+
+def _run_checked(args: argparse.Namespace) -> Path:
+    """:func:`run` once its output is checked and no other run writes it."""
     if args.command == "convert-hed":
         from .networks import convert_hed
 

@@ -28,6 +28,7 @@ from .generator import BATCH_NORM, MAX_LEVELS, NORMALIZATIONS, DoodleGenerator, 
 from .generator_file import GeneratorBundle, save_generator
 from .grad_mode import gradients_enabled, normal_tensor
 from .limits import MAX_BATCH, MAX_STEPS
+from .locks import exclusive_output
 from .memory import out_of_memory_as_error
 from .objective import RANGE_PENALTY, DoodleObjective, LossWeights, out_of_range
 from .progress import Progress, no_progress
@@ -173,7 +174,8 @@ def train_checked(
     n_regions = style_masks.n_regions
     device = next(network.parameters()).device
     hint = "use a smaller size or batch_size (the last checkpoint is kept)"
-    with gradients_enabled(), out_of_memory_as_error(f"training at {settings.size} px", hint):
+    lock = exclusive_output(checkpoint_path, "the generator")  # one run at a time writes a checkpoint
+    with lock, gradients_enabled(), out_of_memory_as_error(f"training at {settings.size} px", hint):
         objectives = scaled_objectives(
             network, normal_tensor(style_image).to(device), normal_tensor(style_masks.masks).to(device), settings
         )

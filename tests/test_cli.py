@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -12,7 +15,7 @@ import torch
 from doodle import api, cli
 from doodle.image_io import load_image, save_image
 from doodle.random_masks import MASK_SAMPLINGS
-from tests.helpers import painted_map, tiny_network
+from tests.helpers import REPO, painted_map, tiny_network
 
 COLOURS = [(255, 255, 255), (0, 0, 255), (0, 255, 0)]
 
@@ -125,7 +128,14 @@ BAD_DESTINATIONS = {
     "an empty name": (lambda tmp: Path(""), "that is a folder"),
     "inside a file": (lambda tmp: tmp / "style.png" / "out.png", "style.png is a file, not a folder"),
     "a folder no file can go in": (lambda tmp: Path("/proc/doodle-out.png"), "choose a folder you can write to"),
+    "a named pipe": (lambda tmp: fifo(tmp / "out.png"), "that is a named pipe (FIFO), not a file"),
+    "a name too long": (lambda tmp: tmp / ("p" * 252 + ".png"), "bytes long, more than the 255"),
 }
+
+
+def fifo(path: Path) -> Path:
+    os.mkfifo(path)
+    return path
 
 
 @pytest.mark.parametrize("command", ["masks", "random-masks", "optimize", "train", "render"])
@@ -139,11 +149,12 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_work(
     for name in ("load_network", "load_generator", "masks_from_colors"):
         monkeypatch.setattr(api, name, no_work)
     output, message = BAD_DESTINATIONS[destination]
-    before = sorted(tmp_path.iterdir())
-    assert cli.main([*command_line(command, tmp_path, style_files), "-o", str(output(tmp_path))]) == 2
+    output = output(tmp_path)
+    before = [(path, path.stat().st_mode) for path in sorted(tmp_path.iterdir())]
+    assert cli.main([*command_line(command, tmp_path, style_files), "-o", str(output)]) == 2
     error = capsys.readouterr().err
     assert error.startswith("error: cannot save the") and message in error and len(error.splitlines()) == 1
-    assert sorted(tmp_path.iterdir()) == before
+    assert [(path, path.stat().st_mode) for path in sorted(tmp_path.iterdir())] == before
 
 
 @pytest.mark.parametrize(
@@ -277,3 +288,36 @@ def test_bad_style_loss_weights_are_one_error_line(
     error = capsys.readouterr().err
     assert error.startswith(message) and len(error.splitlines()) == 1
     assert not output.exists()
+
+
+def test_a_run_writing_the_output_another_process_writes_is_refused_before_any_work(
+    tmp_path: Path, style_files: list[str], capsys
+) -> None:
+    weights = tmp_path / "mine.safetensors"
+    train = ["train", *style_files, "--batch-size", "1", "--size", "32", "-o", str(weights)]
+    assert cli.main([*train, "--steps", "1"]) == 0
+    saved, _ = weights.read_bytes(), capsys.readouterr()
+    holder = "import sys; from doodle.locks import exclusive_output\n"
+    holder += "with exclusive_output(sys.argv[1], 'x'):\n    print('held', flush=True); sys.stdin.readline()"
+    other = subprocess.Popen(
+        [sys.executable, "-c", holder, str(weights)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=os.environ | {"PYTHONPATH": str(REPO)},
+    )
+    try:
+        assert other.stdout.readline() == "held\n"
+        assert cli.main([*train, "--steps", "2", "--resume"]) == 2
+        error = capsys.readouterr().err
+        assert error.startswith("error: another run is writing the generator to") and len(error.splitlines()) == 1
+        assert weights.read_bytes() == saved
+    finally:
+        other.communicate("\n", timeout=30)
+    assert cli.main([*train, "--steps", "2", "--resume"]) == 0
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "doodle.png",
+        "map.png",
+        "mine.safetensors",
+        "style.png",
+    ]
