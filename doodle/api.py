@@ -65,7 +65,7 @@ def generator_masks(bundle: GeneratorBundle, masks: RegionMasks | None, doodle: 
     """The masks to render: given masks, or a colour doodle mapped onto the generator's palette."""
     if (masks is None) == (doodle is None):
         raise DoodleError("give the generator either masks or a doodle image (exactly one of them)")
-    name = _owner(bundle)
+    name = bundle.owner
     if masks is not None:
         _check_one_hot(masks)
     if doodle is not None:
@@ -206,7 +206,7 @@ def calibrate(bundle: GeneratorBundle, style: Style) -> GeneratorBundle:
     was trained on, from the generator's own colours on that painting's map and on random maps of its size
     (what it was trained on), ``CALIBRATION_SAMPLES`` renders of each; returns ``bundle``, changed in place."""
     style_image, style_masks = style.first()
-    masks = aligned_to_palette(style_masks, bundle.palette, palette_name=_owner(bundle)).masks
+    masks = aligned_to_palette(style_masks, bundle.palette, palette_name=bundle.owner).masks
     height, width = masks.shape[-2:]
     maps = [
         masks.expand(CALIBRATION_SAMPLES, -1, -1, -1),
@@ -228,10 +228,6 @@ def _first(batch: Batch, name: str) -> Batch:
     if items > 1:
         log.warning("%s holds %d items: only the first is used", name, items)
     return batch.select(0) if isinstance(batch, RegionMasks) else batch[:1]
-
-
-def _owner(bundle: GeneratorBundle) -> str:
-    return f"generator {bundle.name}" if bundle.name else "the generator"
 
 
 def _check_one_hot(masks: RegionMasks) -> None:

@@ -27,7 +27,7 @@ from .errors import DoodleError
 from .generator import BATCH_NORM, MAX_LEVELS, NORMALIZATIONS, DoodleGenerator, GeneratorConfig, grown
 from .generator_file import GeneratorBundle, save_generator
 from .grad_mode import gradients_enabled, normal_tensor
-from .limits import MAX_BATCH, MAX_STEPS
+from .limits import BLOWN_UP_DISTANCE, MAX_BATCH, MAX_STEPS
 from .locks import exclusive_output
 from .memory import out_of_memory_as_error
 from .objective import RANGE_PENALTY, DoodleObjective, LossWeights, out_of_range
@@ -39,10 +39,6 @@ from .vgg import VGGFeatures
 
 MIN_LR_FRACTION = 0.1
 GRADIENT_CLIP = 1.0
-BLOWN_UP_DISTANCE = 100.0
-"""Pixels this far outside 0..1 (root mean square) mean the run has blown up: the style loss sees the render
-clamped and stays bounded, so a run that diverges shows here (healthy runs stay within about 10, even in
-their first steps). The run stops there, and the weights that made it are never saved."""
 MIN_SIZE, MAX_SIZE = 32, 2048
 """Training resolutions; each loss scale must also leave at least MIN_SIZE."""
 MAX_LOSS_SCALES = 4
