@@ -263,6 +263,7 @@ def test_init_image_is_where_a_patch_loss_optimisation_starts() -> None:
         ({"init_image": torch.rand(2, 3, 40, 40)}, "init_image must be one RGB image"),
         ({"content_weight": -1.0}, "content_weight must be a number of at least 0"),
         ({"content_weight": float("nan")}, "content_weight must be a number of at least 0"),
+        ({"content_weight": 1.0}, "content_weight is 1 but no content_image was given"),
         ({"tv_weight": float("inf")}, "tv_weight must be a number of at least 0"),
         ({"distribution_weight": -1.0}, "distribution_weight must be between 0 and 1000"),
         ({"distribution_weight": float("nan")}, "distribution_weight must be between 0 and 1000"),
@@ -361,3 +362,15 @@ def test_a_batch_where_one_item_is_used_is_named_in_a_warning(
         result = optimize_via_api(api, "tiny", torch.rand(1, 40, 40, 3), masks, two_targets, iterations=1)
     assert result.shape == (1, 40, 40, 3)
     assert "target_masks holds 2 items: only the first is used" in caplog.text
+
+
+def test_a_weight_that_overflows_the_loss_stops_at_its_first_evaluation_and_is_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    evaluations = []
+    real = DoodleObjective.__call__
+    monkeypatch.setattr(DoodleObjective, "__call__", lambda self, image: evaluations.append(1) or real(self, image))
+    masks = two_regions(40, 40, 20)
+    with pytest.raises(DoodleError, match=r"diverged \(loss is not finite\): lower patch_weight \(1e\+308\)"):
+        paint(tiny_network(), style_image(), masks, masks, iterations=5, patch_weight=1e308)
+    assert len(evaluations) == 1
