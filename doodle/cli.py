@@ -386,11 +386,13 @@ def in_flags(message: str, flags: dict[str, str]) -> str:
 
 
 def _flags(parser: argparse.ArgumentParser, command: str) -> dict[str, str]:
-    """The settings with two-word names that ``command`` takes, each with its long flag."""
+    """The settings with two-word names that ``command`` takes, each with its long flag, and the API's names of
+    its other flags (only of flags it has: a message must not name an option the command lacks)."""
     commands = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
     options = [*parser._actions, *commands.choices[command]._actions]
     flags = {action.dest: max(action.option_strings, key=len) for action in options if action.option_strings}
-    return {name: flag for name, flag in flags.items() if "_" in name} | CORE_NAMES
+    core = {name: flag for name, flag in CORE_NAMES.items() if flag in flags.values()}
+    return {name: flag for name, flag in flags.items() if "_" in name} | core
 
 
 def main(argv: list[str] | None = None) -> int:

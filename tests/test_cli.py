@@ -13,9 +13,11 @@ import pytest
 import torch
 
 from doodle import api, cli
+from doodle.generator_file import save_generator
 from doodle.image_io import load_image, save_image
 from doodle.random_masks import MASK_SAMPLINGS
 from tests.helpers import REPO, painted_map, tiny_network
+from tests.test_generator import small_bundle
 
 COLOURS = [(255, 255, 255), (0, 0, 255), (0, 255, 0)]
 
@@ -248,7 +250,19 @@ def test_a_median_filter_wider_than_allowed_is_refused_at_once(tmp_path: Path, c
     [
         ("train", ["--learning-rate", "2"], "error: --learning-rate must be in (0, 1], got 2.0"),
         ("train", ["--weight-average", "1"], "error: --weight-average must be in [0, 1)"),
-        ("random-masks", ["--regions", "0"], "error: --regions must be between 1"),
+        ("random-masks", ["--regions", "0"], "error: --regions must be at least 1"),
+        (
+            "random-masks",
+            ["--regions", "1000"],
+            "error: --regions must be at most 49 where every region keeps at least 0.02 of the image, got 1000",
+        ),
+        ("optimize", ["--content-weight", "1"], "error: --content-weight is 1 but no --content was given"),
+        (
+            "optimize",
+            ["--patch-weight", "1e308", "--scales", "1"],
+            "diverged (loss is not finite): lower --patch-weight (1e+308)",
+        ),
+        ("render", ["--width", "1", "--height", "1"], "error: 1x1 is too small for 3 regions: make width and height"),
         ("masks", ["--colors", "2"], "but n_colors (--colors) is 2"),  # names its flag already: left alone
     ],
 )
@@ -259,9 +273,22 @@ def test_messages_name_the_command_lines_own_flags(
     if command == "random-masks":
         line.remove("--palette-from")
         line.remove(str(tmp_path / "map.png"))
+    if command == "render":  # a random doodle, of the generator's regions
+        save_generator(small_bundle(), tmp_path / "g.safetensors")
+        line = line[: line.index("--doodle")] + line[line.index("--doodle") + 2 :]
     assert cli.main(line) == 2
     error = capsys.readouterr().err
-    assert message in error and "learning_rate" not in error and "weight_average" not in error
+    assert message in error and len(error.splitlines()) == 1
+    assert not any(name in error for name in ("learning_rate", "weight_average", "_weight", "min_piece"))
+    assert command == "random-masks" or "--regions" not in error
+
+
+@pytest.mark.parametrize(("width", "height"), [(100_000, 1), (2, 20_000)])
+def test_a_long_thin_random_doodle_renders(tmp_path: Path, width: int, height: int) -> None:
+    save_generator(small_bundle(), tmp_path / "g.safetensors")
+    line = ["render", "--generator", str(tmp_path / "g.safetensors"), "--width", str(width), "--height", str(height)]
+    assert cli.main([*line, "-o", str(tmp_path / "long.png")]) == 0
+    assert load_image(tmp_path / "long.png").shape == (1, height, width, 3)
 
 
 def test_optimize_with_the_patch_loss_alone_writes_an_image(tmp_path: Path, style_files: list[str]) -> None:
