@@ -17,7 +17,7 @@ from .calibration import fit_calibration
 from .colormap import aligned_to_palette, masks_from_colors
 from .devices import checked_device
 from .errors import DoodleError
-from .generator_file import GeneratorBundle, load_generator, save_generator
+from .generator_file import GeneratorBundle, check_bundle, load_generator, save_generator
 from .image_io import check_image, to_channels_first, to_channels_last
 from .limits import MAX_BATCH
 from .networks import AUTO_NETWORK, available_networks, load_network, resolve_network
@@ -85,6 +85,7 @@ def render_image(
     progress: Progress = no_progress,
 ) -> torch.Tensor:
     """Paint masks or a colour doodle; ``batch_size`` copies of a single doodle each get their own noise."""
+    check_bundle(bundle, "generator")
     if not 1 <= batch_size <= MAX_BATCH:
         raise DoodleError(f"batch_size must be between 1 and {MAX_BATCH}, got {batch_size}")
     region_masks = generator_masks(bundle, masks, doodle).masks
@@ -184,6 +185,8 @@ def train_style(
 
     With ``network.name`` ``auto`` a resumed generator continues with its own network.
     """
+    if resume is not None:
+        check_bundle(resume, "resume_from")
     style_image, style_masks = style.first()
     name = network.name
     if name == AUTO_NETWORK:  # the file records the network it means; a resume keeps the one it learned

@@ -58,6 +58,15 @@ class GeneratorBundle:
         return f"generator {self.name}" if self.name else "the generator"
 
 
+def check_bundle(value: object, name: str) -> None:
+    """Refuse what is not a generator where one is needed: a host may pass a file name, or anything, instead."""
+    if not isinstance(value, GeneratorBundle):
+        raise DoodleError(
+            f"{name} must be a loaded generator (LoadDoodleGenerator's output, or load_generator's), got "
+            f"{type(value).__name__} {str(value)[:60]!r}"
+        )
+
+
 def save_generator(bundle: GeneratorBundle, path: Path) -> Path:
     """Write ``bundle`` to ``path`` atomically: a crash or a full disk leaves the previous file as it was."""
     tensors = {f"model.{key}": value.detach().cpu().contiguous() for key, value in bundle.model.state_dict().items()}

@@ -25,7 +25,7 @@ from .colormap import aligned_to_palette, describe_colours
 from .distributed import World, check_same_on_every_rank, current_world, mean_loss_and_max_distance
 from .errors import DoodleError
 from .generator import BATCH_NORM, MAX_LEVELS, NORMALIZATIONS, DoodleGenerator, GeneratorConfig, grown
-from .generator_file import GeneratorBundle, save_generator
+from .generator_file import GeneratorBundle, check_bundle, save_generator
 from .grad_mode import gradients_enabled, normal_tensor
 from .limits import BLOWN_UP_DISTANCE, MAX_BATCH, MAX_STEPS
 from .locks import exclusive_output
@@ -337,6 +337,8 @@ def validate_training(
     network is loaded or file written."""
     if checkpoint_path is not None:
         check_writable(checkpoint_path, "the generator")
+    if resume is not None:
+        check_bundle(resume, "resume_from")
     normalization = resume.model.config.normalization if resume is not None else settings.normalization
     if normalization == BATCH_NORM and current_world().size > 1:
         raise DoodleError("a batch-normalised generator trains in one process only (its statistics are per batch)")
