@@ -27,6 +27,7 @@ from .networks import AUTO_NETWORK
 from .optimize import INITS, TV_HELP
 from .progress import Preview, no_progress
 from .random_masks import MASK_SAMPLINGS, MaskShape
+from .stopping import exit_status, terminate_as_interrupt
 
 EXAMPLES = """examples:
   python -m doodle render --generator weights/monet.safetensors --doodle samples/monet/target_mask.png -o out/monet.png
@@ -400,15 +401,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        path = run(args)
+        with terminate_as_interrupt():
+            path = run(args)
     except DoodleError as error:
         print(f"error: {in_flags(str(error), _flags(parser, args.command))}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         print(
             "stopped: no output was written" if args.command != "train" else "stopped: its last checkpoint is kept",
             file=sys.stderr,
         )
-        return 130
+        return exit_status(stop)
     print(path)
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -348,3 +349,30 @@ def test_a_run_writing_the_output_another_process_writes_is_refused_before_any_w
         "mine.safetensors",
         "style.png",
     ]
+
+
+def test_sigterm_stops_training_as_ctrl_c_does_with_a_checkpoint_one_line_and_its_status(
+    tmp_path: Path, style_files: list[str], capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    weights = tmp_path / "mine.safetensors"
+    report = cli.TqdmProgress.__call__
+
+    def terminated_at_step_2(self, done: int, total: int, preview=None) -> None:
+        report(self, done, total, preview)
+        if done == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(cli.TqdmProgress, "__call__", terminated_at_step_2)
+
+    def ignored(number: int, frame: object) -> None:
+        """What this test's process does with SIGTERM outside the command: lives on, whatever the command does."""
+
+    before = signal.signal(signal.SIGTERM, ignored)
+    try:
+        code = cli.main(["train", *style_files, "--size", "32", "--steps", "50", "-o", str(weights)])
+        assert signal.getsignal(signal.SIGTERM) is ignored, "the command gives the signal back as it found it"
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert code == 128 + signal.SIGTERM
+    assert capsys.readouterr().err.splitlines()[-1] == "stopped: its last checkpoint is kept"
+    assert api.load_generator(weights).training["steps_done"] == 2
