@@ -14,6 +14,7 @@ from .grad_mode import gradients_enabled, normal_tensor
 from .limits import MAX_ITERATIONS
 from .memory import out_of_memory_as_error
 from .objective import RANGE_PENALTY, TARGET_ADVICE, DoodleObjective, LossWeights, check_style_pair, out_of_range
+from .patch_loss import PATCH_MIN_SIDE
 from .progress import Progress, no_progress
 from .regions import check_region_count
 from .seeds import check_seed
@@ -149,8 +150,7 @@ def optimize_checked(
         image: torch.Tensor | None = None
         done = 0
         for level, steps in enumerate(budget):
-            factor = 2.0 ** (level - scales + 1)
-            level_size = (max(MIN_SIDE, round(height * factor)), max(MIN_SIDE, round(width * factor)))
+            level_size = _level_size((height, width), level, scales)
             objective = level_objective(network, style_image, style_masks, level_size, settings)
             masks = _resize_masks(target_masks, level_size)
             objective.set_target_masks(masks)
@@ -313,6 +313,12 @@ def _output_size(target_size: torch.Size, size: int) -> tuple[int, int]:
     return (int(target_size[0]), int(target_size[1])) if size == 0 else long_side_size(target_size, size)
 
 
+def _level_size(size: tuple[int, int], level: int, scales: int) -> tuple[int, int]:
+    """(height, width) of level ``level`` of ``scales`` (the last is ``size``), each side at least MIN_SIDE."""
+    factor = 2.0 ** (level - scales + 1)
+    return max(MIN_SIDE, round(size[0] * factor)), max(MIN_SIDE, round(size[1] * factor))
+
+
 def _split_iterations(iterations: int, scales: int) -> list[int]:
     """Equal shares per level, the remainder to the finest."""
     share = iterations // scales
@@ -348,6 +354,12 @@ def validate_request(
         )
     if min(height, width) < MIN_SIDE:
         raise DoodleError(f"{width}x{height} is too small: both sides must be at least {MIN_SIDE} pixels")
+    coarsest = _level_size((height, width), 0, settings.scales)
+    if settings.patch_weight and min(coarsest) < PATCH_MIN_SIDE:
+        raise DoodleError(
+            f"the patch loss needs {PATCH_MIN_SIDE} pixels a side at the coarsest scale, and {width}x{height} in "
+            f"{settings.scales} scales starts at {coarsest[1]}x{coarsest[0]}: use fewer scales or a larger size"
+        )
     for name, tensor in (("style_masks", style_masks), ("target_masks", target_masks)):
         if not torch.isfinite(tensor).all():
             raise DoodleError(f"{name} contain NaN or infinite values")
