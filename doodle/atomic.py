@@ -63,14 +63,29 @@ def check_replaceable(path: Path, what: str) -> None:
             f"more than the {limit} this system allows: choose a shorter name"
         )
     try:
-        mode = os.stat(path).st_mode
-    except (FileNotFoundError, NotADirectoryError):
-        return
+        kind = special_kind(path)
     except OSError as error:
         raise DoodleError(f"cannot save {what} to {path} ({error.strerror or error}): choose another name") from error
-    kind = SPECIAL_FILES.get(stat.S_IFMT(mode))
     if kind is not None:
         raise DoodleError(f"cannot save {what} to {path}: that is {kind}, not a file: choose a file name")
+
+
+def check_readable(path: str | Path, what: str) -> None:
+    """Refuse to read ``what`` from a pipe, a device or a folder, which would wait forever or fail obscurely."""
+    kind = special_kind(path)
+    if kind is not None:
+        raise DoodleError(f"could not read {what} {path}: it is {kind}, not a file")
+
+
+def special_kind(path: str | Path) -> str | None:
+    """What ``path`` is (through links) where it is something other than a regular file: a folder, a pipe, a
+    device; None for a regular file or nothing. A reader must not open a pipe (it waits for a writer forever),
+    nor a writer replace one."""
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return SPECIAL_FILES.get(stat.S_IFMT(mode))
 
 
 def _name_limit(path: Path) -> int:

@@ -18,7 +18,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load, save
 
-from .atomic import write_atomically
+from .atomic import check_readable, write_atomically
 from .calibration import check_calibration
 from .devices import checked_device
 from .errors import DoodleError
@@ -93,6 +93,7 @@ def load_generator(path: Path, device: torch.device | str = "cpu") -> GeneratorB
     """Read and check a generator file; every problem becomes a DoodleError that says what is wrong."""
     path = Path(path)
     try:
+        check_readable(path, "generator file")
         data = path.read_bytes()
     except OSError as error:
         raise DoodleError(f"could not read generator file {path}: {error.strerror or error}") from error
@@ -156,6 +157,7 @@ def read_palette(path: Path) -> tuple[torch.Tensor, tuple[str, ...]]:
     reads weights."""
     path = Path(path)
     try:
+        check_readable(path, "generator file")
         with path.open("rb") as handle:
             prefix = handle.read(8)
             length = int.from_bytes(prefix, "little")

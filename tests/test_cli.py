@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -376,3 +379,36 @@ def test_sigterm_stops_training_as_ctrl_c_does_with_a_checkpoint_one_line_and_it
     assert code == 128 + signal.SIGTERM
     assert capsys.readouterr().err.splitlines()[-1] == "stopped: its last checkpoint is kept"
     assert api.load_generator(weights).training["steps_done"] == 2
+
+
+@pytest.mark.parametrize(
+    ("command", "fifo", "message"),
+    [
+        ("render", "g.safetensors", "could not read generator file {}: it is a named pipe (FIFO), not a file"),
+        ("masks", "map.png", "could not read image {}: it is a named pipe (FIFO), not a file"),
+    ],
+)
+def test_an_input_that_is_a_pipe_is_one_error_line_not_a_wait_forever(
+    tmp_path: Path, style_files: list[str], capsys, command: str, fifo: str, message: str
+) -> None:
+    pipe = tmp_path / fifo
+    pipe.unlink(missing_ok=True)
+    os.mkfifo(pipe)
+    done = threading.Event()
+
+    def unblock() -> None:
+        """Were the pipe opened, end its wait (a writer that comes and goes) so the test fails, not hangs."""
+        while not done.wait(0.2):
+            with contextlib.suppress(OSError):  # ENXIO until a reader waits
+                os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+
+    writer = threading.Thread(target=unblock)
+    writer.start()
+    try:
+        code = cli.main([*command_line(command, tmp_path, style_files), "-o", str(tmp_path / "out.png")])
+    finally:
+        done.set()
+        writer.join()
+    error = capsys.readouterr().err
+    assert code == 2 and error == f"error: {message.format(pipe)}\n"
+    assert stat.S_ISFIFO(pipe.stat().st_mode) and not (tmp_path / "out.png").exists()
