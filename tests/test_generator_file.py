@@ -98,6 +98,10 @@ def _architecture(data: bytes, **changes) -> str:
         (lambda d: edited_tensors(d, _as_int8), "holds int8 values where the model has float32"),
         (lambda d: edited_tensors(d, lambda t: t.update(extra=torch.zeros(2))), r"has not \(extra\)"),
         (
+            lambda d: edited_tensors(d, lambda t: t.update(calibration=torch.ones(3, 3, 4, dtype=torch.int8))),
+            "calibration is not one finite 3x4 map of floats",
+        ),
+        (
             lambda d: edited_metadata(d, lambda m: m.update(palette="[[1, 0, 0], [0, 0, 1], [1, 0, 0]]")),
             r"regions 0 and 2 have the same palette colour \(255, 0, 0\)",
         ),
