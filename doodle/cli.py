@@ -15,7 +15,7 @@ import torch
 from . import api
 from .atomic import check_writable
 from .devices import checked_device
-from .distributed import torchrun_session
+from .distributed import launched_as_main, torchrun_session
 from .distribution_loss import DISTRIBUTION_HELP
 from .errors import DoodleError
 from .generator import DEFAULT_WIDTHS, NORMALIZATION_HELP, NORMALIZATIONS
@@ -252,6 +252,7 @@ def run(args: argparse.Namespace) -> Path:
     check_destination(args)
     in_place = args.command in ("name-regions", "calibrate")
     written = None if args.command == "convert-hed" else args.generator if in_place else args.output
+    written = written if launched_as_main() else None  # torchrun's other ranks write nothing
     with exclusive_output(written, "the generator" if in_place or args.command == "train" else "the image"):
         return _run_checked(args)
 
