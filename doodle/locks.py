@@ -18,8 +18,8 @@ from pathlib import Path
 
 from .errors import DoodleError
 
-_held: dict[Path, tuple[int, int, int]] = {}
-"""Lock files this process holds: (owning thread, depth, descriptor)."""
+_held: dict[Path, tuple[int, int, int, list[Path]]] = {}
+"""Lock files this process holds: (owning thread, depth, descriptor, the folders made for it)."""
 _guard = threading.Lock()
 
 
@@ -33,23 +33,27 @@ def exclusive_output(path: str | Path | None, what: str) -> Iterator[None]:
     lock = lock_path(path)
     thread = threading.get_ident()
     with _guard:
-        owner, depth, descriptor = _held.get(lock, (thread, 0, -1))
+        owner, depth, descriptor, made = _held.get(lock, (thread, 0, -1, []))
         if owner != thread:
             raise _busy(path, what)
         if depth == 0:
+            made = [folder for folder in (lock.parent, *lock.parent.parents) if not folder.exists()]
             descriptor = _acquire(lock, path, what)
-        _held[lock] = (thread, depth + 1, descriptor)
+        _held[lock] = (thread, depth + 1, descriptor, made)
     try:
         yield
     finally:
         with _guard:
-            owner, depth, descriptor = _held.pop(lock)
+            owner, depth, descriptor, made = _held.pop(lock)
             if depth > 1:
-                _held[lock] = (owner, depth - 1, descriptor)
+                _held[lock] = (owner, depth - 1, descriptor, made)
             else:
                 with contextlib.suppress(OSError):  # Windows keeps an open file; the next writer reuses it
                     os.unlink(lock)
                 os.close(descriptor)
+                for folder in made:  # deepest first; one the output went into is not empty, and stays
+                    with contextlib.suppress(OSError):
+                        folder.rmdir()
 
 
 def lock_path(path: str | Path) -> Path:

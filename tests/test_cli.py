@@ -412,3 +412,11 @@ def test_an_input_that_is_a_pipe_is_one_error_line_not_a_wait_forever(
     error = capsys.readouterr().err
     assert code == 2 and error == f"error: {message.format(pipe)}\n"
     assert stat.S_ISFIFO(pipe.stat().st_mode) and not (tmp_path / "out.png").exists()
+
+
+def test_a_command_that_fails_leaves_no_folder_it_made_for_its_output(tmp_path: Path, style_files: list[str]) -> None:
+    line = [*command_line("optimize", tmp_path, style_files), "--content-weight", "1"]
+    assert cli.main([*line, "-o", str(tmp_path / "new" / "deeper" / "out.png")]) == 2
+    assert not (tmp_path / "new").exists()
+    assert cli.main([*command_line("masks", tmp_path, style_files), "-o", str(tmp_path / "new" / "out.png")]) == 0
+    assert sorted(path.name for path in (tmp_path / "new").iterdir()) == ["out.png"]
