@@ -27,7 +27,7 @@ from .networks import AUTO_NETWORK
 from .optimize import INITS, TV_HELP
 from .progress import Preview, no_progress
 from .random_masks import MASK_SAMPLINGS, MaskShape
-from .stopping import exit_status, terminate_as_interrupt
+from .stopping import exit_status, stop_signals_as_interrupt
 
 EXAMPLES = """examples:
   python -m doodle render --generator weights/monet.safetensors --doodle samples/monet/target_mask.png -o out/monet.png
@@ -402,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        with terminate_as_interrupt():
+        with stop_signals_as_interrupt():
             path = run(args)
     except DoodleError as error:
         print(f"error: {in_flags(str(error), _flags(parser, args.command))}", file=sys.stderr)

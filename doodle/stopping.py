@@ -1,5 +1,9 @@
-"""SIGTERM (``kill``, a scheduler's stop, a closing terminal's host) stops a command as Ctrl-C does: a training
-run saves its checkpoint, the command says so in one line and exits with the signal's status."""
+"""SIGTERM (``kill``, a scheduler's stop, torchrun stopping its workers) stops a command as Ctrl-C does: a
+training run saves its checkpoint, the command says so in one line and exits with the signal's status.
+
+Only the first signal stops the work; later ones (torchrun sends SIGTERM to workers that the terminal's Ctrl-C
+already reached) are ignored while it cleans up, so they cannot cut the checkpoint short. SIGKILL still ends it.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ import contextlib
 import signal
 import threading
 from collections.abc import Iterator
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class Stopped(KeyboardInterrupt):
@@ -18,20 +24,26 @@ class Stopped(KeyboardInterrupt):
 
 
 @contextlib.contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM raises :class:`Stopped` in the block (in the main thread, where Python handles signals)."""
+def stop_signals_as_interrupt() -> Iterator[None]:
+    """The first of SIGINT and SIGTERM raises :class:`Stopped` in the block, later ones are ignored (in the
+    main thread, where Python handles signals)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    stopping = False
 
     def stop(number: int, frame: object) -> None:
-        raise Stopped(number)
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            raise Stopped(number)
 
-    previous = signal.signal(signal.SIGTERM, stop)
+    previous = {number: signal.signal(number, stop) for number in STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def exit_status(stop: KeyboardInterrupt) -> int:

@@ -17,6 +17,7 @@ import pytest
 import torch
 
 from doodle import api, cli
+from doodle import train as training
 from doodle.generator_file import save_generator
 from doodle.image_io import load_image, save_image
 from doodle.random_masks import MASK_SAMPLINGS
@@ -354,29 +355,40 @@ def test_a_run_writing_the_output_another_process_writes_is_refused_before_any_w
     ]
 
 
+@pytest.mark.parametrize(("first", "then"), [(signal.SIGTERM, None), (signal.SIGINT, signal.SIGTERM)])
 def test_sigterm_stops_training_as_ctrl_c_does_with_a_checkpoint_one_line_and_its_status(
-    tmp_path: Path, style_files: list[str], capsys, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, style_files: list[str], capsys, monkeypatch: pytest.MonkeyPatch, first: int, then: int | None
 ) -> None:
+    """torchrun sends its workers SIGTERM right after the terminal's Ctrl-C: a second signal during the
+    checkpoint must not cut it short."""
     weights = tmp_path / "mine.safetensors"
-    report = cli.TqdmProgress.__call__
+    report, save = cli.TqdmProgress.__call__, training.save_generator
 
-    def terminated_at_step_2(self, done: int, total: int, preview=None) -> None:
+    def stopped_at_step_2(self, done: int, total: int, preview=None) -> None:
         report(self, done, total, preview)
         if done == 2:
-            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), first)
 
-    monkeypatch.setattr(cli.TqdmProgress, "__call__", terminated_at_step_2)
+    def signalled_again(bundle, path):
+        if then is not None:
+            os.kill(os.getpid(), then)
+        return save(bundle, path)
+
+    monkeypatch.setattr(cli.TqdmProgress, "__call__", stopped_at_step_2)
+    monkeypatch.setattr(training, "save_generator", signalled_again)
 
     def ignored(number: int, frame: object) -> None:
-        """What this test's process does with SIGTERM outside the command: lives on, whatever the command does."""
+        """What this test's process does with the signals outside the command: lives on, whatever it does."""
 
-    before = signal.signal(signal.SIGTERM, ignored)
+    before = {number: signal.signal(number, ignored) for number in (signal.SIGTERM, signal.SIGINT)}
     try:
         code = cli.main(["train", *style_files, "--size", "32", "--steps", "50", "-o", str(weights)])
-        assert signal.getsignal(signal.SIGTERM) is ignored, "the command gives the signal back as it found it"
+        assert signal.getsignal(signal.SIGTERM) is ignored, "the command gives the signals back as it found them"
+        assert signal.getsignal(signal.SIGINT) is ignored
     finally:
-        signal.signal(signal.SIGTERM, before)
-    assert code == 128 + signal.SIGTERM
+        for number, handler in before.items():
+            signal.signal(number, handler)
+    assert code == 128 + first
     assert capsys.readouterr().err.splitlines()[-1] == "stopped: its last checkpoint is kept"
     assert api.load_generator(weights).training["steps_done"] == 2
 
