@@ -103,9 +103,11 @@ def write_atomically(path: str | Path, write: Callable[[BinaryIO], object], what
     """Write ``path`` through ``write(handle)`` into a hidden temporary file of this writer's own, fsync it,
     then rename it over ``path``; an earlier file at ``path`` stays as it was until then. ``what`` names the
     file in errors. Another writer of ``path`` at the same time is refused (:mod:`doodle.locks`), and so is a
-    ``path`` that is not a regular file (:func:`check_replaceable`)."""
+    ``path`` that is not a regular file (:func:`check_replaceable`). Through a link, the file it names is
+    written and the link kept."""
     path = Path(path)
     check_replaceable(path, what)
+    path = path.resolve() if path.is_symlink() else path
     temporary = path.with_name(f".doodle-{secrets.token_hex(8)}.tmp")  # short: any name allowed for path works
     try:
         with exclusive_output(path, what):

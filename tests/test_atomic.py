@@ -96,3 +96,14 @@ def test_a_second_writer_of_one_file_is_refused_while_the_first_writes(tmp_path:
     assert [item.name for item in tmp_path.iterdir()] == ["g.safetensors"]
     write_atomically(path, lambda handle: handle.write(b"second"), "the generator")  # free once the first is done
     assert path.read_bytes() == b"second"
+
+
+def test_a_write_through_a_link_updates_the_file_it_names_and_keeps_the_link(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "g.safetensors"
+    target.write_bytes(b"old")
+    link = tmp_path / "g.safetensors"
+    link.symlink_to(target)
+    write_atomically(link, lambda handle: handle.write(b"new"), "the generator")
+    assert link.is_symlink() and target.read_bytes() == b"new"
+    assert sorted(path.name for path in tmp_path.rglob("*")) == ["g.safetensors", "g.safetensors", "real"]
