@@ -27,7 +27,7 @@ TILE_MARGIN_STEPS = 8
 MAX_UNTILED_PIXELS = 2048 * 2048
 MAX_PIXELS = 16384 * 16384
 MAX_TILE_SIZE = 8192
-"""The largest tile_size the node offers (the core takes any)."""
+"""The largest tile_size the node offers; the core takes any, but renders no piece larger than this squared."""
 DAMAGED = "its weights are damaged or far out of range; use another file or train it again"
 
 
@@ -134,6 +134,12 @@ def _validate(bundle: GeneratorBundle, masks: torch.Tensor, tile_size: int) -> N
         raise DoodleError(
             f"{width}x{height} is too large to render in one piece (at most {MAX_UNTILED_PIXELS} pixels): "
             f"set tile_size to {RenderSettings.tile_size} to render it in tiles"
+        )
+    piece = (min(height, tile_size), min(width, tile_size))
+    if piece[0] * piece[1] > MAX_TILE_SIZE**2:
+        raise DoodleError(
+            f"tile_size {tile_size} would render {width}x{height} in pieces of {piece[1]}x{piece[0]}, more than "
+            f"{MAX_TILE_SIZE}x{MAX_TILE_SIZE} pixels: use tile_size {MAX_TILE_SIZE} or less"
         )
     if not torch.isfinite(masks).all():
         raise DoodleError("the masks contain NaN or infinite values")

@@ -204,6 +204,7 @@ def test_batch_images_get_their_own_noise() -> None:
         (torch.zeros(1, 4, 8, 8), 0, "the masks have 4 regions but generator small has 3"),
         (torch.zeros(1, 3, 3000, 3000), 0, "too large to render in one piece"),
         (torch.zeros(1, 3, 8, 8), -1, "tile_size"),
+        (torch.zeros(1, 3, 1, 1).expand(-1, -1, 8200, 8200), 10**5, "in pieces of 8200x8200, more than 8192x8192"),
         (torch.full((1, 3, 8, 8), float("nan")), 0, "NaN"),
     ],
 )
