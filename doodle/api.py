@@ -17,7 +17,7 @@ from .calibration import fit_calibration
 from .colormap import aligned_to_palette, labels_in_palette, masks_from_colors
 from .devices import checked_device
 from .errors import DoodleError
-from .generator_file import GeneratorBundle, load_generator, save_generator
+from .generator_file import GeneratorBundle, check_bundle, load_generator, save_generator
 from .image_io import check_image, to_channels_first, to_channels_last
 from .limits import MAX_BATCH
 from .networks import AUTO_NETWORK, available_networks, load_network, resolve_network
@@ -69,7 +69,7 @@ def generator_masks(bundle: GeneratorBundle, masks: RegionMasks | None, doodle: 
     """The masks to render: given masks, or a colour doodle mapped onto the generator's palette."""
     if (masks is None) == (doodle is None):
         raise DoodleError("give the generator either masks or a doodle image (exactly one of them)")
-    name = _owner(bundle)
+    name = bundle.owner
     if masks is not None:
         _check_one_hot(masks)
     if doodle is not None:
@@ -89,6 +89,7 @@ def render_image(
     progress: Progress = no_progress,
 ) -> torch.Tensor:
     """Paint masks or a colour doodle; ``batch_size`` copies of a single doodle each get their own noise."""
+    check_bundle(bundle, "generator")
     if not 1 <= batch_size <= MAX_BATCH:
         raise DoodleError(f"batch_size must be between 1 and {MAX_BATCH}, got {batch_size}")
     region_masks = generator_masks(bundle, masks, doodle).masks
@@ -229,6 +230,8 @@ def train_style(
 
     With ``network.name`` ``auto`` a resumed generator continues with its own network.
     """
+    if resume is not None:
+        check_bundle(resume, "resume_from")
     style_image, style_masks = style.first()
     name = network.name
     if name == AUTO_NETWORK:  # the file records the network it means; a resume keeps the one it learned
@@ -251,7 +254,7 @@ def calibrate(bundle: GeneratorBundle, style: Style) -> GeneratorBundle:
     was trained on, from the generator's own colours on that painting's map and on random maps of its size
     (what it was trained on), ``CALIBRATION_SAMPLES`` renders of each; returns ``bundle``, changed in place."""
     style_image, style_masks = style.first()
-    masks = aligned_to_palette(style_masks, bundle.palette, palette_name=_owner(bundle)).masks
+    masks = aligned_to_palette(style_masks, bundle.palette, palette_name=bundle.owner).masks
     height, width = masks.shape[-2:]
     maps = [
         masks.expand(CALIBRATION_SAMPLES, -1, -1, -1),
@@ -273,10 +276,6 @@ def _first(batch: Batch, name: str) -> Batch:
     if items > 1:
         log.warning("%s holds %d items: only the first is used", name, items)
     return batch.select(0) if isinstance(batch, RegionMasks) else batch[:1]
-
-
-def _owner(bundle: GeneratorBundle) -> str:
-    return f"generator {bundle.name}" if bundle.name else "the generator"
 
 
 def _check_one_hot(masks: RegionMasks) -> None:

@@ -25,8 +25,14 @@ def identity(n_regions: int) -> torch.Tensor:
 
 
 def check_calibration(calibration: torch.Tensor, n_regions: int, owner: str) -> None:
-    if calibration.shape != (n_regions, 3, 4) or not torch.isfinite(calibration).all():
-        raise DoodleError(f"{owner}: the colour calibration is not one finite 3x4 map per region ({n_regions})")
+    if (
+        calibration.shape != (n_regions, 3, 4)
+        or not calibration.is_floating_point()
+        or not calibration.isfinite().all()
+    ):
+        raise DoodleError(
+            f"{owner}: the colour calibration is not one finite 3x4 map of floats per region ({n_regions})"
+        )
 
 
 def calibrated(image: torch.Tensor, masks: torch.Tensor, calibration: torch.Tensor) -> torch.Tensor:

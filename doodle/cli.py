@@ -16,17 +16,19 @@ from . import api
 from .atomic import check_writable
 from .cli_flags import add_declared_arguments, declared_values
 from .devices import checked_device
-from .distributed import torchrun_session
+from .distributed import launched_as_main, torchrun_session
 from .distribution_loss import DISTRIBUTION_HELP
 from .errors import DoodleError
 from .generator import DEFAULT_WIDTHS, NORMALIZATION_HELP, NORMALIZATIONS
 from .generator_file import checked_region_names
 from .image_io import check_image_destination, load_image, save_image
 from .limits import NEW_DOODLE_HEIGHT, NEW_DOODLE_REGIONS, NEW_DOODLE_WIDTH
+from .locks import exclusive_output
 from .networks import AUTO_NETWORK
 from .optimize import INITS, TV_HELP
 from .progress import Preview, no_progress
 from .random_masks import MASK_SAMPLINGS, MaskShape
+from .stopping import exit_status, stop_signals_as_interrupt
 
 EXAMPLES = """examples:
   python -m doodle render --generator weights/monet.safetensors --doodle samples/monet/target_mask.png -o out/monet.png
@@ -266,6 +268,15 @@ def _same_file(first: Path, second: Path) -> bool:
 def run(args: argparse.Namespace) -> Path:
     args.device = checked_device(args.device)
     check_destination(args)
+    in_place = args.command in ("name-regions", "calibrate")
+    written = None if args.command == "convert-hed" else args.generator if in_place else args.output
+    written = written if launched_as_main() else None  # torchrun's other ranks write nothing
+    with exclusive_output(written, "the generator" if in_place or args.command == "train" else "the image"):
+        return _run_checked(args)
+
+
+def _run_checked(args: argparse.Namespace) -> Path:
+    """:func:`run` once its output is checked and no other run writes it."""
     if args.command == "convert-hed":
         from .networks import convert_hed
 
@@ -401,11 +412,13 @@ def in_flags(message: str, flags: dict[str, str]) -> str:
 
 
 def _flags(parser: argparse.ArgumentParser, command: str) -> dict[str, str]:
-    """The settings with two-word names that ``command`` takes, each with its long flag."""
+    """The settings with two-word names that ``command`` takes, each with its long flag, and the API's names of
+    its other flags (only of flags it has: a message must not name an option the command lacks)."""
     commands = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
     options = [*parser._actions, *commands.choices[command]._actions]
     flags = {action.dest: max(action.option_strings, key=len) for action in options if action.option_strings}
-    return {name: flag for name, flag in flags.items() if "_" in name} | CORE_NAMES
+    core = {name: flag for name, flag in CORE_NAMES.items() if flag in flags.values()}
+    return {name: flag for name, flag in flags.items() if "_" in name} | core
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -413,15 +426,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        path = run(args)
+        with stop_signals_as_interrupt():
+            path = run(args)
     except DoodleError as error:
         print(f"error: {in_flags(str(error), _flags(parser, args.command))}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         print(
             "stopped: no output was written" if args.command != "train" else "stopped: its last checkpoint is kept",
             file=sys.stderr,
         )
-        return 130
+        return exit_status(stop)
     print(path)
     return 0

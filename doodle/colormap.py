@@ -5,7 +5,8 @@ The rule, in three steps:
 1. *Painted colours* are found among flat pixels only (each channel within ``FLAT_TOLERANCE`` of all 8
    neighbours), so the hundreds of blended colours on anti-aliased edges never become regions. Flat colours
    closer than ``MERGE_DISTANCE`` (RGB 0..255, Euclidean) are one painted colour; in automatic mode a painted
-   colour must cover ``MIN_REGION_FRACTION`` of the flat pixels.
+   colour must cover ``MIN_REGION_FRACTION`` of the flat pixels. Merging colours that look painted (each that
+   large, further apart than noise) is logged as a warning: the map then has fewer regions than colours.
 2. Every pixel, edges included, goes to its nearest painted colour.
 3. With a reference palette (``palette_from``) the map's painted colours are matched one-to-one to the
    palette by the assignment that minimises the total colour distance, so a doodle's (254, 0, 0) lands in the
@@ -214,6 +215,7 @@ def _cluster_flat_colours(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     sums: list[np.ndarray] = []
     totals: list[float] = []
     seeds: list[np.ndarray] = []
+    painted: list[tuple[np.ndarray, np.ndarray]] = []  # (colour, the colour it joined) of painted-looking merges
     for value, count in zip(values, counts, strict=True):
         if seeds:
             distances = np.linalg.norm(np.asarray(seeds) - value, axis=1)
@@ -221,10 +223,21 @@ def _cluster_flat_colours(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             if distances[nearest] < MERGE_DISTANCE:
                 sums[nearest] += value * count
                 totals[nearest] += count
+                if count >= MIN_REGION_FRACTION * counts.sum() and distances[nearest] >= MERGE_DISTANCE / 2:
+                    painted.append((value, seeds[nearest]))
                 continue
         seeds.append(value)
         sums.append(value * count)
         totals.append(float(count))
+    if painted:
+        log.warning(
+            "the map paints %d colours within %g of another painted colour, each merged into that one's region "
+            "(%s into %s first): paint each region in a clearly different colour",
+            len(painted),
+            MERGE_DISTANCE,
+            _rgb_text(painted[0][0]),
+            _rgb_text(painted[0][1]),
+        )
     centres = np.asarray(sums) / np.asarray(totals)[:, None]
     counts_out = np.asarray(totals)
     order = np.argsort(-counts_out, kind="stable")

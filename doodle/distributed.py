@@ -47,6 +47,12 @@ def launched_by_torchrun() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
+def launched_as_main() -> bool:
+    """Whether this process is rank 0 of its launch (or alone), known before the process group is joined:
+    only rank 0 writes a run's output."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 @contextmanager
 def torchrun_session(device: torch.device) -> Iterator[tuple[World, torch.device]]:
     """Join torchrun's process group for the body: gloo on the CPU, NCCL with one GPU per local rank.

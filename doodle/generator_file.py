@@ -18,7 +18,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load, save
 
-from .atomic import write_atomically
+from .atomic import check_readable, write_atomically
 from .calibration import check_calibration
 from .devices import checked_device
 from .errors import DoodleError
@@ -52,6 +52,20 @@ class GeneratorBundle:
     def n_regions(self) -> int:
         return self.model.config.n_regions
 
+    @property
+    def owner(self) -> str:
+        """How messages name it: by its file where it has one."""
+        return f"generator {self.name}" if self.name else "the generator"
+
+
+def check_bundle(value: object, name: str) -> None:
+    """Refuse what is not a generator where one is needed: a host may pass a file name, or anything, instead."""
+    if not isinstance(value, GeneratorBundle):
+        raise DoodleError(
+            f"{name} must be a loaded generator (LoadDoodleGenerator's output, or load_generator's), got "
+            f"{type(value).__name__} {str(value)[:60]!r}"
+        )
+
 
 def save_generator(bundle: GeneratorBundle, path: Path) -> Path:
     """Write ``bundle`` to ``path`` atomically: a crash or a full disk leaves the previous file as it was."""
@@ -79,6 +93,7 @@ def load_generator(path: Path, device: torch.device | str = "cpu") -> GeneratorB
     """Read and check a generator file; every problem becomes a DoodleError that says what is wrong."""
     path = Path(path)
     try:
+        check_readable(path, "generator file")
         data = path.read_bytes()
     except OSError as error:
         raise DoodleError(f"could not read generator file {path}: {error.strerror or error}") from error
@@ -104,6 +119,7 @@ def parse_generator(data: bytes, name: str, device: torch.device | str = "cpu") 
                 f"{name} has format version {version}, newer than this doodle reads ({FORMAT_VERSION}): update doodle"
             )
         config = GeneratorConfig.from_dict(json.loads(metadata["architecture"]))
+        _check_region_count(metadata, config.n_regions, name)
         palette = _palette(metadata, config.n_regions, name)
         region_names = _region_names(metadata, config.n_regions, name)
         training = json.loads(metadata.get("training", "{}"))
@@ -121,6 +137,9 @@ def parse_generator(data: bytes, name: str, device: torch.device | str = "cpu") 
         or not 1 <= config.noise_channels <= 1024
     ):
         raise DoodleError(f"{name}: implausible architecture {config}")
+    foreign = sorted(key for key in tensors if key != CALIBRATION and not key.startswith(("model.", "optimizer.")))
+    if foreign:
+        raise DoodleError(f"{name} holds a tensor a doodle generator has not ({foreign[0]}): a damaged or foreign file")
     device = checked_device(device)
     with torch.inference_mode(False):
         model = DoodleGenerator(config)
@@ -138,6 +157,7 @@ def read_palette(path: Path) -> tuple[torch.Tensor, tuple[str, ...]]:
     reads weights."""
     path = Path(path)
     try:
+        check_readable(path, "generator file")
         with path.open("rb") as handle:
             prefix = handle.read(8)
             length = int.from_bytes(prefix, "little")
@@ -149,6 +169,7 @@ def read_palette(path: Path) -> tuple[torch.Tensor, tuple[str, ...]]:
         if metadata.get("doodle_format") != FORMAT:
             raise ValueError("no doodle_format=generator metadata")
         n_regions = int(metadata["n_regions"])
+        _check_region_count(metadata, json.loads(metadata["architecture"])["n_regions"], path.name)
         palette = _palette(metadata, n_regions, path.name)
     except DoodleError:
         raise
@@ -175,11 +196,32 @@ def _region_names(metadata: dict[str, str], n_regions: int, owner: str) -> tuple
     return checked_region_names(names, n_regions, owner)
 
 
+def _check_region_count(metadata: dict[str, str], n_regions: int, owner: str) -> None:
+    """Refuse a file whose ``n_regions`` entry disagrees with the architecture it describes: a palette read from
+    the header alone (:func:`read_palette`) must be the one the weights were trained for."""
+    if metadata["n_regions"] != str(n_regions):
+        raise DoodleError(
+            f"{owner} says it has {metadata['n_regions']!r} regions but its architecture has {n_regions} "
+            "(a damaged file)"
+        )
+
+
 def _palette(metadata: dict[str, str], n_regions: int, owner: str) -> torch.Tensor:
-    """The metadata's palette, refused unless it is one finite RGB colour per region."""
+    """The metadata's palette, refused unless it is one RGB colour in 0..1 per region, each its own: a doodle
+    tells regions apart by colour alone."""
     palette = torch.tensor(json.loads(metadata["palette"]), dtype=torch.float32)
     if palette.ndim != 2 or palette.shape != (n_regions, 3) or not torch.isfinite(palette).all():
         raise DoodleError(f"{owner}: the palette does not match its {n_regions} regions")
+    if not ((palette >= 0) & (palette <= 1)).all():
+        raise DoodleError(f"{owner}: the palette has colours outside 0..1 (a damaged file)")
+    colours = [tuple(colour) for colour in (palette * 255).round().int().tolist()]
+    twins = [(first, index) for index, colour in enumerate(colours) if (first := colours.index(colour)) != index]
+    if twins:
+        first, second = twins[0]
+        raise DoodleError(
+            f"{owner}: regions {first} and {second} have the same palette colour {colours[first]}, so no doodle "
+            "can tell them apart (a damaged file)"
+        )
     return palette
 
 

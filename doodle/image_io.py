@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .atomic import check_writable, write_atomically
+from .atomic import check_readable, check_writable, write_atomically
 from .errors import DoodleError
 
 
@@ -19,6 +19,7 @@ def load_image(path: str | Path) -> torch.Tensor:
     EXIF orientation is applied, as ComfyUI's LoadImage does, so a phone photo and its map line up.
     """
     try:
+        check_readable(path, "image")
         with Image.open(path) as opened:
             image = ImageOps.exif_transpose(opened)
             image.load()

@@ -12,3 +12,7 @@ MAX_CANVAS_SIDE = 4096
 """Pixels a side of a painted canvas: the page holds it in memory at every undo step."""
 NEW_DOODLE_WIDTH, NEW_DOODLE_HEIGHT, NEW_DOODLE_REGIONS = 512, 384, 4
 """The size a new doodle (random or painted) starts at, the example doodles', and a random one's region count."""
+BLOWN_UP_DISTANCE = 100.0
+"""Pixels this far outside 0..1 (root mean square) mean a generator has blown up: the style loss sees the render
+clamped and stays bounded, so a run that diverges shows here (healthy runs stay within about 10, even in
+their first steps). Training stops there, never saving the weights that made it; a render refuses them."""

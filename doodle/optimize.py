@@ -14,6 +14,7 @@ from .grad_mode import gradients_enabled, normal_tensor
 from .limits import MAX_ITERATIONS
 from .memory import out_of_memory_as_error
 from .objective import RANGE_PENALTY, TARGET_ADVICE, DoodleObjective, LossWeights, check_style_pair, out_of_range
+from .patch_loss import PATCH_MIN_SIDE
 from .progress import Progress, no_progress
 from .regions import check_region_count
 from .seeds import check_seed
@@ -150,8 +151,7 @@ def optimize_checked(
         image: torch.Tensor | None = None
         done = 0
         for level, steps in enumerate(budget):
-            factor = 2.0 ** (level - scales + 1)
-            level_size = (max(MIN_SIDE, round(height * factor)), max(MIN_SIDE, round(width * factor)))
+            level_size = _level_size((height, width), level, scales)
             objective = level_objective(network, style_image, style_masks, level_size, settings)
             masks = _resize_masks(target_masks, level_size)
             objective.set_target_masks(masks)
@@ -161,7 +161,13 @@ def optimize_checked(
                 image = _initial_image(settings.init, init_image, masks, style_image, style_masks, content, rng)
             else:
                 image = F.interpolate(image, size=level_size, mode="bilinear", align_corners=False)
-            image = run_lbfgs(objective, image, steps, lambda i, preview, n=done: progress(n + i, iterations, preview))
+            image = run_lbfgs(
+                objective,
+                image,
+                steps,
+                lambda i, preview, n=done: progress(n + i, iterations, preview),
+                advice=_divergence_advice(settings),
+            )
             done += steps
         progress(iterations, iterations, None)
         return image.detach().clamp(0, 1)
@@ -172,6 +178,8 @@ def run_lbfgs(
     start: torch.Tensor,
     steps: int,
     on_step: Callable[[int, Callable[[], torch.Tensor]], None],
+    *,
+    advice: str = "lower the loss weights",
 ) -> torch.Tensor:
     """``steps`` L-BFGS iterations, reporting after each so a host can stop it.
 
@@ -179,27 +187,38 @@ def run_lbfgs(
     evaluation each, the history kept). As in training, the loss is taken at the pixels clamped to 0..1 (the
     image returned) plus a pull back into range (:data:`~doodle.objective.RANGE_PENALTY`), so a clamped pixel
     is not stuck; clamping in place would stall the line search. Why, measured: benchmarks/README.md, Design
-    notes and L-BFGS by time to a loss.
+    notes and L-BFGS by time to a loss. A loss at a step's start that is not finite stops the run at once,
+    with ``advice``.
     """
     pixels = start.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
     optimiser = lbfgs_optimiser(pixels)
 
+    starting = True  # the closure's first evaluation of a step is at the pixels the last step ended on
+
     def closure() -> torch.Tensor:
+        nonlocal starting
         optimiser.zero_grad()
         loss = objective(pixels.clamp(0, 1)) + RANGE_PENALTY * out_of_range(pixels)
+        if starting and not torch.isfinite(loss):  # else the line search goes on, trying steps from there
+            raise DoodleError(f"the optimisation diverged (loss is not finite): {advice}")
+        starting = False
         loss.backward()
         return loss
 
     for step in range(steps):
         if step == SEARCHED_ITERATIONS:
             stop_line_search(optimiser)
-        loss = optimiser.step(closure)
-        if not torch.isfinite(loss):
-            raise DoodleError(
-                "the optimisation diverged (loss is not finite): lower content_weight or use init=style-mean"
-            )
+        starting = True
+        optimiser.step(closure)
         on_step(step + 1, lambda: pixels.detach().clamp(0, 1))
     return pixels.detach().clamp(0, 1)
+
+
+def _divergence_advice(settings: OptimizeSettings) -> str:
+    """What to change when a run's loss is not finite: its largest weight, by the name it was given."""
+    names = ("content_weight", "gram_weight", "patch_weight", "tv_weight", "distribution_weight")
+    largest = max(names, key=lambda name: getattr(settings, name))
+    return f"lower {largest} ({getattr(settings, largest):g})"
 
 
 def lbfgs_optimiser(pixels: torch.Tensor) -> torch.optim.LBFGS:
@@ -307,6 +326,12 @@ def _output_size(target_size: torch.Size, size: int) -> tuple[int, int]:
     return (int(target_size[0]), int(target_size[1])) if size == 0 else long_side_size(target_size, size)
 
 
+def _level_size(size: tuple[int, int], level: int, scales: int) -> tuple[int, int]:
+    """(height, width) of level ``level`` of ``scales`` (the last is ``size``), each side at least MIN_SIDE."""
+    factor = 2.0 ** (level - scales + 1)
+    return max(MIN_SIDE, round(size[0] * factor)), max(MIN_SIDE, round(size[1] * factor))
+
+
 def _split_iterations(iterations: int, scales: int) -> list[int]:
     """Equal shares per level, the remainder to the finest."""
     share = iterations // scales
@@ -326,6 +351,11 @@ def validate_request(
     hosts call it before loading a network."""
     if settings.init == "content" and content_image is None:
         raise DoodleError("init is 'content' but no content_image was given")
+    if settings.content_weight and content_image is None:
+        raise DoodleError(
+            f"content_weight is {settings.content_weight:g} but no content_image was given: give one, or set "
+            "content_weight to 0"
+        )
     check_region_count(
         target_masks.shape[1], "the style map", style_masks.shape[1], TARGET_ADVICE, what="the target masks"
     )
@@ -337,6 +367,12 @@ def validate_request(
         )
     if min(height, width) < MIN_SIDE:
         raise DoodleError(f"{width}x{height} is too small: both sides must be at least {MIN_SIDE} pixels")
+    coarsest = _level_size((height, width), 0, settings.scales)
+    if settings.patch_weight and min(coarsest) < PATCH_MIN_SIDE:
+        raise DoodleError(
+            f"the patch loss needs {PATCH_MIN_SIDE} pixels a side at the coarsest scale, and {width}x{height} in "
+            f"{settings.scales} scales starts at {coarsest[1]}x{coarsest[0]}: use fewer scales or a larger size"
+        )
     for name, tensor in (("style_masks", style_masks), ("target_masks", target_masks)):
         if not torch.isfinite(tensor).all():
             raise DoodleError(f"{name} contain NaN or infinite values")

@@ -17,6 +17,9 @@ from .errors import DoodleError
 
 PATCH_LAYERS = ("conv3_1", "conv4_1")
 PATCH_SIZE = 3
+PATCH_MIN_SIDE = PATCH_SIZE * 8
+"""The shortest side an image scored by patches may have: conv4_1 sees it after three 2x poolings, and must
+still hold one patch."""
 MAX_SIMILARITIES = 1 << 24
 """Similarity entries computed at once (64 MB in float32): the search's memory bound."""
 NORM_EPSILON = 1e-8

@@ -2,7 +2,8 @@
 
 They are the feed-forward generator's training data and a "surprise me" doodle. Unlike the reference code,
 every requested region is present in every mask (a filter that erases one triggers a redraw), pieces smaller
-than ``min_piece`` of the image are absorbed by their neighbours, and any width and height work.
+than ``min_piece`` of the image are absorbed by their neighbours, and any width and height work (a long thin
+map costs memory for its own pixels).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ MAX_MASK_SIDE = 8192
 """The side of the largest square mask (the node's width and height stop there)."""
 MAX_MASK_PIXELS = MAX_MASK_SIDE * MAX_MASK_SIDE
 """Pixels of one call's masks in all (width x height x batch), about 0.5 GiB of labels."""
+MAX_HEIGHT_MAP_CELLS = 2 * (MAX_MASK_SIDE + 1) ** 2
+"""Cells of one map's height grid (:func:`height_map_shape`, 8 bytes each): 1 GiB, twice the largest square's."""
 MAX_REGIONS = 16
 """The most regions the node draws a random map with (the core takes up to one a pixel)."""
 MAX_SMOOTHING = 101
@@ -100,18 +103,21 @@ def random_labels(
                 labels = rng.permutation(n_regions)[labels]
             return labels
     raise DoodleError(
-        f"could not fit {n_regions} regions into {width}x{height} with smoothing {shape.smoothing} and min_piece "
-        f"{shape.min_piece}: use fewer regions, a larger size or less smoothing"
+        f"could not fit {n_regions} regions into {width}x{height} with smoothing {shape.smoothing}, each region at "
+        f"least {shape.min_piece:g} of the image: make width and height larger (or use fewer regions or less "
+        "smoothing)"
     )
 
 
 def diamond_square(height: int, width: int, roughness: float, rng: np.random.Generator) -> np.ndarray:
-    """A fractal height map in about [-1, 1], cut from the smallest (2^n + 1)-square grid that covers the size."""
-    levels = max(1, int(np.ceil(np.log2(max(height, width, 2) - 1))))
-    side = 2**levels + 1
-    grid = np.zeros((side, side))
-    grid[:: side - 1, :: side - 1] = rng.uniform(-1, 1, (2, 2))
-    step, amplitude = side - 1, 1.0
+    """A fractal height map in about [-1, 1], cut from a grid of (2^n + 1)-squares side by side, 2^n the
+    smallest power that covers the shorter side: a long thin map costs its own pixels, not its longer side
+    squared."""
+    rows, cols = height_map_shape(height, width)
+    step = _square(height, width)
+    grid = np.zeros((rows, cols))
+    grid[::step, ::step] = rng.uniform(-1, 1, grid[::step, ::step].shape)
+    amplitude = 1.0
     while step > 1:
         half = step // 2
         corners = (
@@ -124,9 +130,22 @@ def diamond_square(height: int, width: int, roughness: float, rng: np.random.Gen
         grid[half::step, half::step] = corners / 4 + rng.uniform(-amplitude, amplitude, centres.shape)
         _square_step(grid, step, amplitude, rng)
         step, amplitude = half, amplitude * roughness
-    top = rng.integers(0, side - height + 1)
-    left = rng.integers(0, side - width + 1)
+    top = rng.integers(0, rows - height + 1)
+    left = rng.integers(0, cols - width + 1)
     return grid[top : top + height, left : left + width]
+
+
+def height_map_shape(height: int, width: int) -> tuple[int, int]:
+    """The grid :func:`diamond_square` computes for a ``height`` x ``width`` map: as many squares as cover it."""
+    step = _square(height, width)
+    rows, cols = (max(1, -(-(side - 1) // step)) * step + 1 for side in (height, width))
+    return rows, cols
+
+
+def _square(height: int, width: int) -> int:
+    """2^n, the side of :func:`diamond_square`'s squares less one: the smallest (at least 2) that covers the
+    shorter side."""
+    return 2 ** max(1, int(np.ceil(np.log2(max(min(height, width), 2) - 1))))
 
 
 def _square_step(grid: np.ndarray, step: int, amplitude: float, rng: np.random.Generator) -> None:
@@ -223,17 +242,25 @@ def default_palette(n_regions: int) -> torch.Tensor:
 def _validate(width: int, height: int, n_regions: int, batch_size: int, min_piece: float) -> None:
     if width < 1 or height < 1:
         raise DoodleError(f"width and height must be at least 1, got {width}x{height}")
-    if width * height * max(1, batch_size) > MAX_MASK_PIXELS:
+    if width * height * max(1, batch_size) > MAX_MASK_PIXELS or math.prod(height_map_shape(height, width)) > (
+        MAX_HEIGHT_MAP_CELLS
+    ):
         raise DoodleError(
             f"{batch_size} x {width}x{height} is too large for random masks: "
             f"use at most {MAX_MASK_SIDE}x{MAX_MASK_SIDE} pixels in all"
         )
-    if n_regions < 1 or n_regions > width * height:
-        raise DoodleError(f"n_regions must be between 1 and the number of pixels, got {n_regions}")
+    if n_regions < 1:
+        raise DoodleError(f"n_regions must be at least 1, got {n_regions}")
+    if n_regions > width * height:
+        raise DoodleError(f"{width}x{height} is too small for {n_regions} regions: make width and height larger")
     if not 1 <= batch_size <= MAX_BATCH:
         raise DoodleError(f"batch_size must be between 1 and {MAX_BATCH}, got {batch_size}")
     if min_piece >= 1.0 / n_regions:
-        raise DoodleError(f"min_piece must be between 0 and 1/n_regions ({1 / n_regions:.3f}), got {min_piece}")
+        most = math.ceil(1 / min_piece) - 1
+        raise DoodleError(
+            f"n_regions must be at most {most} where every region keeps at least {min_piece:g} of the image, "
+            f"got {n_regions}"
+        )
 
 
 MASK_SAMPLINGS = ("varied", "equal", "reference")

@@ -7,6 +7,7 @@ with the position-hashed noise, a tiled render equals the whole render (no seams
 from __future__ import annotations
 
 import contextlib
+import math
 from dataclasses import dataclass
 
 import torch
@@ -14,7 +15,9 @@ import torch
 from .calibration import calibrated
 from .errors import DoodleError
 from .generator_file import GeneratorBundle
+from .limits import BLOWN_UP_DISTANCE
 from .memory import out_of_memory_as_error
+from .objective import out_of_range
 from .progress import Progress, no_progress
 from .regions import check_region_count
 from .seeds import check_seed
@@ -24,7 +27,8 @@ TILE_MARGIN_STEPS = 8
 MAX_UNTILED_PIXELS = 2048 * 2048
 MAX_PIXELS = 16384 * 16384
 MAX_TILE_SIZE = 8192
-"""The largest tile_size the node offers (the core takes any)."""
+"""The largest tile_size the node offers; the core takes any, but renders no piece larger than this squared."""
+DAMAGED = "its weights are damaged or far out of range; use another file or train it again"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,11 +89,24 @@ def render(
                 piece = model(piece_masks, seed, offset=(y0, x0), first_image=index)
                 if calibration is not None:
                     piece = calibrated(piece.float(), piece_masks, calibration)
-                output[index, :, top:bottom, left:right] = (
-                    piece[0, :, top - y0 : bottom - y0, left - x0 : right - x0].float().clamp(0, 1)
-                )
+                piece = piece[0, :, top - y0 : bottom - y0, left - x0 : right - x0].float()
+                distance = math.sqrt(float(out_of_range(piece)))
+                if not distance <= BLOWN_UP_DISTANCE:  # NaN too
+                    raise DoodleError(
+                        f"{bundle.owner} painted values {distance:.3g} outside 0..1 (root mean square): {DAMAGED}"
+                    )
+                output[index, :, top:bottom, left:right] = piece.clamp(0, 1)
                 progress(index * len(tiles) + number + 1, total, None)
+            _check_painted(output[index], image_masks, bundle)
     return output
+
+
+def _check_painted(image: torch.Tensor, masks: torch.Tensor, bundle: GeneratorBundle) -> None:
+    """Refuse a render ``[3, H, W]`` of one flat colour where its masks ``[1, R, H, W]`` have several regions:
+    what weights far out of range paint once clamped, black or white, instead of the doodle."""
+    regions = int((masks.amax(dim=(0, 2, 3)) > 0).sum())
+    if regions > 1 and bool((image.flatten(1) == image.flatten(1)[:, :1]).all()):
+        raise DoodleError(f"{bundle.owner} painted one flat colour over a doodle of {regions} regions: {DAMAGED}")
 
 
 def _tile_grid(height: int, width: int, tile_size: int, multiple: int) -> list[tuple[int, int, int, int]]:
@@ -107,8 +124,7 @@ def _tile_grid(height: int, width: int, tile_size: int, multiple: int) -> list[t
 def _validate(bundle: GeneratorBundle, masks: torch.Tensor, tile_size: int) -> None:
     if masks.ndim != 4:
         raise DoodleError(f"masks must be [batch, regions, height, width], got {tuple(masks.shape)}")
-    owner = f"generator {bundle.name}" if bundle.name else "the generator"
-    check_region_count(masks.shape[1], owner, bundle.n_regions, "make the masks with this generator's palette")
+    check_region_count(masks.shape[1], bundle.owner, bundle.n_regions, "make the masks with this generator's palette")
     height, width = masks.shape[-2:]
     if height < 1 or width < 1:
         raise DoodleError(f"cannot render an empty {width}x{height} image")
@@ -118,6 +134,12 @@ def _validate(bundle: GeneratorBundle, masks: torch.Tensor, tile_size: int) -> N
         raise DoodleError(
             f"{width}x{height} is too large to render in one piece (at most {MAX_UNTILED_PIXELS} pixels): "
             f"set tile_size to {RenderSettings.tile_size} to render it in tiles"
+        )
+    piece = (min(height, tile_size), min(width, tile_size))
+    if piece[0] * piece[1] > MAX_TILE_SIZE**2:
+        raise DoodleError(
+            f"tile_size {tile_size} would render {width}x{height} in pieces of {piece[1]}x{piece[0]}, more than "
+            f"{MAX_TILE_SIZE}x{MAX_TILE_SIZE} pixels: use tile_size {MAX_TILE_SIZE} or less"
         )
     if not torch.isfinite(masks).all():
         raise DoodleError("the masks contain NaN or infinite values")

@@ -25,9 +25,10 @@ from .colormap import aligned_to_palette, describe_colours
 from .distributed import World, check_same_on_every_rank, current_world, mean_loss_and_max_distance
 from .errors import DoodleError
 from .generator import BATCH_NORM, MAX_LEVELS, NORMALIZATIONS, DoodleGenerator, GeneratorConfig, grown
-from .generator_file import GeneratorBundle, save_generator
+from .generator_file import GeneratorBundle, check_bundle, save_generator
 from .grad_mode import gradients_enabled, normal_tensor
-from .limits import MAX_BATCH, MAX_STEPS
+from .limits import BLOWN_UP_DISTANCE, MAX_BATCH, MAX_STEPS
+from .locks import exclusive_output
 from .memory import out_of_memory_as_error
 from .objective import RANGE_PENALTY, DoodleObjective, LossWeights, out_of_range
 from .progress import Progress, no_progress
@@ -38,10 +39,6 @@ from .vgg import VGGFeatures
 
 MIN_LR_FRACTION = 0.1
 GRADIENT_CLIP = 1.0
-BLOWN_UP_DISTANCE = 100.0
-"""Pixels this far outside 0..1 (root mean square) mean the run has blown up: the style loss sees the render
-clamped and stays bounded, so a run that diverges shows here (healthy runs stay within about 10, even in
-their first steps). The run stops there, and the weights that made it are never saved."""
 MIN_SIZE, MAX_SIZE = 32, 2048
 """Training resolutions; each loss scale must also leave at least MIN_SIZE."""
 MAX_LOSS_SCALES = 4
@@ -173,7 +170,8 @@ def train_checked(
     n_regions = style_masks.n_regions
     device = next(network.parameters()).device
     hint = "use a smaller size or batch_size (the last checkpoint is kept)"
-    with gradients_enabled(), out_of_memory_as_error(f"training at {settings.size} px", hint):
+    lock = exclusive_output(checkpoint_path, "the generator")  # one run at a time writes a checkpoint
+    with lock, gradients_enabled(), out_of_memory_as_error(f"training at {settings.size} px", hint):
         objectives = scaled_objectives(
             network, normal_tensor(style_image).to(device), normal_tensor(style_masks.masks).to(device), settings
         )
@@ -339,6 +337,8 @@ def validate_training(
     network is loaded or file written."""
     if checkpoint_path is not None:
         check_writable(checkpoint_path, "the generator")
+    if resume is not None:
+        check_bundle(resume, "resume_from")
     normalization = resume.model.config.normalization if resume is not None else settings.normalization
     if normalization == BATCH_NORM and current_world().size > 1:
         raise DoodleError("a batch-normalised generator trains in one process only (its statistics are per batch)")

@@ -88,3 +88,19 @@ def test_masks_to_render_must_be_one_hot(edit) -> None:
     api.render_image(bundle, 0, masks=RegionMasks(one_hot, bundle.palette))
     with pytest.raises(DoodleError, match="masks must be one-hot"):
         api.render_image(bundle, 0, masks=RegionMasks(edit(one_hot), bundle.palette))
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (
+            lambda value: api.train_style(good_style(), api.TrainSettings(steps=1), network=TINY, resume=value),
+            "resume_from",
+        ),
+        (lambda value: api.render_image(value, 0, doodle=good_image()), "generator"),
+    ],
+)
+def test_a_file_name_where_a_generator_goes_is_refused_before_any_work(call, name: str) -> None:
+    """What ComfyUI's /prompt passes on when a string is sent to a generator input."""
+    with pytest.raises(DoodleError, match=f"{name} must be a loaded generator .*got str 'monet.safetensors'"):
+        call("monet.safetensors")

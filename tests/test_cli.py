@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
+import signal
+import stat
+import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 
@@ -11,9 +18,12 @@ import pytest
 import torch
 
 from doodle import api, cli
+from doodle import train as training
+from doodle.generator_file import save_generator
 from doodle.image_io import load_image, save_image
 from doodle.random_masks import MASK_SAMPLINGS
-from tests.helpers import painted_map, tiny_network
+from tests.helpers import REPO, painted_map, tiny_network
+from tests.test_generator import small_bundle
 
 COLOURS = [(255, 255, 255), (0, 0, 255), (0, 255, 0)]
 
@@ -126,7 +136,14 @@ BAD_DESTINATIONS = {
     "an empty name": (lambda tmp: Path(""), "that is a folder"),
     "inside a file": (lambda tmp: tmp / "style.png" / "out.png", "style.png is a file, not a folder"),
     "a folder no file can go in": (lambda tmp: Path("/proc/doodle-out.png"), "choose a folder you can write to"),
+    "a named pipe": (lambda tmp: fifo(tmp / "out.png"), "that is a named pipe (FIFO), not a file"),
+    "a name too long": (lambda tmp: tmp / ("p" * 252 + ".png"), "bytes long, more than the 255"),
 }
+
+
+def fifo(path: Path) -> Path:
+    os.mkfifo(path)
+    return path
 
 
 @pytest.mark.parametrize("command", ["masks", "random-masks", "optimize", "train", "render"])
@@ -140,11 +157,12 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_work(
     for name in ("load_network", "load_generator", "masks_from_colors"):
         monkeypatch.setattr(api, name, no_work)
     output, message = BAD_DESTINATIONS[destination]
-    before = sorted(tmp_path.iterdir())
-    assert cli.main([*command_line(command, tmp_path, style_files), "-o", str(output(tmp_path))]) == 2
+    output = output(tmp_path)
+    before = [(path, path.stat().st_mode) for path in sorted(tmp_path.iterdir())]
+    assert cli.main([*command_line(command, tmp_path, style_files), "-o", str(output)]) == 2
     error = capsys.readouterr().err
     assert error.startswith("error: cannot save the") and message in error and len(error.splitlines()) == 1
-    assert sorted(tmp_path.iterdir()) == before
+    assert [(path, path.stat().st_mode) for path in sorted(tmp_path.iterdir())] == before
 
 
 @pytest.mark.parametrize(
@@ -238,7 +256,19 @@ def test_a_median_filter_wider_than_allowed_is_refused_at_once(tmp_path: Path, c
     [
         ("train", ["--learning-rate", "2"], "error: --learning-rate must be in (0, 1], got 2.0"),
         ("train", ["--weight-average", "1"], "error: --weight-average must be in [0, 1)"),
-        ("random-masks", ["--regions", "0"], "error: --regions must be between 1"),
+        ("random-masks", ["--regions", "0"], "error: --regions must be at least 1"),
+        (
+            "random-masks",
+            ["--regions", "1000"],
+            "error: --regions must be at most 49 where every region keeps at least 0.02 of the image, got 1000",
+        ),
+        ("optimize", ["--content-weight", "1"], "error: --content-weight is 1 but no --content was given"),
+        (
+            "optimize",
+            ["--patch-weight", "1e308", "--scales", "1"],
+            "diverged (loss is not finite): lower --patch-weight (1e+308)",
+        ),
+        ("render", ["--width", "1", "--height", "1"], "error: 1x1 is too small for 3 regions: make width and height"),
         ("masks", ["--colors", "2"], "but n_colors (--colors) is 2"),  # names its flag already: left alone
     ],
 )
@@ -249,9 +279,22 @@ def test_messages_name_the_command_lines_own_flags(
     if command == "random-masks":
         line.remove("--palette-from")
         line.remove(str(tmp_path / "map.png"))
+    if command == "render":  # a random doodle, of the generator's regions
+        save_generator(small_bundle(), tmp_path / "g.safetensors")
+        line = line[: line.index("--doodle")] + line[line.index("--doodle") + 2 :]
     assert cli.main(line) == 2
     error = capsys.readouterr().err
-    assert message in error and "learning_rate" not in error and "weight_average" not in error
+    assert message in error and len(error.splitlines()) == 1
+    assert not any(name in error for name in ("learning_rate", "weight_average", "_weight", "min_piece"))
+    assert command == "random-masks" or "--regions" not in error
+
+
+@pytest.mark.parametrize(("width", "height"), [(100_000, 1), (2, 20_000)])
+def test_a_long_thin_random_doodle_renders(tmp_path: Path, width: int, height: int) -> None:
+    save_generator(small_bundle(), tmp_path / "g.safetensors")
+    line = ["render", "--generator", str(tmp_path / "g.safetensors"), "--width", str(width), "--height", str(height)]
+    assert cli.main([*line, "-o", str(tmp_path / "long.png")]) == 0
+    assert load_image(tmp_path / "long.png").shape == (1, height, width, 3)
 
 
 def test_optimize_with_the_patch_loss_alone_writes_an_image(tmp_path: Path, style_files: list[str]) -> None:
@@ -305,3 +348,115 @@ def test_synthesize_names_a_doodle_colour_the_map_lacks_and_a_flag_out_of_range(
     assert cli.main([*line, str(tmp_path / "doodle.png"), "--patch-size", "4"]) == 2
     assert capsys.readouterr().err.startswith("error: --patch-size must be odd")
     assert not output.exists()
+
+
+def test_a_run_writing_the_output_another_process_writes_is_refused_before_any_work(
+    tmp_path: Path, style_files: list[str], capsys
+) -> None:
+    weights = tmp_path / "mine.safetensors"
+    train = ["train", *style_files, "--batch-size", "1", "--size", "32", "-o", str(weights)]
+    assert cli.main([*train, "--steps", "1"]) == 0
+    saved, _ = weights.read_bytes(), capsys.readouterr()
+    holder = "import sys; from doodle.locks import exclusive_output\n"
+    holder += "with exclusive_output(sys.argv[1], 'x'):\n    print('held', flush=True); sys.stdin.readline()"
+    other = subprocess.Popen(
+        [sys.executable, "-c", holder, str(weights)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=os.environ | {"PYTHONPATH": str(REPO)},
+    )
+    try:
+        assert other.stdout.readline() == "held\n"
+        assert cli.main([*train, "--steps", "2", "--resume"]) == 2
+        error = capsys.readouterr().err
+        assert error.startswith("error: another run is writing the generator to") and len(error.splitlines()) == 1
+        assert weights.read_bytes() == saved
+    finally:
+        other.communicate("\n", timeout=30)
+    assert cli.main([*train, "--steps", "2", "--resume"]) == 0
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "doodle.png",
+        "map.png",
+        "mine.safetensors",
+        "style.png",
+    ]
+
+
+@pytest.mark.parametrize(("first", "then"), [(signal.SIGTERM, None), (signal.SIGINT, signal.SIGTERM)])
+def test_sigterm_stops_training_as_ctrl_c_does_with_a_checkpoint_one_line_and_its_status(
+    tmp_path: Path, style_files: list[str], capsys, monkeypatch: pytest.MonkeyPatch, first: int, then: int | None
+) -> None:
+    """torchrun sends its workers SIGTERM right after the terminal's Ctrl-C: a second signal during the
+    checkpoint must not cut it short."""
+    weights = tmp_path / "mine.safetensors"
+    report, save = cli.TqdmProgress.__call__, training.save_generator
+
+    def stopped_at_step_2(self, done: int, total: int, preview=None) -> None:
+        report(self, done, total, preview)
+        if done == 2:
+            os.kill(os.getpid(), first)
+
+    def signalled_again(bundle, path):
+        if then is not None:
+            os.kill(os.getpid(), then)
+        return save(bundle, path)
+
+    monkeypatch.setattr(cli.TqdmProgress, "__call__", stopped_at_step_2)
+    monkeypatch.setattr(training, "save_generator", signalled_again)
+
+    def ignored(number: int, frame: object) -> None:
+        """What this test's process does with the signals outside the command: lives on, whatever it does."""
+
+    before = {number: signal.signal(number, ignored) for number in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        code = cli.main(["train", *style_files, "--size", "32", "--steps", "50", "-o", str(weights)])
+        assert signal.getsignal(signal.SIGTERM) is ignored, "the command gives the signals back as it found them"
+        assert signal.getsignal(signal.SIGINT) is ignored
+    finally:
+        for number, handler in before.items():
+            signal.signal(number, handler)
+    assert code == 128 + first
+    assert capsys.readouterr().err.splitlines()[-1] == "stopped: its last checkpoint is kept"
+    assert api.load_generator(weights).training["steps_done"] == 2
+
+
+@pytest.mark.parametrize(
+    ("command", "fifo", "message"),
+    [
+        ("render", "g.safetensors", "could not read generator file {}: it is a named pipe (FIFO), not a file"),
+        ("masks", "map.png", "could not read image {}: it is a named pipe (FIFO), not a file"),
+    ],
+)
+def test_an_input_that_is_a_pipe_is_one_error_line_not_a_wait_forever(
+    tmp_path: Path, style_files: list[str], capsys, command: str, fifo: str, message: str
+) -> None:
+    pipe = tmp_path / fifo
+    pipe.unlink(missing_ok=True)
+    os.mkfifo(pipe)
+    done = threading.Event()
+
+    def unblock() -> None:
+        """Were the pipe opened, end its wait (a writer that comes and goes) so the test fails, not hangs."""
+        while not done.wait(0.2):
+            with contextlib.suppress(OSError):  # ENXIO until a reader waits
+                os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+
+    writer = threading.Thread(target=unblock)
+    writer.start()
+    try:
+        code = cli.main([*command_line(command, tmp_path, style_files), "-o", str(tmp_path / "out.png")])
+    finally:
+        done.set()
+        writer.join()
+    error = capsys.readouterr().err
+    assert code == 2 and error == f"error: {message.format(pipe)}\n"
+    assert stat.S_ISFIFO(pipe.stat().st_mode) and not (tmp_path / "out.png").exists()
+
+
+def test_a_command_that_fails_leaves_no_folder_it_made_for_its_output(tmp_path: Path, style_files: list[str]) -> None:
+    line = [*command_line("optimize", tmp_path, style_files), "--content-weight", "1"]
+    assert cli.main([*line, "-o", str(tmp_path / "new" / "deeper" / "out.png")]) == 2
+    assert not (tmp_path / "new").exists()
+    assert cli.main([*command_line("masks", tmp_path, style_files), "-o", str(tmp_path / "new" / "out.png")]) == 0
+    assert sorted(path.name for path in (tmp_path / "new").iterdir()) == ["out.png"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 
 import numpy as np
 import pytest
@@ -70,12 +71,14 @@ def test_renoir_doodle_red_lands_in_the_style_maps_red_region() -> None:
 
 
 @pytest.mark.parametrize("name", ["monet", "renoir"])
-def test_jpeg_damaged_map_gives_nearly_the_same_masks(name: str) -> None:
+def test_jpeg_damaged_map_gives_nearly_the_same_masks(name: str, caplog: pytest.LogCaptureFixture) -> None:
     path = EXAMPLES / name / "style_mask.png"
     buffer = io.BytesIO()
     Image.open(path).convert("RGB").save(buffer, format="JPEG", quality=75)
     jpeg = torch.from_numpy(np.array(Image.open(buffer), dtype=np.float32) / 255)[None]
-    from_png, from_jpeg = masks_from_colors(load_rgb(path)), masks_from_colors(jpeg)
+    with caplog.at_level(logging.WARNING):
+        from_png, from_jpeg = masks_from_colors(load_rgb(path)), masks_from_colors(jpeg)
+    assert "within 48 of another" not in caplog.text, "JPEG noise is not a painted colour"
     assert from_jpeg.n_regions == from_png.n_regions
     aligned = masks_from_colors(jpeg, palette_from=from_png)
     agreement = (aligned.labels() == from_png.labels()).float().mean()
@@ -195,3 +198,14 @@ def test_masks_made_without_palette_from_are_lined_up_with_a_palette_by_colour()
     assert torch.equal(aligned_to_palette(ordered, palette).masks, ordered.masks)
     with pytest.raises(DoodleError, match="masks have 4 regions but generator g has 3"):
         aligned_to_palette(ordered, palette[:3], palette_name="generator g")
+
+
+def test_painted_colours_too_close_to_tell_apart_are_merged_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """200 colours in 1-pixel strips: far more than can be told apart at the merge distance."""
+    colours = np.random.default_rng(0).integers(0, 256, (200, 3))
+    strips = torch.from_numpy(np.repeat(colours[None], 8, axis=0) / 255).float()[None]
+    with caplog.at_level(logging.WARNING):
+        masks = masks_from_colors(strips)
+    assert masks.n_regions < 200
+    merged = re.search(r"the map paints (\d+) colours within 48 of another painted colour", caplog.text)
+    assert merged is not None and 50 < int(merged[1]) <= 200 - masks.n_regions

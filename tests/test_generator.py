@@ -204,6 +204,7 @@ def test_batch_images_get_their_own_noise() -> None:
         (torch.zeros(1, 4, 8, 8), 0, "the masks have 4 regions but generator small has 3"),
         (torch.zeros(1, 3, 3000, 3000), 0, "too large to render in one piece"),
         (torch.zeros(1, 3, 8, 8), -1, "tile_size"),
+        (torch.zeros(1, 3, 1, 1).expand(-1, -1, 8200, 8200), 10**5, "in pieces of 8200x8200, more than 8192x8192"),
         (torch.full((1, 3, 8, 8), float("nan")), 0, "NaN"),
     ],
 )
@@ -244,3 +245,22 @@ def test_batch_size_copies_one_doodle_and_is_named_unused_for_several(caplog: py
     with caplog.at_level(logging.WARNING, logger="doodle.api"):
         assert api.render_image(bundle, 0, masks=two, batch_size=3).shape == (2, 16, 24, 3)
     assert "hold 2 doodles" in caplog.text
+
+
+@pytest.mark.parametrize("damage", ["huge", "flat"])
+def test_a_render_that_is_not_finite_or_one_flat_colour_over_several_regions_is_refused(damage: str) -> None:
+    bundle = small_bundle()
+    with torch.no_grad():
+        if damage == "huge":  # finite weights whose render overflows
+            for parameter in bundle.model.parameters():
+                parameter.mul_(1e30)
+        else:  # the last layer paints black everywhere
+            bundle.model.to_rgb.weight.zero_()
+            bundle.model.to_rgb.bias.fill_(-1.0)
+    masks = random_masks(40, 32, 3, seed=0).masks
+    with pytest.raises(DoodleError, match="painted .*: its weights are damaged or far out of range"):
+        render(bundle, masks, settings=RenderSettings(tile_size=16))
+    if damage == "flat":  # one region painted one colour is what it should be
+        one_region = torch.zeros_like(masks)
+        one_region[:, 1] = 1
+        assert render(bundle, one_region).unique().tolist() == [0.0]

@@ -12,10 +12,10 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from safetensors.torch import save_file
+from safetensors.torch import load, save, save_file
 
 from doodle.errors import DoodleError
-from doodle.generator_file import load_generator, parse_generator, save_generator
+from doodle.generator_file import load_generator, parse_generator, read_palette, save_generator
 from doodle.random_masks import random_masks
 from doodle.render import RenderSettings, render
 from tests.helpers import Outcomes
@@ -51,6 +51,19 @@ def edited_metadata(data: bytes, edit) -> bytes:
     return struct.pack("<Q", len(encoded)) + encoded + data[8 + length :]
 
 
+def edited_tensors(data: bytes, edit) -> bytes:
+    """``data`` saved again with ``edit`` applied to its tensors (a dict), the metadata as it was."""
+    length = struct.unpack("<Q", data[:8])[0]
+    tensors = load(data)
+    edit(tensors)
+    return save(tensors, metadata=json.loads(data[8 : 8 + length])["__metadata__"])
+
+
+def _as_int8(tensors: dict) -> None:
+    key = next(key for key in tensors if key.startswith("model.") and tensors[key].is_floating_point())
+    tensors[key] = tensors[key].round().to(torch.int8)
+
+
 def _architecture(data: bytes, **changes) -> str:
     length = struct.unpack("<Q", data[:8])[0]
     return json.dumps(json.loads(json.loads(data[8 : 8 + length])["__metadata__"]["architecture"]) | changes)
@@ -82,11 +95,37 @@ def _architecture(data: bytes, **changes) -> str:
             lambda d: edited_metadata(d, lambda m: m.update(architecture=_architecture(d, normalization="instance"))),
             "missing or damaged metadata",
         ),
+        (lambda d: edited_tensors(d, _as_int8), "holds int8 values where the model has float32"),
+        (lambda d: edited_tensors(d, lambda t: t.update(extra=torch.zeros(2))), r"has not \(extra\)"),
+        (
+            lambda d: edited_tensors(d, lambda t: t.update(calibration=torch.ones(3, 3, 4, dtype=torch.int8))),
+            "calibration is not one finite 3x4 map of floats",
+        ),
+        (
+            lambda d: edited_metadata(d, lambda m: m.update(palette="[[1, 0, 0], [0, 0, 1], [1, 0, 0]]")),
+            r"regions 0 and 2 have the same palette colour \(255, 0, 0\)",
+        ),
+        (
+            lambda d: edited_metadata(d, lambda m: m.update(palette="[[1, 0, 0], [0, 0, 1], [0, 2, 0]]")),
+            "colours outside 0..1",
+        ),
+        (
+            lambda d: edited_metadata(d, lambda m: m.update(n_regions="4")),
+            "says it has '4' regions but its architecture has 3",
+        ),
     ],
 )
 def test_damaged_or_foreign_files_give_clear_errors(tmp_path: Path, damage, message: str) -> None:
     with pytest.raises(DoodleError, match=message):
         parse_generator(damage(saved_bytes(tmp_path)), "g.safetensors")
+
+
+def test_a_header_whose_region_count_disagrees_with_its_architecture_gives_no_palette(tmp_path: Path) -> None:
+    path = tmp_path / "g.safetensors"
+    two = {"n_regions": "2", "palette": "[[1, 0, 0], [0, 0, 1]]"}
+    path.write_bytes(edited_metadata(saved_bytes(tmp_path), lambda m: m.update(two)))
+    with pytest.raises(DoodleError, match="says it has '2' regions but its architecture has 3"):
+        read_palette(path)
 
 
 def test_foreign_safetensors_without_metadata_is_refused(tmp_path: Path) -> None:
@@ -157,16 +196,15 @@ def test_mutated_files_never_crash_or_run_code(tmp_path: Path) -> None:
             mutated = bytes(original[:start]) + data.draw(st.binary(max_size=64)) + bytes(original[start + 8 :])
         try:
             bundle = parse_generator(mutated, "fuzzed.safetensors")
+            masks = random_masks(24, 24, bundle.n_regions, seed=0).masks
+            output = render(bundle, masks, settings=RenderSettings(tile_size=0))
         except DoodleError:
             return outcomes.refuse()
         outcomes.check()
-        output = render(
-            bundle, random_masks(24, 24, bundle.n_regions, seed=0).masks, settings=RenderSettings(tile_size=0)
-        )
         assert torch.isfinite(output).all()
 
     check()
-    outcomes.require(0.1)  # truncations and header damage are refused; flipped weights load and must render
+    outcomes.require(0.1)  # truncations and header damage are refused; flipped weights load and render or refuse
 
 
 @pytest.mark.parametrize("part", ["model", "optimizer"])

@@ -231,19 +231,30 @@ def test_a_train_only_graph_runs_and_shows_a_render_of_the_style_map_and_its_rec
     assert trained.training["steps_done"] == 2 and trained.training["distribution_weight"] == 0.5
 
 
-def test_a_bad_save_name_is_refused_when_the_prompt_is_queued(comfy: ComfyUIClient) -> None:
+def renoir_training(**inputs) -> dict:
+    """A prompt that trains on the Renoir example, TrainDoodleStyle given ``inputs`` beside the fast settings."""
     train = {"style_image": ["1", 0], "style_masks": ["3", 0], "seed": 0, "learning_rate": 0.003}
-    train |= FAST_SETTINGS["TrainDoodleStyle"] | {"save_name": "../outside"}
-    prompt = {
+    return {
         "1": {"class_type": "LoadImage", "inputs": {"image": "doodle_renoir_style.png"}},
         "2": {"class_type": "LoadImage", "inputs": {"image": "doodle_renoir_style_mask.png"}},
         "3": {"class_type": "MaskFromColors", "inputs": {"image": ["2", 0], "n_colors": 0}},
-        "4": {"class_type": "TrainDoodleStyle", "inputs": train},
+        "4": {"class_type": "TrainDoodleStyle", "inputs": train | FAST_SETTINGS["TrainDoodleStyle"] | inputs},
     }
+
+
+def test_a_bad_save_name_is_refused_when_the_prompt_is_queued(comfy: ComfyUIClient) -> None:
     with pytest.raises(PromptValidationError) as refused:
-        comfy.run(prompt)
+        comfy.run(renoir_training(save_name="../outside"))
     assert "save_name '../outside' must be a plain file name" in json.dumps(refused.value.node_errors)
     assert not list((comfy.models_dir / "doodle_generators").glob("*outside*"))
+
+
+def test_a_file_name_sent_as_resume_from_stops_the_node_with_our_message(comfy: ComfyUIClient) -> None:
+    prompt = renoir_training(save_name="resumed", loss_network="vgg16-hed", resume_from="monet.safetensors")
+    with pytest.raises(PromptExecutionError) as refused:
+        comfy.run(prompt)
+    assert "resume_from must be a loaded generator" in str(refused.value) and "DoodleError" in str(refused.value)
+    assert not list((comfy.models_dir / "doodle_generators").glob("resumed*"))
 
 
 @pytest.mark.parametrize(

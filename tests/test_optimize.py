@@ -263,6 +263,8 @@ def test_init_image_is_where_a_patch_loss_optimisation_starts() -> None:
         ({"init_image": torch.rand(2, 3, 40, 40)}, "init_image must be one RGB image"),
         ({"content_weight": -1.0}, "content_weight must be a number of at least 0"),
         ({"content_weight": float("nan")}, "content_weight must be a number of at least 0"),
+        ({"content_weight": 1.0}, "content_weight is 1 but no content_image was given"),
+        ({"patch_weight": 1.0, "scales": 2}, "patch loss needs 24 pixels a side at the coarsest scale, and 40x40 in 2"),
         ({"tv_weight": float("inf")}, "tv_weight must be a number of at least 0"),
         ({"distribution_weight": -1.0}, "distribution_weight must be between 0 and 1000"),
         ({"distribution_weight": float("nan")}, "distribution_weight must be between 0 and 1000"),
@@ -377,3 +379,15 @@ def test_init_synthesis_starts_from_the_paintings_own_strokes() -> None:
     painting = style[0, 2, :, 20:]
     own = float((painting[:, 1:] - painting[:, :-1]).abs().mean())
     assert stripes["synthesis"] > 0.5 * own > stripes["style-mean"], stripes
+
+
+def test_a_weight_that_overflows_the_loss_stops_at_its_first_evaluation_and_is_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    evaluations = []
+    real = DoodleObjective.__call__
+    monkeypatch.setattr(DoodleObjective, "__call__", lambda self, image: evaluations.append(1) or real(self, image))
+    masks = two_regions(40, 40, 20)
+    with pytest.raises(DoodleError, match=r"diverged \(loss is not finite\): lower patch_weight \(1e\+308\)"):
+        paint(tiny_network(), style_image(), masks, masks, iterations=5, patch_weight=1e308)
+    assert len(evaluations) == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
 import pytest
 import torch
@@ -107,7 +109,10 @@ def test_varied_training_masks_make_every_region_sometimes_the_big_one() -> None
         ({"n_regions": 0}, "n_regions"),
         ({"batch_size": 0}, "batch_size"),
         ({"width": 100000, "height": 100000}, "too large"),
-        ({"shape": MaskShape(min_piece=0.5)}, "1/n_regions"),
+        ({"width": 32000, "height": 2050}, "too large"),  # within the pixels, but its height grid is not
+        ({"width": 2, "height": 1}, "2x1 is too small for 3 regions: make width and height larger"),
+        ({"shape": MaskShape(min_piece=0.5)}, "n_regions must be at most 1 where every region keeps at least 0.5"),
+        ({"n_regions": 1000}, "n_regions must be at most 49 where every region keeps at least 0.02 of the image"),
     ],
 )
 def test_bad_parameters_get_clear_messages(kwargs: dict, message: str) -> None:
@@ -143,3 +148,16 @@ def test_reference_sampling_starves_regions_and_never_makes_one_big() -> None:
 def test_unknown_sampling_is_refused() -> None:
     with pytest.raises(DoodleError, match="mask_sampling must be one of varied, equal, reference"):
         training_masks(32, 3, 1, np.random.default_rng(0), "fair")
+
+
+@pytest.mark.parametrize(("width", "height"), [(8192, 2), (3, 8192)])
+def test_a_long_thin_map_costs_memory_for_its_own_pixels(width: int, height: int) -> None:
+    """A map a few pixels thin once took a grid of its longer side squared (512 MiB here, 128 GiB at 100000x1)."""
+    tracemalloc.start()
+    try:
+        masks = random_masks(width, height, 2, seed=0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert masks.masks.shape == (1, 2, height, width) and (masks.masks.sum(dim=(0, 2, 3)) > 0).all()
+    assert peak < 16 * 2**20
