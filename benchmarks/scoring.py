@@ -83,7 +83,7 @@ def render_score(
     """:func:`score` of renders of the example doodle, averaged over noise seeds ``0..seeds-1``.
 
     Each render is made at the doodle's own size and area-downscaled to ``size``, as a user would see it.
-    One seed's score moves by up to ~20 %: the deepest layer sees only a few hundred positions at 256 px.
+    Averaged, because one seed's score moves a lot: the deepest layer sees only a few hundred positions at 256 px.
     """
     totals, regions = [], []
     for seed in range(seeds):

@@ -46,10 +46,9 @@ FEATURE_LAYERS = ("conv1_1", "conv2_1", "conv3_1")
 """The loss network's layers the term matches (beside the pixels)."""
 DISTRIBUTION_LAYERS = (*PIXEL_LAYERS, *FEATURE_LAYERS)
 BALANCED_LAYERS = (DETAIL,)
-"""Layers whose regions weigh alike (each region's error over its own variance): the regions' detail
-variances differ by the textures' contrast (the Renoir painting's sky 0.0009, its field 0.004), and pooled, a
-flat sky costs too little to be given texture. The other layers pool (each region's error over the summed
-variance): balancing them moved the sky little and the other regions away (``benchmarks/README.md``)."""
+"""Layers whose regions weigh alike (each region's error over its own variance): pooled, a low-contrast sky's
+flat fill costs too little to be given texture. The other layers pool (each region's error over the summed
+variance): balancing them did not help (``docs/history/benchmarks.md``, First look)."""
 VARIANCE_FLOOR = 0.1
 """A balanced region's variance counts as at least this share of the style regions' mean, so a flat-coloured
 region of a painting does not weigh without bound."""

@@ -208,8 +208,8 @@ class DoodleGenerator(nn.Module):
 
 PASS_THROUGH_SHIFT = 1.0
 """How far a grown generator's new join lifts the features it passes on, so that its LeakyReLUs see positive
-values only and pass them unchanged (the features are LeakyReLU outputs: the shipped Monet's coarsest stay
-above -0.3). Small, because the next layer's weights then see it as a constant input."""
+values only and pass them unchanged (the features are LeakyReLU outputs, only a little below zero). Small,
+because the next layer's weights then see it as a constant input."""
 
 
 @torch.no_grad()

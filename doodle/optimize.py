@@ -186,9 +186,9 @@ def run_lbfgs(
     A strong-Wolfe line search for the first :data:`SEARCHED_ITERATIONS`, then L-BFGS's plain step (one
     evaluation each, the history kept). As in training, the loss is taken at the pixels clamped to 0..1 (the
     image returned) plus a pull back into range (:data:`~doodle.objective.RANGE_PENALTY`), so a clamped pixel
-    is not stuck; clamping in place would stall the line search. Why, measured: benchmarks/README.md, Design
-    notes and L-BFGS by time to a loss. A loss at a step's start that is not finite stops the run at once,
-    with ``advice``.
+    is not stuck; clamping in place would stall the line search. Why, measured: benchmarks/README.md, L-BFGS by
+    time to a loss, and docs/history/benchmarks.md, Design notes. A loss at a step's start that is not finite
+    stops the run at once, with ``advice``.
     """
     pixels = start.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
     optimiser = lbfgs_optimiser(pixels)

@@ -193,7 +193,7 @@ def median_filter_ordered(labels: np.ndarray, n_labels: int, diameter: int) -> n
     For ordered labels the median is the number of thresholds t with a majority of the disk at label >= t;
     the disk has an odd number of pixels, so there are no ties. A disk count is a sum of row segments, each
     a difference of two running sums along the row: a few passes per disk row instead of a 2-D convolution's
-    diameter² taps (benchmarks/README.md, Random masks).
+    diameter² taps (docs/history/benchmarks.md, Random masks).
     """
     if diameter <= 1 or n_labels == 1:
         return labels

@@ -18,8 +18,8 @@ from .types import CATEGORY, SEED_MAX, GeneratorSocket, MasksSocket, distributio
 
 TRAIN_DEFAULTS = api.TrainSettings()
 FIRST_LOOK_STEPS = 300
-"""TrainDoodleStyle's default steps: a new style's first look in about 9 minutes on 2 CPU cores, each region's
-texture in its place (benchmarks/README.md, First look); the core's default is for a usable style."""
+"""TrainDoodleStyle's default steps: enough for a new style's first look, each region's texture in its place
+(benchmarks/README.md, First look); the core's default is for a usable style."""
 SAVE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,99}$")
 log = logging.getLogger(__name__)
 
