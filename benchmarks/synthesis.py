@@ -1,17 +1,18 @@
 """Region-guided patch synthesis: speed and memory by size, what the eye sees beside the other paths, how evenly
 it uses the painting, and how visible its seams are.
 
-    PYTHONPATH=. python benchmarks/synthesis.py [--lbfgs-dir out/512] [--repeats 3] [--save-dir out/synthesis]
+    PYTHONPATH=. python benchmarks/synthesis.py [--also "L-BFGS=out/512/{style}_lbfgs.png"] [--repeats 3]
 
 Run it on a quiet machine (another busy process slows torch's threads many times over). Tables:
 
 * ``speed``: seconds (median of ``--repeats``, inputs loaded, Python started) and peak memory above the
   process's before the call (on ``--device cuda``: the GPU's peak allocation), each case in a fresh process,
-  for the Monet example at 512x384 and its doodle scaled (nearest) to 1024x768 and 2048x2048; ``bytes/px`` is
+  for both examples and the Monet doodle scaled (nearest) to 1024x768 and 2048x2048; ``bytes/px`` is
   peak memory over the doodle's pixels: flat when memory grows with the doodle alone, not with doodle x painting.
 * ``look``: the appearance measures of ``benchmarks/appearance.py`` (worst region's colour distance, spread,
   gradient energy as ratios to the original project's result) for the synthesis, the shipped generator's
-  render (seed 0), L-BFGS (``--lbfgs-dir``) and the original.
+  render (seed 0), the original, and any ``--also LABEL=PATTERN`` images at the doodle's size (``{style}`` in
+  the pattern is the style's name: L-BFGS results, L-BFGS started from a synthesis).
 * ``use``: per painting region, the share of its pixels that some chosen patch covers (1 = every pixel used),
   and the most-covered pixel's coverage over its fair share (1 = perfectly even).
 * ``seams``: mean squared colour step between neighbouring doodle pixels whose patches come from
@@ -40,8 +41,14 @@ from doodle.colormap import labels_in_palette
 from doodle.image_io import load_image, save_image, to_channels_first, to_channels_last
 from doodle.synthesis import SynthesisSettings, synthesize_traced
 
-SIZES = ((384, 512), (768, 1024), (2048, 2048))
 PRESETS = ("fast", "balanced", "best")
+CASES = (
+    ("monet", None, PRESETS),
+    ("renoir", None, PRESETS),
+    ("monet", (768, 1024), PRESETS[:2]),
+    ("monet", (2048, 2048), PRESETS[:2]),
+)
+"""(style, doodle size or None for the example's own, presets) of the speed table."""
 
 
 def inputs(name: str, size: tuple[int, int] | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
@@ -75,19 +82,19 @@ def _timed(
 
 
 def speed_table(repeats: int, device: str) -> None:
-    print(f"{'speed':<8} {'doodle':>10} {'preset':>9} {'seconds':>8} {'peak MB':>8} {'bytes/px':>9}  ({device})")
+    header = f"{'speed':<8} {'style':>7} {'doodle':>10} {'preset':>9} {'seconds':>8} {'peak MB':>8} {'bytes/px':>9}"
+    print(f"{header}  ({device})")
     context = multiprocessing.get_context("spawn")
-    for size in SIZES:
-        for preset in PRESETS if size == SIZES[0] else PRESETS[:2]:
+    for name, size, presets in CASES:
+        height, width = size or inputs(name)[2].shape
+        for preset in presets:
             queue = context.Queue()
-            worker = context.Process(target=_timed, args=("monet", size, preset, repeats, device, queue))
+            worker = context.Process(target=_timed, args=(name, size, preset, repeats, device, queue))
             worker.start()
             seconds, peak = queue.get()
             worker.join()
-            pixels = size[0] * size[1]
-            print(
-                f"{'':<8} {size[1]:>5}x{size[0]:<4} {preset:>9} {seconds:8.2f} {peak / 2**20:8.0f} {peak / pixels:9.0f}"
-            )
+            line = f"{'':<8} {name:>7} {width:>5}x{height:<4} {preset:>9} {seconds:8.2f} {peak / 2**20:8.0f}"
+            print(f"{line} {peak / (height * width):9.0f}")
 
 
 def use_and_seams(synthesis, painting: torch.Tensor, source_labels: torch.Tensor, target_labels: torch.Tensor):
@@ -130,7 +137,7 @@ def _painting_steps(painting: torch.Tensor, region: torch.Tensor) -> float:
     return float(torch.cat([down, across]).mean())
 
 
-def look_tables(lbfgs_dir: Path | None, save_dir: Path) -> None:
+def look_tables(also: list[str], save_dir: Path) -> None:
     save_dir.mkdir(parents=True, exist_ok=True)
     print(f"\n{'look':<8} {'style':>7} {'image':>10} {'distance':>8} {'worst /original: dist spr grad':>31}")
     usage_lines = []
@@ -146,8 +153,8 @@ def look_tables(lbfgs_dir: Path | None, save_dir: Path) -> None:
                 api.render_image(api.load_generator(f"weights/{name}.safetensors"), 0, doodle=example.doodle)
             ),
         }
-        if lbfgs_dir is not None:
-            images["L-BFGS"] = to_channels_first(load_image(lbfgs_dir / f"{name}_lbfgs.png"))
+        for label, pattern in (entry.split("=", 1) for entry in also):
+            images[label] = to_channels_first(load_image(pattern.format(style=name)))[:, :3]
         measured = {
             kind: look(image, example.target, example.style, example.style_masks.masks)
             for kind, image in images.items()
@@ -169,8 +176,8 @@ def look_tables(lbfgs_dir: Path | None, save_dir: Path) -> None:
 def side_by_side(name: str, images: dict[str, torch.Tensor], path: Path) -> None:
     """Painting, doodle, then each image, at one height, left to right."""
     pictures = [Image.open(f"samples/{name}/style.png").convert("RGB"), Image.open(f"samples/{name}/target_mask.png")]
-    order = ["synthesis", "render", "L-BFGS", "original"]
-    for kind in (k for k in order if k in images):
+    order = ["synthesis", "render", *(k for k in images if k not in ("synthesis", "render", "original")), "original"]
+    for kind in order:
         array = (images[kind][0].permute(1, 2, 0).clamp(0, 1) * 255).round().byte().numpy()
         pictures.append(Image.fromarray(array))
     height = 384
@@ -185,7 +192,9 @@ def side_by_side(name: str, images: dict[str, torch.Tensor], path: Path) -> None
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--lbfgs-dir", type=Path, help="also measure <dir>/<style>_lbfgs.png")
+    parser.add_argument(
+        "--also", action="append", default=[], help="LABEL=PATTERN: also measure this image ({style} = the style)"
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--save-dir", type=Path, default=Path("out/synthesis"))
     parser.add_argument("--device", default="cpu", help="where the speed table runs (cuda: GPU memory is counted)")
@@ -196,7 +205,7 @@ def main() -> None:
     if not args.skip_speed:
         speed_table(args.repeats, args.device)
     if not args.skip_look:
-        look_tables(args.lbfgs_dir, args.save_dir)
+        look_tables(args.also, args.save_dir)
 
 
 if __name__ == "__main__":

@@ -300,3 +300,18 @@ def test_a_field_of_a_coarse_level_carries_to_the_finer_level_within_each_region
     expected = (parent // coarse_width * 2) * fine.source_labels.shape[1] + parent % coarse_width * 2
     if fine.source_labels.flatten()[expected] == fine.target_labels[0, 0]:
         assert carried.index[0].item() == expected
+
+
+def test_the_coarsest_start_lays_each_painting_region_over_the_doodles_from_their_top_left_corners() -> None:
+    source_labels = torch.zeros(12, 14, dtype=torch.long)
+    source_labels[2:6, 3:9] = 1  # a 4x6 block
+    target_labels = torch.zeros(20, 5, dtype=torch.long)
+    target_labels[10:18, 0:3] = 1  # an 8x3 block: taller than the painting's, so it repeats
+    painting = torch.rand(3, 12, 14, generator=torch.Generator().manual_seed(0))
+    level = one_level(painting, source_labels, target_labels, 2)
+    field = Matcher(level, 3, 1.0, 0.0, torch.Generator().manual_seed(0)).placed_field()
+    index = field.index.view(20, 5)
+    for row in range(10, 18):
+        for col in range(3):
+            assert index[row, col].item() == (2 + (row - 10) % 4) * 14 + 3 + col
+    assert torch.equal(source_labels.flatten()[field.index], target_labels.flatten())

@@ -71,6 +71,27 @@ class Matcher:
         index = self._random_in_region(self.target_labels)
         return Field(index, torch.zeros(index.shape, device=index.device))
 
+    def placed_field(self) -> Field:
+        """Each region of the doodle covered with its painting region as it lies, from the top left corners of
+        their bounding boxes, at its own scale and repeated where the doodle's is larger (a random pixel of the
+        region where that lands in another): the coarsest level starts from the painting's own arrangement,
+        its dark and light parts included, rather than from noise that the search pulls towards the region's
+        average look."""
+        fallback = self.random_field().index
+        index = fallback.clone()
+        target_rows, target_cols = _coordinates(self.level.target_labels.shape, fallback.device)
+        source_rows, source_cols = _coordinates((self.source_height, self.source_width), fallback.device)
+        for region in self.target_labels.unique().tolist():
+            here, there = self.target_labels == region, self.source_labels == region
+            place = []
+            for target, source in ((target_rows, source_rows), (target_cols, source_cols)):
+                low = target[here].min()
+                source_low, source_high = source[there].min(), source[there].max()
+                place.append(source_low + (target[here] - low) % (source_high - source_low + 1))
+            placed = place[0] * self.source_width + place[1]
+            index[here] = torch.where(self.source_labels[placed] == region, placed, fallback[here])
+        return Field(index, torch.zeros(index.shape, device=index.device))
+
     def _random_in_region(self, labels: torch.Tensor) -> torch.Tensor:
         draw = torch.rand(labels.shape, generator=self.generator, device=labels.device)
         size = self.pool_size[labels]
@@ -167,6 +188,14 @@ class Matcher:
             -radius, radius + 1, shape, generator=self.generator, device=index.device
         )
         return row.clamp(0, self.source_height - 1) * self.source_width + col.clamp(0, self.source_width - 1)
+
+
+def _coordinates(shape: tuple[int, int], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each pixel's row and column, flattened."""
+    height, width = shape
+    rows = torch.arange(height, device=device)[:, None].expand(height, width)
+    cols = torch.arange(width, device=device)[None, :].expand(height, width)
+    return rows.flatten(), cols.flatten()
 
 
 def _neighbours(values: torch.Tensor, step_row: int, step_col: int) -> torch.Tensor:

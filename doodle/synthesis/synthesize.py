@@ -93,7 +93,7 @@ def _synthesize(
     field: Field | None = None
     for position, (level, level_rounds) in enumerate(zip(levels, rounds, strict=True)):
         matcher = Matcher(level, settings.patch_size, settings.guide_weight, settings.uniformity, generator)
-        field = matcher.random_field() if field is None else matcher.upsampled(field, levels[position - 1])
+        field = matcher.placed_field() if field is None else matcher.upsampled(field, levels[position - 1])
         image = _vote(field, level, settings.patch_size)
         for _ in range(level_rounds):
             field = matcher.search(field, image, level.target_guides, effort.search_iterations)
