@@ -221,6 +221,30 @@ def test_canvas_paints_palette_colours_queues_undoes_and_survives_a_reload(page:
     assert page.new_errors() == []
 
 
+def test_ctrl_z_and_ctrl_y_in_the_canvas_change_only_the_canvas(page: ComfyPage) -> None:
+    page.load(workflow_json(PAINT_TEMPLATE))
+    page.wait_for(f"() => {CANVAS}.palette.length > 0")
+    live = page.page.locator(".doodle-canvas input[type=checkbox]").first
+    live.check()
+    page.run(f"() => {{ {CANVAS}.marker = 'same widget'; }}")  # gone if ComfyUI's undo rebuilt the node
+    before = canvas_pixels(page)
+    click(page, ".doodle-canvas-swatch >> nth=2")
+    drag(page, [(60, 60), (300, 200)])
+    painted = canvas_pixels(page)
+    assert (painted != before).any()
+    page.page.keyboard.press("Control+z")
+    page.wait_for(f"() => {CANVAS}.history.redoStack.length === 1")
+    assert (canvas_pixels(page) == before).all()
+    page.page.keyboard.press("Control+y")
+    page.wait_for(f"() => {CANVAS}.history.redoStack.length === 0")
+    assert (canvas_pixels(page) == painted).all()
+    assert page.run(f"() => {CANVAS}.marker") == "same widget" and live.is_checked()
+    assert page.run(f"() => {CANVAS}.history.undoStack.length") == 1
+    page.page.mouse.click(5, 500)  # the focus leaves the canvas: ComfyUI's own keys are its own again
+    assert page.run("() => document.activeElement?.className") != "doodle-canvas-keys"
+    assert page.new_errors() == []
+
+
 def palette_of(name: str) -> list[list[int]]:
     return (read_palette(REPO / "weights" / f"{name}.safetensors")[0] * 255).round().int().tolist()
 
@@ -290,14 +314,17 @@ def test_loading_a_doodle_snaps_each_pixel_to_the_nearest_palette_colour(page: C
 def test_the_random_button_paints_the_routes_seeded_doodle(page: ComfyPage) -> None:
     page.load(workflow_json(PAINT_TEMPLATE))
     page.wait_for(f"() => {CANVAS}.palette.length > 0")
-    page.page.locator(".doodle-canvas input[type=number]").first.fill("3")
-    click(page, ".doodle-canvas-tools button[title^='Random']")
-    page.wait_for(f"() => {CANVAS}.history.undoStack.length > 0")
-    status, png = page.client._request(
-        "GET", "/doodle/random_doodle?source=generator%3A%20monet.safetensors&width=512&height=384&seed=3"
-    )
-    assert status == 200
-    assert (canvas_pixels(page) == np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))).all()
+    seed = page.page.locator(".doodle-canvas label.doodle-canvas-seed input[type=number]")  # labelled "seed"
+    seed.fill("3")
+    for expected, clicks in ((3, 1), (4, 2)):  # each click paints the next seed's doodle
+        click(page, ".doodle-canvas-tools button[title^='Random']")
+        page.wait_for(f"() => {CANVAS}.history.undoStack.length >= {clicks}")
+        status, png = page.client._request(
+            "GET", f"/doodle/random_doodle?source=generator%3A%20monet.safetensors&width=512&height=384&seed={expected}"
+        )
+        assert status == 200
+        assert (canvas_pixels(page) == np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))).all()
+        assert seed.input_value() == str(expected + 1)
 
 
 def test_flood_fill_and_disc_in_the_page_match_an_independent_computation(page: ComfyPage) -> None:
@@ -403,4 +430,26 @@ def test_load_doodle_generator_shows_its_palette(page: ComfyPage) -> None:
     tolerance = 2  # pixels
     outside = [s for s in swatches if min(s[0] - node[0], s[1] - node[1], node[2] - s[2], node[3] - s[3]) < -tolerance]
     assert outside == [], f"swatches {outside} spill out of their node {node}"
+    colours = page.run(
+        f"() => [...document.querySelectorAll('{shown}')].map((s) => [getComputedStyle(s).color, s.style.background])"
+    )
+    for text, swatch in colours:
+        ratio = contrast_ratio(rgb_of(text), rgb_of(swatch))
+        assert ratio >= 4.5, f"text {text} on {swatch}: contrast {ratio:.2f}, WCAG AA asks 4.5"
     assert page.new_errors() == []
+
+
+def rgb_of(css: str) -> list[int]:
+    """``rgb(1, 2, 3)`` as numbers."""
+    return [int(value) for value in css[css.index("(") + 1 : css.index(")")].split(",")[:3]]
+
+
+def contrast_ratio(first: list[int], second: list[int]) -> float:
+    """WCAG 2's contrast ratio of two sRGB colours, written out from its definition."""
+
+    def luminance(rgb: list[int]) -> float:
+        linear = [c / 255 / 12.92 if c / 255 <= 0.04045 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    light, dark = sorted((luminance(first), luminance(second)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)

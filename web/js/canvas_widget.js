@@ -61,7 +61,9 @@ export class DoodleCanvasWidget {
     this.message = element("div", { className: "doodle-canvas-message" });
     this.sizeSelect = element("select", { title: "Brush size" },
       BRUSH_SIZES.map((size) => element("option", { value: size, textContent: `${size}px`, selected: size === 16 })));
-    this.seedInput = element("input", { type: "number", value: 0, min: 0, title: "Random doodle seed" });
+    this.seedInput = element("input", {
+      type: "number", value: 0, min: 0, title: "Random doodle seed (advances after each doodle)",
+    });
     this.liveBox = element("input", { type: "checkbox", checked: !!this.node.properties?.doodle_live });
     this.liveBox.onchange = () => (this.node.properties.doodle_live = this.liveBox.checked);
     const button = (text, title, action) => element("button", { textContent: text, title, onclick: action });
@@ -81,18 +83,23 @@ export class DoodleCanvasWidget {
       button("Redo", "Redo (Ctrl+Y)", () => this.step("redo")),
       button("Clear", "Fill with the background region", () => this.change(() => fillAll(this.image(), this.palette[0]))),
       button("Random", "Random doodle (seeded like Random Doodle Mask)", () => this.random()),
-      this.seedInput,
+      element("label", { className: "doodle-canvas-seed" }, ["seed ", this.seedInput]),
       ...filePicker("Load", (file) => this.loadDoodle(file)),
       ...filePicker("Underlay", async (file) => (this.underlay.src = URL.createObjectURL(file))),
       element("label", { title: "Queue the graph when a stroke ends" }, [this.liveBox, "Live"]),
     ]);
     const stage = element("div", { className: "doodle-canvas-stage" }, [this.underlay, this.canvas]);
-    this.root = element("div", { className: "doodle-canvas" }, [this.swatches, tools, stage, this.message]);
-    this.root.tabIndex = 0;
+    // Keys go to a hidden read-only input while the canvas has focus: ComfyUI's workflow undo and its
+    // single-key shortcuts leave keys typed into an input alone, so Ctrl+Z/Ctrl+Y stay with the canvas, and
+    // they work again as soon as the focus leaves it.
+    this.keys = element("input", { className: "doodle-canvas-keys", readOnly: true, ariaLabel: "Canvas shortcuts" });
+    this.root = element("div", { className: "doodle-canvas" }, [this.keys, this.swatches, tools, stage, this.message]);
     this.root.addEventListener("keydown", (event) => this.onKey(event));
     this.canvas.addEventListener("pointerdown", (event) => this.onPointerDown(event));
     this.canvas.addEventListener("pointermove", (event) => this.onPointerMove(event));
     this.canvas.addEventListener("pointerup", (event) => this.onPointerUp(event));
+    // After the press's own focus change (to the page, not a plain element): the keys are the canvas's now.
+    this.canvas.addEventListener("click", () => this.keys.focus({ preventScroll: true }));
     this.setTool("brush");
   }
 
@@ -284,6 +291,7 @@ export class DoodleCanvasWidget {
         this.context.drawImage(picture, 0, 0);
         image.data.set(this.context.getImageData(0, 0, image.width, image.height).data);
       });
+      this.seedInput.value = String(Number(this.seedInput.value) + 1);  // the next click, another doodle
     } catch (error) {
       this.say(`random doodle: ${error.message}`);
     }

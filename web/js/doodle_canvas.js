@@ -14,6 +14,7 @@ const STYLE = `
 .doodle-canvas-paper { image-rendering: pixelated; cursor: crosshair; touch-action: none; }
 .doodle-canvas-underlay:not([src]) { display: none; }
 .doodle-canvas-message { color: #f96; min-height: 1em; }
+.doodle-canvas-keys { position: absolute; width: 1px; height: 1px; opacity: 0; pointer-events: none; }
 `;
 
 app.registerExtension({

@@ -1,5 +1,6 @@
 // LoadDoodleGenerator shows its generator's palette: the colours to paint a doodle with, region by region.
 import { app } from "../../../scripts/app.js";
+import { readableText } from "./contrast.js";
 import { fetchPalette } from "./server.js";
 
 const SWATCH_ROW = 24;
@@ -9,6 +10,7 @@ function show(list, { colours, names }) {
     const swatch = document.createElement("span");
     swatch.className = "doodle-palette-swatch";
     swatch.style.background = `rgb(${rgb.join(",")})`;
+    swatch.style.color = readableText(rgb);
     swatch.title = `region ${k}: rgb(${rgb.join(", ")})`;
     swatch.textContent = names[k] ? `${names[k]} ${rgb.join(",")}` : rgb.join(",");
     return swatch;
@@ -22,8 +24,7 @@ app.registerExtension({
     const style = document.createElement("style");
     style.textContent = `
 .doodle-palette { display: flex; flex-wrap: wrap; gap: 3px; font: 10px monospace; }
-.doodle-palette-swatch { padding: 2px 4px; border: 1px solid #666; border-radius: 3px; color: #000;
-  text-shadow: 0 0 2px #fff; }`;
+.doodle-palette-swatch { padding: 2px 4px; border: 1px solid #666; border-radius: 3px; }`;
     document.head.append(style);
   },
 
