@@ -119,7 +119,8 @@ class Matcher:
 
     def search(self, field: Field, image: torch.Tensor, target_guides: torch.Tensor, iterations: int) -> Field:
         """Improve ``field`` for the doodle ``image`` ``[3, Ht, Wt]``: each pass tries, for every pixel at once,
-        its neighbours' matches shifted by one pixel, then random matches at halving distances around its own."""
+        its neighbours' matches shifted by the step to them, then random matches at halving distances around its
+        own, then one anywhere in its region."""
         target = self._describe(image, target_guides)
         index = field.index.clone()
         distance = torch.empty(index.shape, device=index.device)
@@ -168,7 +169,7 @@ class Matcher:
             best[chunk] = torch.where(better, cost, best[chunk])
 
     def _propagated(self, index: torch.Tensor) -> list[torch.Tensor]:
-        """For each of the four neighbours, its match moved back by the step to it."""
+        """For each neighbour at :data:`PROPAGATION_STEPS` along each axis, its match moved back by the step."""
         height, width = self.level.target_labels.shape
         row = (index // self.source_width).view(height, width)
         col = (index % self.source_width).view(height, width)
