@@ -6,13 +6,15 @@ them up with its regions exactly.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image, UnidentifiedImageError
 
-from .colormap import describe_colours, detect_palette, image_to_rgb8
+from .colormap import MAX_COLORS, describe_colours, detect_palette, image_to_rgb8
 from .errors import DoodleError
 from .generator_file import read_palette
 from .image_io import check_image, load_image
@@ -20,6 +22,11 @@ from .limits import MAX_CANVAS_SIDE
 from .regions import RegionMasks
 
 MAX_OUTSIDE_SHOWN = 3
+MAP_COLOUR_BITS = 5
+MAP_COVERAGE = 0.9
+"""An image is a colour map when its 64 commonest colours (at 5 bits a channel, so JPEG noise stays in its
+colour) cover this share of its pixels: maps cover over 0.95 even as JPEGs, paintings about a third."""
+MAP_TEST_SIDE = 256
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,32 @@ def map_palette(path: Path) -> Palette:
     """The painted colours of a style map, largest region first (as ``MaskFromColors`` numbers them)."""
     colours = detect_palette(image_to_rgb8(load_image(path)), 0)
     return Palette(torch.from_numpy(colours / 255.0).float(), Path(path).name)
+
+
+def is_colour_map(path: Path) -> bool:
+    """Whether the image at ``path`` is a flat colour map, the only kind of image a palette is taken from (a
+    painting or a photo would give a palette of arbitrary greys); unreadable files are not."""
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return False
+    return _is_colour_map(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _is_colour_map(path: str, modified: int, size: int) -> bool:
+    """:func:`is_colour_map` of one version of a file (its time and size are the key: a changed file is read
+    again)."""
+    try:
+        with Image.open(path) as opened:
+            opened.draft("RGB", (MAP_TEST_SIDE, MAP_TEST_SIDE))  # JPEGs decode small
+            image = opened.convert("RGB")
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError):
+        return False
+    image.thumbnail((MAP_TEST_SIDE, MAP_TEST_SIDE), Image.Resampling.NEAREST)  # no blended colours
+    rgb = np.asarray(image).reshape(-1, 3).astype(np.int32) >> (8 - MAP_COLOUR_BITS)
+    _, counts = np.unique(_codes(rgb), return_counts=True)
+    return bool(np.sort(counts)[::-1][:MAX_COLORS].sum() >= MAP_COVERAGE * len(rgb))
 
 
 def _codes(rgb: np.ndarray) -> np.ndarray:

@@ -32,7 +32,8 @@ class DoodleCanvas(io.ComfyNode):
                 io.Combo.Input(
                     "palette",
                     options=host.palette_sources(),
-                    tooltip="Whose colours to paint with: a generator's regions or a style map's colours.",
+                    tooltip="Whose colours to paint with: a generator's regions or a style map's colours (images in "
+                    "input/ that are paintings or photos are not listed: their colours make no palette).",
                 ),
                 io.String.Input("painting", default="", socketless=True, extra_dict={"widgetType": WIDGET_TYPE}),
                 io.Int.Input("width", default=NEW_DOODLE_WIDTH, min=MIN_DOODLE_SIDE, max=MAX_CANVAS_SIDE, step=8),

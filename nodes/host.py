@@ -24,7 +24,7 @@ from ..doodle import api
 from ..doodle.errors import DoodleError
 from ..doodle.image_io import to_uint8
 from ..doodle.networks import VGG_FOLDER
-from ..doodle.palettes import Palette, generator_palette, map_palette
+from ..doodle.palettes import Palette, generator_palette, is_colour_map, map_palette
 from ..doodle.progress import Preview
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -90,15 +90,21 @@ def generator_save_dir() -> Path:
 
 
 def palette_sources() -> list[str]:
-    """What a canvas can paint with: every generator, then every image in ``input/`` (as style maps)."""
+    """What a canvas can paint with: every generator, then every flat colour map in ``input/`` (paintings and
+    photos there are left out: their palette would be arbitrary greys)."""
+    input_dir = Path(folder_paths.get_input_directory())
     images = folder_paths.filter_files_content_types(_input_files(), ["image"])
-    return [GENERATOR_SOURCE + name for name in generator_names()] + [MAP_SOURCE + name for name in images]
+    maps = [name for name in images if is_colour_map(input_dir / name)]
+    return [GENERATOR_SOURCE + name for name in generator_names()] + [MAP_SOURCE + name for name in maps]
 
 
 def palette_source_path(source: str) -> Path:
     """The file behind one of :func:`palette_sources` (only those: a name is never joined to a path)."""
     if source not in palette_sources():
-        raise DoodleError(f"{source!r} is not a generator or an image in input/ (it may have been removed)")
+        raise DoodleError(
+            f"{source!r} is not a generator or a colour map in input/ (it may have been removed, or be a painting "
+            "or photo, whose colours make no palette)"
+        )
     if source.startswith(GENERATOR_SOURCE):
         return generator_path(source.removeprefix(GENERATOR_SOURCE))
     return Path(folder_paths.get_input_directory()) / source.removeprefix(MAP_SOURCE)

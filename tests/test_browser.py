@@ -416,6 +416,21 @@ SWATCHES_AND_THEIR_NODE = """async (shown) => {
 """LoadDoodleGenerator's on-screen box, title bar included, and each palette swatch's, in client pixels."""
 
 
+def test_train_doodle_style_shows_its_record_under_the_node(page: ComfyPage) -> None:
+    page.load(workflow_json(REPO / "example_workflows" / "2_train_your_own_style.json"))
+    page.run(
+        """() => { const n = app.graph.nodes.find((n) => n.type === 'TrainDoodleStyle');
+        for (const [name, value] of [['steps', 2], ['batch_size', 1], ['size', 64], ['save_name', 'record_test']])
+            n.widgets.find((w) => w.name === name).value = value; }"""
+    )
+    entry = page.queue_and_wait(timeout_s=600)
+    assert entry["status"]["status_str"] == "success", entry["status"]
+    page.wait_for("() => document.querySelector('.doodle-train-record')?.textContent.includes('record_test')")
+    shown = page.run("() => document.querySelector('.doodle-train-record').textContent")
+    assert "2 steps" in shown and "doodle_generators" in shown, shown
+    assert page.new_errors() == []
+
+
 def test_load_doodle_generator_shows_its_palette(page: ComfyPage) -> None:
     page.load(workflow_json(REPO / "example_workflows" / "1_doodle_to_painting.json"))
     shown = ".doodle-palette .doodle-palette-swatch"

@@ -92,6 +92,16 @@ def test_the_palette_route_gives_exact_8_bit_colours_of_generators_and_maps(comf
     assert json.loads(body)["colours"] == map_palette(EXAMPLES / "monet" / "style_mask.png").rgb8.tolist()
 
 
+def test_the_canvas_lists_colour_maps_but_not_paintings_as_palettes(comfy: ComfyUIClient) -> None:
+    options = comfy.object_info()["DoodleCanvas"]["input"]["required"]["palette"][1]["options"]
+    for style in ("monet", "renoir"):
+        assert f"style map: doodle_{style}_style_mask.png" in options
+        assert f"style map: doodle_{style}_target_mask.png" in options
+        assert f"style map: doodle_{style}_style.png" not in options  # a painting: its colours make no palette
+    status, body = query(comfy, "/doodle/palette", source="style map: doodle_monet_style.png")
+    assert status == 400 and b"painting or photo" in body
+
+
 @pytest.mark.parametrize("source", ["generator: ../../etc/passwd", "style map: ../main.py", "nothing", ""])
 def test_the_routes_refuse_sources_that_are_not_listed(comfy: ComfyUIClient, source: str) -> None:
     for route, extra in (("/doodle/palette", {}), ("/doodle/random_doodle", {"width": 8, "height": 8, "seed": 0})):
@@ -111,7 +121,7 @@ def test_a_random_doodle_of_impossible_size_is_refused(comfy: ComfyUIClient) -> 
     [
         ("doodle_canvas/missing.png [input]", MONET, "is not in input/"),
         ("../../main.py [input]", MONET, "is not in input/"),
-        ("", "generator: removed.safetensors", "is not a generator or an image in input/"),
+        ("", "generator: removed.safetensors", "is not a generator or a colour map in input/"),
     ],
     ids=["missing-file", "path-out-of-input", "vanished-palette"],
 )

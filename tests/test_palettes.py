@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from safetensors.torch import save_file
 
 from doodle import api
 from doodle.errors import DoodleError
 from doodle.generator_file import load_generator, read_palette
 from doodle.image_io import load_image
-from doodle.palettes import Palette, generator_palette, map_palette
+from doodle.palettes import Palette, generator_palette, is_colour_map, map_palette
 from tests.helpers import EXAMPLES, REPO
 
 SHIPPED = sorted((REPO / "weights").glob("*.safetensors"))
@@ -130,3 +131,15 @@ def test_a_resumed_generator_keeps_its_region_names() -> None:
     first.region_names = ("left", "middle", "right")
     resumed = train_generator(tiny_network(), "tiny", image, masks, TrainSettings(steps=2, size=32), resume=first)
     assert resumed.region_names == ("left", "middle", "right")
+
+
+def test_maps_even_as_jpegs_are_colour_maps_and_paintings_are_not(tmp_path) -> None:
+    for style in ("monet", "renoir"):
+        folder = EXAMPLES / style
+        assert is_colour_map(folder / "style_mask.png") and is_colour_map(folder / "target_mask.png")
+        assert not is_colour_map(folder / "style.png")
+        jpeg = tmp_path / f"{style}_map.jpg"
+        Image.open(folder / "style_mask.png").convert("RGB").save(jpeg, quality=75)
+        assert is_colour_map(jpeg)
+    (tmp_path / "not_an_image.png").write_bytes(b"text")
+    assert not is_colour_map(tmp_path / "not_an_image.png") and not is_colour_map(tmp_path / "missing.png")
