@@ -14,7 +14,7 @@ from scipy import ndimage
 from doodle.generator_file import read_palette
 from tests.browser import ComfyPage, browser_page, screenshot, workflow_json
 from tests.comfyui_harness import ComfyUIClient, FileRef
-from tests.helpers import REPO, region_colours_differ
+from tests.helpers import EXAMPLES, REPO, region_colours_differ
 
 WORKFLOWS = sorted((REPO / "example_workflows").glob("*.json"))
 PAINT_TEMPLATE = REPO / "example_workflows" / "0_paint_a_doodle.json"
@@ -242,6 +242,30 @@ def test_ctrl_z_and_ctrl_y_in_the_canvas_change_only_the_canvas(page: ComfyPage)
     assert page.run(f"() => {CANVAS}.history.undoStack.length") == 1
     page.page.mouse.click(5, 500)  # the focus leaves the canvas: ComfyUI's own keys are its own again
     assert page.run("() => document.activeElement?.className") != "doodle-canvas-keys"
+    assert page.new_errors() == []
+
+
+def test_the_underlay_shows_through_the_paint_and_painting_still_works(page: ComfyPage) -> None:
+    page.load(workflow_json(PAINT_TEMPLATE))
+    page.wait_for(f"() => {CANVAS}.palette.length > 0")
+    stage = page.page.locator(".doodle-canvas-stage").first
+    colours = np.array(palette_of("monet"))
+
+    def off_palette_share() -> float:
+        shot = np.asarray(Image.open(io.BytesIO(stage.screenshot())).convert("RGB")).astype(int)
+        inner = shot[10:-10, 10:-10].reshape(-1, 3)
+        nearest = np.abs(inner[:, None, :] - colours[None]).sum(-1).min(1)
+        return float((nearest > 30).mean())
+
+    before = off_palette_share()
+    page.page.locator(".doodle-canvas input[type=file]").nth(1).set_input_files(str(EXAMPLES / "monet" / "style.png"))
+    page.wait_for("() => document.querySelector('.doodle-canvas-underlay')?.naturalWidth > 0")
+    page.page.wait_for_timeout(300)
+    after = off_palette_share()
+    assert after > before + 0.3, f"the underlay is not visible: {before:.2f} -> {after:.2f} of pixels off the palette"
+    click(page, ".doodle-canvas-swatch >> nth=2")
+    drag(page, [(60, 60), (200, 100)])  # the mouse reaches the paint through the picture
+    assert page.run(f"() => {CANVAS}.history.undoStack.length") == 1
     assert page.new_errors() == []
 
 

@@ -85,10 +85,12 @@ export class DoodleCanvasWidget {
       button("Random", "Random doodle (seeded like Random Doodle Mask)", () => this.random()),
       element("label", { className: "doodle-canvas-seed" }, ["seed ", this.seedInput]),
       ...filePicker("Load", (file) => this.loadDoodle(file)),
-      ...filePicker("Underlay", async (file) => (this.underlay.src = URL.createObjectURL(file))),
+      ...filePicker("Underlay", async (file) => (this.underlay.src = URL.createObjectURL(file))),  // to trace
       element("label", { title: "Queue the graph when a stroke ends" }, [this.liveBox, "Live"]),
     ]);
-    const stage = element("div", { className: "doodle-canvas-stage" }, [this.underlay, this.canvas]);
+    // The picture to trace lies over the paint, see-through and deaf to the mouse: under the opaque canvas it
+    // would never show.
+    const stage = element("div", { className: "doodle-canvas-stage" }, [this.canvas, this.underlay]);
     // Keys go to a hidden read-only input while the canvas has focus: ComfyUI's workflow undo and its
     // single-key shortcuts leave keys typed into an input alone, so Ctrl+Z/Ctrl+Y stay with the canvas, and
     // they work again as soon as the focus leaves it.

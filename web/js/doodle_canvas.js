@@ -12,6 +12,7 @@ const STYLE = `
 .doodle-canvas-stage { position: relative; flex: 1; min-height: 0; }
 .doodle-canvas-stage > * { position: absolute; inset: 0; width: 100%; height: 100%; object-fit: contain; }
 .doodle-canvas-paper { image-rendering: pixelated; cursor: crosshair; touch-action: none; }
+.doodle-canvas-underlay { pointer-events: none; }
 .doodle-canvas-underlay:not([src]) { display: none; }
 .doodle-canvas-message { color: #f96; min-height: 1em; }
 .doodle-canvas-keys { position: absolute; width: 1px; height: 1px; opacity: 0; pointer-events: none; }
