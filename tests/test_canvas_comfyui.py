@@ -106,7 +106,7 @@ def test_the_canvas_lists_colour_maps_but_not_paintings_as_palettes(comfy: Comfy
 def test_the_routes_refuse_sources_that_are_not_listed(comfy: ComfyUIClient, source: str) -> None:
     for route, extra in (("/doodle/palette", {}), ("/doodle/random_doodle", {"width": 8, "height": 8, "seed": 0})):
         status, body = query(comfy, route, source=source, **extra)
-        assert status == 400 and "not a generator or an image in input/" in json.loads(body)["error"]
+        assert status == 400 and "not a generator or a colour map in input/" in json.loads(body)["error"]
 
 
 def test_a_random_doodle_of_impossible_size_is_refused(comfy: ComfyUIClient) -> None:
