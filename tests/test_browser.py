@@ -269,6 +269,23 @@ def test_the_underlay_shows_through_the_paint_and_painting_still_works(page: Com
     assert page.new_errors() == []
 
 
+def test_live_and_the_random_seed_survive_a_reload(page: ComfyPage) -> None:
+    page.load(workflow_json(PAINT_TEMPLATE))
+    page.wait_for(f"() => {CANVAS}.palette.length > 0")
+    page.page.locator(".doodle-canvas input[type=checkbox]").first.check()
+    page.page.locator(".doodle-canvas label.doodle-canvas-seed input[type=number]").first.fill("7")
+    page.page.keyboard.press("Tab")  # the seed box's change event
+    page.wait_for("() => app.graph.nodes.find((n) => n.type === 'DoodleCanvas').properties.doodle_seed === 7")
+    page.page.wait_for_timeout(1500)  # the workflow's autosave
+    page.page.reload()
+    page.open()
+    page.wait_for(f"() => {{ try {{ return {CANVAS}.painted; }} catch {{ return false; }} }}")
+    assert page.page.locator(".doodle-canvas input[type=checkbox]").first.is_checked()
+    assert page.page.locator(".doodle-canvas label.doodle-canvas-seed input[type=number]").first.input_value() == "7"
+    page.page.locator(".doodle-canvas input[type=checkbox]").first.uncheck()  # leave Live off for later tests
+    assert page.new_errors() == []
+
+
 def palette_of(name: str) -> list[list[int]]:
     return (read_palette(REPO / "weights" / f"{name}.safetensors")[0] * 255).round().int().tolist()
 

@@ -64,8 +64,10 @@ export class DoodleCanvasWidget {
     this.seedInput = element("input", {
       type: "number", value: 0, min: 0, title: "Random doodle seed (advances after each doodle)",
     });
-    this.liveBox = element("input", { type: "checkbox", checked: !!this.node.properties?.doodle_live });
+    this.liveBox = element("input", { type: "checkbox" });
     this.liveBox.onchange = () => (this.node.properties.doodle_live = this.liveBox.checked);
+    this.seedInput.onchange = () => (this.node.properties.doodle_seed = Number(this.seedInput.value));
+    this.restoreSettings();
     const button = (text, title, action) => element("button", { textContent: text, title, onclick: action });
     const filePicker = (title, onFile) => {
       const input = element("input", { type: "file", accept: "image/*", hidden: true });
@@ -106,6 +108,14 @@ export class DoodleCanvasWidget {
   }
 
   // --- state shown in the page -----------------------------------------------------------------------------
+
+  /** Live and the Random seed as the node's properties hold them: they are saved with the workflow, and a
+   * reload configures the node after its widgets were made, so the node calls this again then. */
+  restoreSettings() {
+    this.node.properties ??= {};
+    this.liveBox.checked = !!this.node.properties.doodle_live;
+    this.seedInput.value = String(this.node.properties.doodle_seed ?? 0);
+  }
 
   say(text) {
     this.message.textContent = text;
@@ -294,6 +304,7 @@ export class DoodleCanvasWidget {
         image.data.set(this.context.getImageData(0, 0, image.width, image.height).data);
       });
       this.seedInput.value = String(Number(this.seedInput.value) + 1);  // the next click, another doodle
+      this.node.properties.doodle_seed = Number(this.seedInput.value);
     } catch (error) {
       this.say(`random doodle: ${error.message}`);
     }

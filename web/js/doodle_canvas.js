@@ -53,6 +53,7 @@ app.registerExtension({
     const configure = node.onConfigure;
     node.onConfigure = function (...args) {
       configure?.apply(this, args);
+      canvas.restoreSettings();
       canvas.usePalette(palette.value);
     };
     node.setSize([Math.max(node.size[0], 420), Math.max(node.size[1], 520)]);
