@@ -93,14 +93,5 @@ def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
     blurred = image[None]
     for shape, padding in (((1, -1), (radius, radius, 0, 0)), ((-1, 1), (0, 0, radius, radius))):
         weight = kernel.view(1, 1, *shape).expand(channels, 1, -1, -1)
-        blurred = F.conv2d(_replicate(blurred, padding), weight, groups=channels)
+        blurred = F.conv2d(F.pad(blurred, padding, mode="replicate"), weight, groups=channels)
     return blurred[0]
-
-
-def _replicate(image: torch.Tensor, padding: tuple[int, int, int, int]) -> torch.Tensor:
-    """Replicate padding of any width: torch's needs the padding below the image's size in some versions."""
-    left, right, top, bottom = padding
-    height, width = image.shape[-2:]
-    rows = torch.arange(-top, height + bottom, device=image.device).clamp(0, height - 1)
-    cols = torch.arange(-left, width + right, device=image.device).clamp(0, width - 1)
-    return image[..., rows[:, None], cols[None, :]]
