@@ -34,12 +34,13 @@ import torch
 from PIL import Image
 from torch.nn import functional as F
 
-from benchmarks.appearance import look, ratios
+from benchmarks.appearance import gradient_energy, look, ratios
 from benchmarks.scoring import Example
 from doodle import api
 from doodle.colormap import labels_in_palette
 from doodle.image_io import load_image, save_image, to_channels_first, to_channels_last
 from doodle.synthesis import SynthesisSettings, synthesize_traced
+from doodle.synthesis.matching import patch_coverage
 
 PRESETS = ("fast", "balanced", "best")
 CASES = (
@@ -101,9 +102,7 @@ def use_and_seams(synthesis, painting: torch.Tensor, source_labels: torch.Tensor
     """Per region: (share of its pixels covered, largest coverage over fair share, seam ratio, coherent share)."""
     source_height, source_width = synthesis.source_size
     patch = SynthesisSettings().patch_size
-    counts = torch.bincount(synthesis.source_index, minlength=source_height * source_width).float()
-    coverage = F.avg_pool2d(counts.view(1, 1, source_height, source_width), patch, 1, patch // 2) * patch**2
-    coverage = coverage.flatten()
+    coverage = patch_coverage(synthesis.source_index, synthesis.source_size, patch)
     rows = synthesis.source_index // source_width
     cols = synthesis.source_index % source_width
     height, width = target_labels.shape
@@ -125,16 +124,10 @@ def use_and_seams(synthesis, painting: torch.Tensor, source_labels: torch.Tensor
             steps.append(step[both & ~together])
             coherent += int((both & together).sum())
             total += int(both.sum())
-        own = _painting_steps(painting, source_labels == region)
+        own = gradient_energy(painting[None], source_labels == region)
         seam = float(torch.cat(steps).mean() / own) if sum(len(s) for s in steps) else 0.0
         results[region] = (used, largest, seam, coherent / max(total, 1))
     return results
-
-
-def _painting_steps(painting: torch.Tensor, region: torch.Tensor) -> float:
-    down = (painting[:, 1:] - painting[:, :-1]).pow(2).sum(0)[region[1:] & region[:-1]]
-    across = (painting[:, :, 1:] - painting[:, :, :-1]).pow(2).sum(0)[region[:, 1:] & region[:, :-1]]
-    return float(torch.cat([down, across]).mean())
 
 
 def look_tables(also: list[str], save_dir: Path) -> None:

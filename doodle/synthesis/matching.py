@@ -141,11 +141,7 @@ class Matcher:
         """Per painting pixel: ``uniformity`` x (patches covering it / its fair share)."""
         if self.uniformity == 0:
             return torch.zeros(self.source_labels.shape, device=index.device)
-        counts = torch.bincount(index, minlength=self.source_labels.numel()).float()
-        counts = counts.view(1, 1, self.source_height, self.source_width)
-        half = self.patch_size // 2
-        coverage = F.avg_pool2d(counts, self.patch_size, stride=1, padding=half, count_include_pad=True)
-        coverage = coverage.flatten() * self.patch_size**2
+        coverage = patch_coverage(index, (self.source_height, self.source_width), self.patch_size)
         return self.uniformity * coverage / self.fair_share
 
     def _try(
@@ -189,6 +185,14 @@ class Matcher:
             -radius, radius + 1, shape, generator=self.generator, device=index.device
         )
         return row.clamp(0, self.source_height - 1) * self.source_width + col.clamp(0, self.source_width - 1)
+
+
+def patch_coverage(index: torch.Tensor, source_size: tuple[int, int], patch_size: int) -> torch.Tensor:
+    """Per painting pixel (flattened), how many of the patches centred on ``index`` cover it."""
+    height, width = source_size
+    counts = torch.bincount(index, minlength=height * width).float().view(1, 1, height, width)
+    coverage = F.avg_pool2d(counts, patch_size, stride=1, padding=patch_size // 2, count_include_pad=True)
+    return coverage.flatten() * patch_size**2
 
 
 def _coordinates(shape: tuple[int, int], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
