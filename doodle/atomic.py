@@ -28,9 +28,7 @@ def check_writable(path: str | Path, what: str) -> Path:
     if path.name in ("", ".", ".."):
         raise DoodleError(f"cannot save {what} to {path}: that is a folder, not a file name")
     check_replaceable(path, what)
-    folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent  # the nearest folder that exists: the write creates the rest
+    folder = _nearest_existing(path.parent)  # the write creates the rest
     if not folder.is_dir():
         raise DoodleError(f"cannot save {what} to {path}: {folder} is a file, not a folder")
     try:
@@ -88,13 +86,17 @@ def special_kind(path: str | Path) -> str | None:
     return SPECIAL_FILES.get(stat.S_IFMT(mode))
 
 
-def _name_limit(path: Path) -> int:
-    """The longest file name, in bytes, the nearest existing folder of ``path`` holds."""
-    folder = path.absolute().parent
+def _nearest_existing(folder: Path) -> Path:
+    """``folder``, or the nearest of its parents that exists."""
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
+    return folder
+
+
+def _name_limit(path: Path) -> int:
+    """The longest file name, in bytes, the nearest existing folder of ``path`` holds."""
     try:
-        return os.pathconf(folder, "PC_NAME_MAX")
+        return os.pathconf(_nearest_existing(path.absolute().parent), "PC_NAME_MAX")
     except (AttributeError, OSError, ValueError):  # no pathconf (Windows) or no answer
         return DEFAULT_NAME_LIMIT
 
