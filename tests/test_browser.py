@@ -60,9 +60,11 @@ PREVIEWING = (
     "TrainDoodleStyle",
     "RenderDoodle",
     "OptimizeDoodle-LBFGS",
+    "SynthesizeDoodle",
     "RandomDoodleMask",
     "MaskFromColors",
     "SaveImage",
+    "PreviewImage",
 )
 GROWN_BOXES = """async ([types, width, height]) => {
     const paper = document.createElement('canvas'); paper.width = width; paper.height = height;
