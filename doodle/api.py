@@ -20,13 +20,14 @@ from .errors import DoodleError
 from .generator_file import GeneratorBundle, check_bundle, load_generator, save_generator
 from .image_io import check_image, to_channels_first, to_channels_last
 from .limits import MAX_BATCH
-from .networks import AUTO_NETWORK, available_networks, load_network, resolve_network
+from .networks import AUTO_NETWORK, available_networks, load_network, networks_on_disk, resolve_network
 from .objective import check_style_pair
 from .optimize import DEFAULT_SETTINGS, OptimizeSettings, optimize_checked, optimize_doodle, validate_request
 from .progress import Progress, no_progress
-from .random_masks import MaskShape, random_masks
+from .random_masks import MaskShape, default_palette, random_masks
 from .regions import RegionMasks
 from .render import DEFAULT_RENDER, RenderSettings, render
+from .segmentation import DEFAULT_SEGMENTATION, SegmentationSettings, segment_painting
 from .synthesis import DEFAULT_SYNTHESIS, SynthesisSettings, synthesize
 from .train import TrainSettings, train_checked, train_generator, validate_training
 from .vgg import VGGFeatures
@@ -43,6 +44,7 @@ __all__ = [
     "OptimizeSettings",
     "RegionMasks",
     "RenderSettings",
+    "SegmentationSettings",
     "Style",
     "SynthesisSettings",
     "TrainSettings",
@@ -58,6 +60,7 @@ __all__ = [
     "render",
     "render_image",
     "save_generator",
+    "style_map_from_painting",
     "synthesize",
     "synthesize_image",
     "train_generator",
@@ -215,6 +218,44 @@ def synthesize_image(
         progress,
     )
     return to_channels_last(image[None].cpu())
+
+
+def style_map_from_painting(
+    painting: torch.Tensor,
+    settings: SegmentationSettings = DEFAULT_SEGMENTATION,
+    *,
+    network: LossNetwork = LossNetwork(),
+) -> RegionMasks:
+    """A colour-coded map of a painting's regions, found automatically (:mod:`doodle.segmentation`), to
+    paint doodles against or to edit first.
+
+    Args:
+        painting: IMAGE ``[B, H, W, C]`` in 0..1, C = 1 (grey), 3 or 4 (alpha is ignored); the first item is used.
+        settings: region count, seed, smoothness, smallest island, whether to use network features.
+        network: where to look for a loss network's weights (only one on disk is used, never downloaded)
+            and the device it runs on.
+
+    Returns:
+        RegionMasks ``[1, R, H, W]`` with R <= ``settings.regions`` (islands below ``min_region`` join their
+        surroundings) and well-separated palette colours; ``masks.preview()`` is the flat map.
+
+    Example:
+        >>> masks = style_map_from_painting(painting, SegmentationSettings(regions=4))
+        >>> style = Style(painting, masks)
+    """
+    check_image(painting, "painting", channels=(1, 3, 4))
+    image = _first(painting, "painting")[0, ..., :3].expand(-1, -1, 3).permute(2, 0, 1)
+    labels = torch.from_numpy(segment_painting(image, settings, _network_on_disk(settings, network)))
+    return RegionMasks.from_labels(labels[None], default_palette(int(labels.max()) + 1))
+
+
+def _network_on_disk(settings: SegmentationSettings, network: LossNetwork) -> VGGFeatures | None:
+    """The loss network segmentation may use: one already on disk (``auto`` picks among them), else none."""
+    found = networks_on_disk(network.extra_dirs)
+    if not settings.network_features or not found:
+        return None
+    name = found[0] if network.name == AUTO_NETWORK else network.name
+    return load_network(name, network.device, network.extra_dirs, allow_download=False) if name in found else None
 
 
 def train_style(

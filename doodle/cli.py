@@ -33,6 +33,7 @@ from .stopping import exit_status, stop_signals_as_interrupt
 EXAMPLES = """examples:
   python -m doodle render --generator weights/monet.safetensors --doodle samples/monet/target_mask.png -o out/monet.png
   python -m doodle masks samples/monet/target_mask.png -o out/preview.png
+  python -m doodle segment samples/renoir/style.png --regions 4 -o out/renoir_auto_map.png
   python -m doodle random-masks --width 512 --height 384 --regions 5 --seed 7 -o out/random.png
   python -m doodle synthesize --style samples/monet/style.png --style-map samples/monet/style_mask.png \\
       --doodle samples/monet/target_mask.png -o out/monet_synthesis.png
@@ -90,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     masks.add_argument("--colors", type=int, default=0, help="number of regions, 0 = detect (default)")
     masks.add_argument("--palette-from", type=Path, help="another map whose colours to reuse")
     masks.add_argument("-o", "--output", type=Path, required=True)
+
+    segment = commands.add_parser("segment", help="painting -> a colour-coded map of its regions, found automatically")
+    segment.add_argument("painting", type=Path)
+    add_declared_arguments(segment, api.SegmentationSettings)
+    segment.add_argument("-o", "--output", type=Path, required=True)
 
     random = commands.add_parser("random-masks", help="random smooth region maps (training data, or a surprise doodle)")
     random.add_argument("--width", type=int, default=NEW_DOODLE_WIDTH)
@@ -233,6 +239,7 @@ def _style_arguments(parser: argparse.ArgumentParser, network: bool = True) -> N
 INPUTS = {
     "masks": ("map", "palette_from"),
     "random-masks": ("palette_from",),
+    "segment": ("painting",),
     "synthesize": ("style", "style_map", "doodle"),
     "optimize": ("style", "style_map", "doodle", "content", "init_image"),
     "train": ("style", "style_map"),
@@ -295,6 +302,12 @@ def _run_checked(args: argparse.Namespace) -> Path:
     if args.command == "masks":
         palette = api.masks_from_colors(load_image(args.palette_from)) if args.palette_from else None
         return save_image(api.masks_from_colors(load_image(args.map), args.colors, palette).preview(), args.output)
+    if args.command == "segment":
+        settings = api.SegmentationSettings(**declared_values(api.SegmentationSettings, args))
+        masks = api.style_map_from_painting(
+            load_image(args.painting), settings, network=api.LossNetwork(device=args.device)
+        )
+        return save_image(masks.preview(), args.output)
     if args.command == "random-masks":
         palette = api.masks_from_colors(load_image(args.palette_from)).palette if args.palette_from else None
         masks = api.random_masks(

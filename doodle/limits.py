@@ -16,3 +16,5 @@ BLOWN_UP_DISTANCE = 100.0
 """Pixels this far outside 0..1 (root mean square) mean a generator has blown up: the style loss sees the render
 clamped and stays bounded, so a run that diverges shows here (healthy runs stay within about 10, even in
 their first steps). Training stops there, never saving the weights that made it; a render refuses them."""
+MAX_PAINTING_PIXELS = 4096 * 4096
+"""Pixels of a painting a style map is made from (its regions are found at a smaller working size)."""

@@ -3,7 +3,7 @@
 # the CUDA tests, the core tests again on that machine, the feed-forward benchmark (fp32 and fp16 renders,
 # L-BFGS / render, training seconds per step) and the polish benchmark, each log copied to $OUT (or out/gpu).
 #
-# That machine needs python3 with torch, numpy, pillow, scipy, tqdm, safetensors and pytest, and the
+# That machine needs python3 with torch, numpy, pillow, scipy, scikit-learn, tqdm, safetensors and pytest, and the
 # offline loss network in .vgg/ (it has no internet). From the development machine:
 #   mkdir -p .vgg && cp ~/.cache/doodle/vgg/vgg16-hed.safetensors .vgg/   # .vgg/ is git-ignored
 # then run `bash scripts/gpu_check.sh` there with .vgg carried along (about 53 MB with the repository; a call carries at most 64 MiB).
