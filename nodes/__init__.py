@@ -9,6 +9,7 @@ from .canvas import DoodleCanvas
 from .generator import LoadDoodleGenerator, RenderDoodle, TrainDoodleStyle
 from .masks import DoodleMasksToMask, MaskFromColors, MaskToDoodleMasks, RandomDoodleMask
 from .optimize import OptimizeDoodle
+from .segmentation import StyleMapFromPainting
 from .synthesis import SynthesizeDoodle
 
 NODES: list[type[io.ComfyNode]] = [
@@ -22,6 +23,7 @@ NODES: list[type[io.ComfyNode]] = [
     DoodleMasksToMask,
     MaskToDoodleMasks,
     SynthesizeDoodle,
+    StyleMapFromPainting,
 ]
 
 

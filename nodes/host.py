@@ -22,9 +22,9 @@ from PIL import Image
 
 from ..doodle import api
 from ..doodle.errors import DoodleError
-from ..doodle.image_io import to_uint8
+from ..doodle.image_io import save_image, to_uint8
 from ..doodle.networks import VGG_FOLDER
-from ..doodle.palettes import Palette, generator_palette, is_colour_map, map_palette
+from ..doodle.palettes import Palette, editing_palette, generator_palette, is_colour_map, map_palette
 from ..doodle.progress import Preview
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -35,6 +35,10 @@ MAX_SHOWN = 2048
 """The longest side of a result sent as a node's last preview (a larger one is shown scaled down)."""
 GENERATOR_SOURCE = "generator: "
 MAP_SOURCE = "style map: "
+EDIT_SOURCE = "edit style map: "
+"""A map's colours and spare ones: the palette to edit a style map with (regions can be added)."""
+CANVAS_FOLDER = "doodle_canvas"
+"""Where the page's canvases save their paintings, inside ``input/`` (``web/js/server.js``'s SUBFOLDER)."""
 log = logging.getLogger(__name__)
 
 
@@ -90,12 +94,18 @@ def generator_save_dir() -> Path:
 
 
 def palette_sources() -> list[str]:
-    """What a canvas can paint with: every generator, then every flat colour map in ``input/`` (paintings and
-    photos there are left out: their palette would be arbitrary greys)."""
+    """What a canvas can paint with: every generator, then every flat colour map in ``input/`` and among the
+    canvases' paintings (paintings and photos are left out: their palette would be arbitrary greys), then the
+    maps of ``input/`` again with room for new regions, to edit them."""
     input_dir = Path(folder_paths.get_input_directory())
-    images = folder_paths.filter_files_content_types(_input_files(), ["image"])
+    images = folder_paths.filter_files_content_types(_input_files() + _input_files(CANVAS_FOLDER), ["image"])
     maps = [name for name in images if is_colour_map(input_dir / name)]
-    return [GENERATOR_SOURCE + name for name in generator_names()] + [MAP_SOURCE + name for name in maps]
+    top_level = [name for name in maps if "/" not in name]
+    return (
+        [GENERATOR_SOURCE + name for name in generator_names()]
+        + [MAP_SOURCE + name for name in maps]
+        + [EDIT_SOURCE + name for name in top_level]
+    )
 
 
 def palette_source_path(source: str) -> Path:
@@ -107,12 +117,14 @@ def palette_source_path(source: str) -> Path:
         )
     if source.startswith(GENERATOR_SOURCE):
         return generator_path(source.removeprefix(GENERATOR_SOURCE))
-    return Path(folder_paths.get_input_directory()) / source.removeprefix(MAP_SOURCE)
+    return Path(folder_paths.get_input_directory()) / source.removeprefix(MAP_SOURCE).removeprefix(EDIT_SOURCE)
 
 
 def palette(source: str) -> Palette:
     path = palette_source_path(source)
-    return generator_palette(path) if source.startswith(GENERATOR_SOURCE) else map_palette(path)
+    if source.startswith(GENERATOR_SOURCE):
+        return generator_palette(path)
+    return editing_palette(path) if source.startswith(EDIT_SOURCE) else map_palette(path)
 
 
 def palette_fingerprint(source: str) -> str:
@@ -138,9 +150,26 @@ def file_fingerprint(path: Path | None) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path is not None else "blank"
 
 
-def _input_files() -> list[str]:
-    input_dir = Path(folder_paths.get_input_directory())
-    return sorted(p.name for p in input_dir.iterdir() if p.is_file()) if input_dir.is_dir() else []
+def _input_files(subfolder: str = "") -> list[str]:
+    """Files directly in ``input/`` (or its ``subfolder``), named relative to ``input/``."""
+    folder = Path(folder_paths.get_input_directory()) / subfolder
+    prefix = subfolder + "/" if subfolder else ""
+    return sorted(prefix + p.name for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+
+
+def check_input_name(name: str) -> str:
+    """The PNG file name ``name`` gives in ``input/`` (empty: none); refuses folders and hidden names."""
+    name = name.strip()
+    if name and (name != Path(name).name or name.startswith(".") or "\\" in name):
+        raise DoodleError(f"save_as must be a plain file name without folders, got {name!r}")
+    return name if not name or name.lower().endswith(".png") else name + ".png"
+
+
+def save_input_image(image: torch.Tensor, name: str) -> str:
+    """Save ``image`` whole (or not at all) as ``input/NAME.png``, where every node's file list finds it."""
+    file_name = check_input_name(name)
+    save_image(image, Path(folder_paths.get_input_directory()) / file_name)
+    return file_name
 
 
 def server_routes() -> web.RouteTableDef:

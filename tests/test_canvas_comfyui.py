@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from doodle.colormap import MERGE_DISTANCE
 from doodle.generator_file import read_palette
 from doodle.image_io import load_image
-from doodle.palettes import map_palette
+from doodle.palettes import SPARE_REGIONS, map_palette
 from tests.comfyui_harness import ComfyUIClient, PromptExecutionError, PromptValidationError
 from tests.helpers import EXAMPLES, REPO
 
@@ -23,7 +24,7 @@ MONET_RGB8 = (read_palette(REPO / "weights" / "monet.safetensors")[0] * 255).rou
 
 @pytest.fixture(scope="module")
 def comfy(comfyui: ComfyUIClient) -> ComfyUIClient:
-    comfyui.require_nodes("DoodleCanvas", "RandomDoodleMask")
+    comfyui.require_nodes("DoodleCanvas", "RandomDoodleMask", "StyleMapFromPainting")
     return comfyui
 
 
@@ -147,3 +148,50 @@ def test_a_painting_in_other_colours_or_not_an_image_says_so(comfy: ComfyUIClien
 def test_the_example_canvas_doodle_is_in_input_for_the_paint_template(comfy: ComfyUIClient) -> None:
     copied = load_image(comfy.input_dir / "doodle_monet_canvas_doodle.png")
     assert copied.shape[1:3] == (384, 512)
+
+
+def style_map_prompt(save_as: str, regions: int = 4) -> dict:
+    settings = {"seed": 0, "smoothness": 1.0, "min_region": 1.0, "network_features": True}
+    return {
+        "1": {"class_type": "LoadImage", "inputs": {"image": "doodle_renoir_style.png"}},
+        "2": {
+            "class_type": "StyleMapFromPainting",
+            "inputs": {"painting": ["1", 0], "regions": regions, "save_as": save_as} | settings,
+        },
+        "3": {"class_type": "PreviewImage", "inputs": {"images": ["2", 0]}},
+    }
+
+
+def test_style_map_from_painting_saves_a_map_a_canvas_can_edit_with_spare_colours(comfy: ComfyUIClient) -> None:
+    result = comfy.run(style_map_prompt("auto_renoir"))
+    saved = comfy.input_dir / "auto_renoir.png"
+    assert result.ui("2")["doodle_saved_map"] == ["auto_renoir.png"]
+    own = map_palette(saved).rgb8
+    assert len(own) == 4 and np.abs(np.asarray(Image.open(saved).convert("RGB")) - result.image("3")).max() <= 1
+    options = comfy.object_info(refresh=True)["DoodleCanvas"]["input"]["required"]["palette"][1]["options"]
+    assert {"style map: auto_renoir.png", "edit style map: auto_renoir.png"} <= set(options)
+    status, body = query(comfy, "/doodle/palette", source="edit style map: auto_renoir.png")
+    colours, names = np.asarray(json.loads(body)["colours"]), json.loads(body)["names"]
+    assert status == 200 and (colours[:4] == own).all() and names[4:] == ["new"] * SPARE_REGIONS
+    spare_to_own = np.linalg.norm(colours[4:, None] - own[None], axis=-1)
+    assert spare_to_own.min() > 2 * MERGE_DISTANCE  # a new region never reads as an old one
+
+
+def test_a_canvas_painting_is_a_palette_for_the_doodle_painted_against_it(comfy: ComfyUIClient) -> None:
+    comfy.save_input_image(
+        MONET_RGB8[np.arange(60)[:, None] // 12].repeat(64, 1), "edited.png", subfolder="doodle_canvas"
+    )
+    options = comfy.object_info(refresh=True)["DoodleCanvas"]["input"]["required"]["palette"][1]["options"]
+    assert "style map: doodle_canvas/edited.png" in options
+    assert "edit style map: doodle_canvas/edited.png" not in options  # edits are made from the maps in input/
+    status, body = query(comfy, "/doodle/palette", source="style map: doodle_canvas/edited.png")
+    assert status == 200 and sorted(json.loads(body)["colours"]) == sorted(MONET_RGB8.tolist())
+
+
+@pytest.mark.parametrize("save_as", ["../outside", "sub/map", ".hidden"])
+def test_a_bad_map_name_is_refused_when_queued_and_nothing_is_written(comfy: ComfyUIClient, save_as: str) -> None:
+    before = sorted(p.name for p in comfy.input_dir.rglob("*"))
+    with pytest.raises(PromptValidationError) as refused:
+        comfy.run(style_map_prompt(save_as))
+    assert "save_as must be a plain file name" in json.dumps(refused.value.node_errors)
+    assert sorted(p.name for p in comfy.input_dir.rglob("*")) == before

@@ -25,6 +25,7 @@ NODE_IDS = (
     "TrainDoodleStyle",
     "OptimizeDoodle-LBFGS",
     "SynthesizeDoodle",
+    "StyleMapFromPainting",
     "DoodleCanvas",
     "DoodleMasksToMask",
     "MaskToDoodleMasks",

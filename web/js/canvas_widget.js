@@ -19,6 +19,11 @@ function newFileName() {
   return `canvas-${crypto.randomUUID().slice(0, 12)}.png`;
 }
 
+/** The file in input/ a style map palette source names (`style map: x.png`, `edit style map: x.png`), or "". */
+function mapFile(source) {
+  return source?.match(/^(?:edit )?style map: (.+)$/)?.[1] ?? "";
+}
+
 function loadImage(url) {
   return new Promise((resolve, reject) => {
     const image = new Image();
@@ -87,6 +92,7 @@ export class DoodleCanvasWidget {
       button("Random", "Random doodle (seeded like Random Doodle Mask)", () => this.random()),
       element("label", { className: "doodle-canvas-seed" }, ["seed ", this.seedInput]),
       ...filePicker("Load", (file) => this.loadDoodle(file)),
+      button("From map", "Start from the palette's style map, to edit it", () => this.fromMap()),
       ...filePicker("Underlay", async (file) => (this.underlay.src = URL.createObjectURL(file))),  // to trace
       element("label", { title: "Queue the graph when a stroke ends" }, [this.liveBox, "Live"]),
     ]);
@@ -316,9 +322,23 @@ export class DoodleCanvasWidget {
   }
 
   async loadDoodle(file) {
+    await this.loadPicture(URL.createObjectURL(file), file.name);
+  }
+
+  /** Start from the style map the palette comes from (its file in input/), to edit it: move a border with the
+   * brush, merge two regions with a fill, add one with a spare colour. */
+  async fromMap() {
+    const name = mapFile(this.source);
+    if (!name) return this.say("From map needs a style map palette (a generator has no map to start from)");
+    await this.usePalette(this.source);  // the map may have been made since the palette was first asked for
+    await this.loadPicture(paintingUrl(`${name} [input]`), name);
+  }
+
+  /** Draw the picture at `url` as the new painting (undoable), its colours snapped to the palette. */
+  async loadPicture(url, label) {
     if (!this.palette.length) return this.say("no palette yet: choose one above");
     try {
-      const picture = await loadImage(URL.createObjectURL(file));
+      const picture = await loadImage(url);
       const side = Math.max(picture.naturalWidth, picture.naturalHeight);
       if (side > this.maxSide()) throw new Error(`${side} px a side; a canvas is at most ${this.maxSide()}`);
       const before = this.image();
@@ -328,10 +348,15 @@ export class DoodleCanvasWidget {
       this.show();
       this.painted = true;
       this.scheduleSave();
-      this.say(`loaded ${file.name}; its colours snapped to the palette`);
+      this.say(`loaded ${label}; its colours snapped to the palette`);
     } catch (error) {
-      this.say(`${file.name}: ${error.message}`);
+      this.say(`${label}: ${error.message}`);
     }
+  }
+
+  /** Fetch the palette again where it comes from `file` (in input/), which was just written. */
+  refreshPaletteFrom(file) {
+    if (mapFile(this.source) === file) this.usePalette(this.source);
   }
 
   /** A workflow sets the value: show the painting it names (a missing file leaves a blank canvas). */
@@ -370,6 +395,9 @@ export class DoodleCanvasWidget {
       const blob = await new Promise((resolve) => this.canvas.toBlob(resolve, "image/png"));
       this.value = await uploadPainting(blob, this.fileName());
       this.say("");
+      for (const node of this.node.graph?._nodes ?? []) {  // canvases painting with this one's colours
+        node.widgets?.find((w) => w.doodle)?.doodle.refreshPaletteFrom(this.value.replace(/ \[input\]$/, ""));
+      }
       if (this.liveBox.checked) requestRender(this);
     } catch (error) {
       this.say(`not saved: ${error.message} (the painting stays here; it is saved again at the next stroke)`);

@@ -1,4 +1,5 @@
 // Registers the DoodleCanvas widget (the node's `painting` input) and ties it to the node's other widgets.
+import { api } from "../../../scripts/api.js";
 import { app } from "../../../scripts/app.js";
 import { DoodleCanvasWidget } from "./canvas_widget.js";
 
@@ -23,6 +24,12 @@ app.registerExtension({
 
   setup() {
     document.head.append(Object.assign(document.createElement("style"), { textContent: STYLE }));
+    // A StyleMapFromPainting run saved a map in input/: canvases painting with it fetch its colours again.
+    api.addEventListener("executed", ({ detail }) => {
+      for (const file of detail?.output?.doodle_saved_map ?? []) {
+        for (const node of app.graph?._nodes ?? []) node.widgets?.find((w) => w.doodle)?.doodle.refreshPaletteFrom(file);
+      }
+    });
   },
 
   getCustomWidgets() {
