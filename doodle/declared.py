@@ -78,14 +78,27 @@ def check_declared(settings: object) -> None:
 
 
 def check_range(name: str, value: object, low: float | None, high: float | None, *, whole: bool = False) -> None:
-    """The one range check: ``value`` is a (whole, if ``whole``) finite number within ``low``..``high``."""
+    """The one range check: ``value`` is a (whole, if ``whole``) finite number within ``low``..``high``; a refusal
+    names both, as in "seed must be a whole number between 0 and 18446744073709551615, got -1"."""
     number = isinstance(value, int | float) and not isinstance(value, bool)
-    if not number or (whole and not isinstance(value, int)) or not math.isfinite(value):
-        raise DoodleError(f"{name} must be a {'whole ' if whole else ''}number, got {value!r}")
-    if (low is not None and value < low) or (high is not None and value > high):
-        bounds = f"between {low} and {high}" if low is not None and high is not None else _one_bound(low, high)
-        raise DoodleError(f"{name} must be {bounds}, got {value}")
+    if (
+        not number
+        or (whole and not isinstance(value, int))
+        or (isinstance(value, float) and not math.isfinite(value))
+        or (low is not None and value < low)
+        or (high is not None and value > high)
+    ):
+        raise DoodleError(f"{name} must be a {'whole ' if whole else ''}number{_bounds(low, high)}, got {value!r}")
 
 
-def _one_bound(low: float | None, high: float | None) -> str:
-    return f"at least {low}" if low is not None else f"at most {high}"
+def _bounds(low: float | None, high: float | None) -> str:
+    if low is not None and high is not None:
+        return f" between {_number(low)} and {_number(high)}"
+    if low is not None:
+        return f" of at least {_number(low)}"
+    return "" if high is None else f" of at most {_number(high)}"
+
+
+def _number(bound: float) -> str:
+    """A bound as a user writes it: 0, 0.25, 18446744073709551615."""
+    return f"{bound:g}" if isinstance(bound, float) else str(bound)

@@ -206,7 +206,7 @@ def test_a_long_but_valid_output_name_is_written(tmp_path: Path, style_files: li
     [
         (["--device", "foo"], "unknown device 'foo'"),
         (["--device", "cuda:7"], "device 'cuda:7'"),
-        (["--seed", "-1"], "seed must be a whole number from 0 to 18446744073709551615"),
+        (["--seed", "-1"], "seed must be a whole number between 0 and 18446744073709551615"),
         (["--seed", str(2**64)], "seed must be a whole number"),  # would wrap onto seed 0
     ],
 )
