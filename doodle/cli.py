@@ -25,7 +25,6 @@ from .image_io import check_image_destination, load_image, save_image
 from .limits import NEW_DOODLE_HEIGHT, NEW_DOODLE_REGIONS, NEW_DOODLE_WIDTH
 from .locks import exclusive_output
 from .networks import AUTO_NETWORK
-from .optimize import INITS, TV_HELP
 from .progress import Preview, no_progress
 from .random_masks import MASK_SAMPLINGS, MaskShape
 from .stopping import exit_status, stop_signals_as_interrupt
@@ -112,32 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     optimize = commands.add_parser("optimize", help="paint a doodle by L-BFGS optimisation (slow, best quality)")
     _style_arguments(optimize)
     optimize.add_argument("--doodle", type=Path, required=True, help="the target colour map")
-    defaults = api.OptimizeSettings
-    optimize.add_argument("--iterations", type=int, default=defaults.iterations)
-    optimize.add_argument("--seed", type=int, default=defaults.seed)
-    optimize.add_argument("--size", type=int, default=defaults.size, help="output long side, 0 = the doodle's size")
-    optimize.add_argument("--scales", type=int, default=defaults.scales)
+    add_declared_arguments(optimize, api.OptimizeSettings)
     optimize.add_argument("--content", type=Path, help="a photo whose layout to keep")
-    optimize.add_argument("--content-weight", type=float, default=defaults.content_weight)
-    optimize.add_argument(
-        "--init",
-        default=defaults.init,
-        choices=INITS,
-        help="the start: synthesis = the synthesize command's fast picture",
-    )
-    optimize.add_argument("--tv-weight", type=float, default=defaults.tv_weight, help=TV_HELP)
-    optimize.add_argument(
-        "--distribution-weight", type=float, default=defaults.distribution_weight, help=DISTRIBUTION_HELP
-    )
-    optimize.add_argument(
-        "--gram-weight", type=float, default=defaults.gram_weight, help="weight of the per-region Gram loss"
-    )
-    optimize.add_argument(
-        "--patch-weight",
-        type=float,
-        default=defaults.patch_weight,
-        help="weight of the semantic patch loss (neural-doodle's; --gram-weight 0 for patches alone)",
-    )
     optimize.add_argument(
         "--init-image", type=Path, help="start from this image instead of --init, e.g. a render to polish (--scales 1)"
     )
@@ -330,18 +305,7 @@ def _optimize(args: argparse.Namespace, progress: TqdmProgress) -> torch.Tensor:
     style = _style(args)
     target = api.masks_from_colors(load_image(args.doodle), palette_from=style.masks)
     content = load_image(args.content) if args.content else None
-    settings = api.OptimizeSettings(
-        iterations=args.iterations,
-        seed=args.seed,
-        size=args.size,
-        scales=args.scales,
-        content_weight=args.content_weight,
-        init=args.init,
-        tv_weight=args.tv_weight,
-        distribution_weight=args.distribution_weight,
-        gram_weight=args.gram_weight,
-        patch_weight=args.patch_weight,
-    )
+    settings = api.OptimizeSettings(**declared_values(api.OptimizeSettings, args))
     return api.optimize_image(
         style,
         target,

@@ -28,7 +28,7 @@ class Declaration:
     high: float | None = None
     choices: tuple[str, ...] = ()
     step: float | None = None
-    """The node widget's step (a float setting's; ints step by 1)."""
+    """The node widget's step (without one, ints step by 1)."""
 
 
 def declared(

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
-from .declared import check_range
+from .declared import check_range, declared
 from .style_loss import AREA_EPSILON
 
 RGB = "rgb"
@@ -65,6 +65,11 @@ DISTRIBUTION_HELP = (
 DIRECTIONS = 32
 """Random directions per layer: fewer than the deeper layers' channels, to bound the sorting; training draws
 new ones every step, so over the steps every direction counts."""
+
+
+def declared_distribution_weight(default: float) -> float:
+    """The ``distribution_weight`` field of training's and L-BFGS's settings (:mod:`doodle.declared`)."""
+    return declared(default, DISTRIBUTION_HELP, low=0.0, high=MAX_DISTRIBUTION_WEIGHT, step=0.1)
 
 
 def check_distribution_weight(weight: float) -> None:
