@@ -169,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--width", type=int, default=NEW_DOODLE_WIDTH, help="size of the random doodle")
     render.add_argument("--height", type=int, default=NEW_DOODLE_HEIGHT)
     render.add_argument("--seed", type=int, default=0)
-    render.add_argument("--tile-size", type=int, default=api.RenderSettings.tile_size)
+    add_declared_arguments(render, api.RenderSettings)
     render.add_argument("-o", "--output", type=Path, required=True)
 
     name = commands.add_parser(
@@ -349,7 +349,7 @@ def _train(args: argparse.Namespace, progress: TqdmProgress) -> Path:
 
 def _render(args: argparse.Namespace, progress: TqdmProgress) -> torch.Tensor:
     bundle = api.load_generator(args.generator, args.device)
-    settings = api.RenderSettings(tile_size=args.tile_size)
+    settings = api.RenderSettings(**declared_values(api.RenderSettings, args))
     if args.doodle:
         return api.render_image(bundle, args.seed, doodle=load_image(args.doodle), settings=settings, progress=progress)
     masks = api.random_masks(args.width, args.height, bundle.n_regions, args.seed, palette=bundle.palette)

@@ -73,8 +73,11 @@ def check_declared(settings: object) -> None:
         if declaration.choices:
             if value not in declaration.choices:
                 raise DoodleError(f"{field.name} must be one of {', '.join(declaration.choices)}; got {value!r}")
-            continue
-        check_range(field.name, value, declaration.low, declaration.high, whole=field.kind is int)
+        elif field.kind is bool:
+            if not isinstance(value, bool):
+                raise DoodleError(f"{field.name} must be True or False, got {value!r}")
+        else:
+            check_range(field.name, value, declaration.low, declaration.high, whole=field.kind is int)
 
 
 def check_range(name: str, value: object, low: float | None, high: float | None, *, whole: bool = False) -> None:

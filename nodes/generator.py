@@ -14,6 +14,7 @@ from ..doodle.limits import MAX_BATCH, MAX_STEPS
 from ..doodle.render import MAX_TILE_SIZE
 from ..doodle.train import MAX_LOSS_SCALES, MAX_SIZE, MIN_SIZE
 from . import host
+from .declared_inputs import declared_input, declared_settings
 from .types import CATEGORY, SEED_MAX, GeneratorSocket, MasksSocket, distribution_weight_input, loss_network_input
 
 TRAIN_DEFAULTS = api.TrainSettings()
@@ -89,16 +90,8 @@ class RenderDoodle(io.ComfyNode):
                     optional=True,
                     tooltip="Paintings of one doodle, each with its own noise (masks of several doodles: one each).",
                 ),
-                io.Int.Input(
-                    "tile_size",
-                    default=api.RenderSettings.tile_size,
-                    min=0,
-                    max=MAX_TILE_SIZE,
-                    step=16,
-                    optional=True,
-                    tooltip="Render large images in tiles of this size (seamless); 0 = one piece.",
-                ),
-                io.Boolean.Input("half_precision", default=False, optional=True, tooltip="float16 on CUDA only."),
+                declared_input(api.RenderSettings, "tile_size", optional=True, max=MAX_TILE_SIZE),
+                declared_input(api.RenderSettings, "half_precision", optional=True),
             ],
             outputs=[io.Image.Output(display_name="image")],
         )
@@ -111,8 +104,7 @@ class RenderDoodle(io.ComfyNode):
         masks: api.RegionMasks | None = None,
         doodle: torch.Tensor | None = None,
         batch_size: int = 1,
-        tile_size: int = api.RenderSettings.tile_size,
-        half_precision: bool = False,
+        **values: object,
     ) -> io.NodeOutput:
         generator.model.to(host.device())
         try:
@@ -122,7 +114,7 @@ class RenderDoodle(io.ComfyNode):
                 masks=masks,
                 doodle=doodle,
                 batch_size=batch_size,
-                settings=api.RenderSettings(tile_size=tile_size, half_precision=half_precision),
+                settings=declared_settings(api.RenderSettings, values),
                 progress=host.ComfyProgress(1),
             )
         finally:
