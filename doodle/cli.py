@@ -17,16 +17,14 @@ from .atomic import check_writable
 from .cli_flags import add_declared_arguments, declared_values
 from .devices import checked_device
 from .distributed import launched_as_main, torchrun_session
-from .distribution_loss import DISTRIBUTION_HELP
 from .errors import DoodleError
-from .generator import DEFAULT_WIDTHS, NORMALIZATION_HELP, NORMALIZATIONS
 from .generator_file import checked_region_names
 from .image_io import check_image_destination, load_image, save_image
 from .limits import NEW_DOODLE_HEIGHT, NEW_DOODLE_REGIONS, NEW_DOODLE_WIDTH
 from .locks import exclusive_output
 from .networks import AUTO_NETWORK
 from .progress import Preview, no_progress
-from .random_masks import MASK_SAMPLINGS, MaskShape
+from .random_masks import MaskShape
 from .stopping import exit_status, stop_signals_as_interrupt
 
 EXAMPLES = """examples:
@@ -120,46 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a feed-forward generator for one style")
     _style_arguments(train)
-    defaults = api.TrainSettings
-    train.add_argument("--steps", type=int, default=defaults.steps)
-    train.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    train.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
-    train.add_argument("--size", type=int, default=defaults.size, help="training resolution")
-    train.add_argument("--seed", type=int, default=defaults.seed)
-    train.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every)
-    train.add_argument(
-        "--mask-sampling", default=defaults.mask_sampling, choices=MASK_SAMPLINGS, help="how training masks share area"
-    )
-    train.add_argument(
-        "--loss-scales",
-        type=int,
-        default=defaults.loss_scales,
-        help="also score the render at 1/2, 1/4, ... (large shapes; see README)",
-    )
-    train.add_argument(
-        "--weight-average",
-        type=float,
-        default=defaults.weight_average,
-        help="save an average of the weights, decay per step (e.g. 0.99)",
-    )
-    train.add_argument(
-        "--levels",
-        type=int,
-        help=f"levels of a new generator (default {len(DEFAULT_WIDTHS)}; each one more nearly doubles its reach); "
-        "with --resume, more than the file's grow it",
-    )
-    train.add_argument(
-        "--distribution-weight", type=float, default=defaults.distribution_weight, help=DISTRIBUTION_HELP
-    )
-    train.add_argument(
-        "--normalization", default=defaults.normalization, choices=NORMALIZATIONS, help=NORMALIZATION_HELP
-    )
-    train.add_argument(
-        "--region-modulation",
-        action=argparse.BooleanOptionalAction,
-        default=defaults.region_modulation,
-        help="give a resumed generator region modulation if it has none (default: on)",
-    )
+    add_declared_arguments(train, api.TrainSettings)
     train.add_argument("--resume", action="store_true", help="continue from the output file's checkpoint")
     train.add_argument("-o", "--output", type=Path, required=True)
 
@@ -319,21 +278,7 @@ def _optimize(args: argparse.Namespace, progress: TqdmProgress) -> torch.Tensor:
 
 def _train(args: argparse.Namespace, progress: TqdmProgress) -> Path:
     style = _style(args)
-    settings = api.TrainSettings(
-        steps=args.steps,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        size=args.size,
-        seed=args.seed,
-        checkpoint_every=args.checkpoint_every,
-        mask_sampling=args.mask_sampling,
-        loss_scales=args.loss_scales,
-        weight_average=args.weight_average,
-        levels=args.levels,
-        region_modulation=args.region_modulation,
-        distribution_weight=args.distribution_weight,
-        normalization=args.normalization,
-    )
+    settings = api.TrainSettings(**declared_values(api.TrainSettings, args))
     with torchrun_session(args.device) as (world, device):
         resume = api.load_generator(args.output, device) if args.resume else None
         api.train_style(

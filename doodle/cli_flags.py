@@ -21,7 +21,7 @@ def add_declared_arguments(parser: argparse.ArgumentParser, settings_type: type)
         else:
             options["type"] = field.kind
         action = parser.add_argument("--" + field.name.replace("_", "-"), **options)
-        if "%(default)" not in action.help:  # Python 3.10's BooleanOptionalAction adds it itself
+        if field.default is not None and "%(default)" not in action.help:  # 3.10's BooleanOptionalAction adds it
             action.help += " (default: %(default)s)"
 
 

@@ -29,6 +29,8 @@ class Declaration:
     choices: tuple[str, ...] = ()
     step: float | None = None
     """The node widget's step (without one, ints step by 1)."""
+    kind: type | None = None
+    """The value's type where the default, None (unset, always allowed), does not tell it."""
 
 
 def declared(
@@ -39,9 +41,11 @@ def declared(
     high: float | None = None,
     choices: tuple[str, ...] = (),
     step: float | None = None,
+    kind: type | None = None,
 ) -> Any:
     """A dataclass field with its default and its :class:`Declaration`."""
-    return dataclasses.field(default=default, metadata={METADATA_KEY: Declaration(help, low, high, choices, step)})
+    declaration = Declaration(help, low, high, choices, step, kind)
+    return dataclasses.field(default=default, metadata={METADATA_KEY: declaration})
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,7 @@ class DeclaredField:
     @property
     def kind(self) -> type:
         """bool, int, float or str, from the default (annotations are strings under postponed evaluation)."""
-        return type(self.default)
+        return self.declaration.kind or type(self.default)
 
 
 def declared_fields(settings_type: type) -> list[DeclaredField]:
@@ -70,6 +74,8 @@ def check_declared(settings: object) -> None:
     for field in declared_fields(type(settings)):
         value = getattr(settings, field.name)
         declaration = field.declaration
+        if value is None and field.default is None:
+            continue
         if declaration.choices:
             if value not in declaration.choices:
                 raise DoodleError(f"{field.name} must be one of {', '.join(declaration.choices)}; got {value!r}")

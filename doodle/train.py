@@ -22,9 +22,20 @@ from torch.nn import functional as F
 
 from .atomic import check_writable
 from .colormap import aligned_to_palette, describe_colours
+from .declared import check_declared, declared
 from .distributed import World, check_same_on_every_rank, current_world, mean_loss_and_max_distance
+from .distribution_loss import declared_distribution_weight
 from .errors import DoodleError
-from .generator import BATCH_NORM, MAX_LEVELS, NORMALIZATIONS, DoodleGenerator, GeneratorConfig, grown
+from .generator import (
+    BATCH_NORM,
+    DEFAULT_WIDTHS,
+    MAX_LEVELS,
+    NORMALIZATION_HELP,
+    NORMALIZATIONS,
+    DoodleGenerator,
+    GeneratorConfig,
+    grown,
+)
 from .generator_file import GeneratorBundle, check_bundle, save_generator
 from .grad_mode import gradients_enabled, normal_tensor
 from .limits import BLOWN_UP_DISTANCE, MAX_BATCH, MAX_STEPS
@@ -32,9 +43,9 @@ from .locks import exclusive_output
 from .memory import out_of_memory_as_error
 from .objective import RANGE_PENALTY, DoodleObjective, LossWeights, out_of_range
 from .progress import Progress, no_progress
-from .random_masks import MASK_SAMPLINGS, check_mask_sampling, training_masks
+from .random_masks import MASK_SAMPLINGS, training_masks
 from .regions import RegionMasks, check_region_count
-from .seeds import check_seed
+from .seeds import MAX_SEED
 from .vgg import VGGFeatures
 
 MIN_LR_FRACTION = 0.1
@@ -48,65 +59,77 @@ RESUMED = "resume_from (--resume)"
 
 @dataclass(frozen=True, kw_only=True)
 class TrainSettings:
-    """How one training run goes; checked when made, so every host refuses the same things alike."""
+    """How one training run goes, each knob declared once (:mod:`doodle.declared`); checked when made, so every
+    host refuses the same things alike."""
 
-    steps: int = 1000
-    batch_size: int = 4
-    learning_rate: float = 0.003
-    size: int = 128
-    seed: int = 0
-    checkpoint_every: int = 50
-    mask_sampling: str = MASK_SAMPLINGS[0]
-    """How training masks share area among regions: one of ``MASK_SAMPLINGS`` (see ``training_masks``)."""
-    loss_scales: int = 1
-    """Also score the render shrunk by 2, 4, ... (this many scales in all) against the style shrunk alike:
-    the deepest layer then sees shapes 2, 4, ... times larger than at full size (a painting's clouds, not
-    only its brush strokes), as a render looks when it is viewed smaller."""
-    weight_average: float = 0.0
-    """If above 0, the saved generator is an exponential moving average of the weights with this decay per
-    step (0.99 averages over about the last 100 steps): with small batches the last step's weights wander
-    around the optimum, and their average renders closer to it. 0 saves the last step's weights."""
-    levels: int | None = None
-    """Levels of a new generator (``GeneratorConfig.with_levels``; None: its default). A resumed generator keeps its
-    own with None, grows to more (``generator.grown``: coarser levels reach further); fewer are refused."""
-    region_modulation: bool = True
-    """A resumed generator without region modulation gains it (zero at first: it renders as before). New
-    generators always have it."""
-    normalization: str = NORMALIZATIONS[0]
-    """A new generator's ``GeneratorConfig.normalization`` (:data:`~doodle.generator.NORMALIZATION_HELP`)."""
-    distribution_weight: float = 1.0
-    """Weight of the sliced Wasserstein term (:mod:`doodle.distribution_loss`) beside the Gram loss; its
-    directions are drawn afresh each step. On by default (L-BFGS's is off): in a new style's first few hundred
-    steps it keeps each region's colours its own and halves their distance to the painting's."""
+    steps: int = declared(1000, "total steps; a resumed run continues up to this many", low=1, high=MAX_STEPS)
+    batch_size: int = declared(4, "random doodles per step (per process under torchrun)", low=1, high=MAX_BATCH)
+    learning_rate: float = declared(
+        0.003,
+        "Adam's learning rate (above 0) at the first step; it falls to a tenth by the last, along a cosine",
+        high=1.0,
+        step=0.0001,
+    )
+    size: int = declared(
+        128,
+        "training resolution: 128 learns fast; then resume at 256-512 (batch 1-2) so big regions of a 512 px doodle "
+        "get their large-scale texture too",
+        low=MIN_SIZE,
+        high=MAX_SIZE,
+        step=16,
+    )
+    seed: int = declared(
+        0, "random seed of the new weights, the training doodles and their noise", low=0, high=MAX_SEED
+    )
+    checkpoint_every: int = declared(50, "steps between checkpoints (also saved at the end and when stopped)", low=1)
+    mask_sampling: str = declared(
+        MASK_SAMPLINGS[0],
+        "how training masks share area among regions: varied (each region sometimes the big one, sometimes a small "
+        "piece), equal (near-equal areas), or reference (as the original code drew them)",
+        choices=MASK_SAMPLINGS,
+    )
+    loss_scales: int = declared(
+        1,
+        "scales the render is scored at: 2 also scores it at half size against the style shrunk alike, so shapes "
+        "twice as large (clouds, patches) are learned too, for about 1.2x the time per step (the shipped "
+        "generators' last phases used 2)",
+        low=1,
+        high=MAX_LOSS_SCALES,
+    )
+    weight_average: float = declared(
+        0.0,
+        "above 0, save an average of the weights with this decay per step (below 1): 0.99 averages over about the "
+        "last 100 steps, which renders better than the last step's when batches are small; 0 = off",
+        low=0.0,
+        step=0.001,
+    )
+    levels: int | None = declared(
+        None,
+        f"levels of a new generator (default {len(DEFAULT_WIDTHS)}; each one more nearly doubles its reach); "
+        "resuming, more than the file's grow it, fewer are refused",
+        low=1,
+        high=MAX_LEVELS,
+        kind=int,
+    )
+    region_modulation: bool = declared(
+        True, "give a resumed generator region modulation if it has none (new generators always have it)"
+    )
+    normalization: str = declared(NORMALIZATIONS[0], NORMALIZATION_HELP, choices=NORMALIZATIONS)
+    distribution_weight: float = declared_distribution_weight(1.0)
+    """On by default (L-BFGS's is off): in a new style's first few hundred steps it keeps each region's colours
+    its own and halves their distance to the painting's; its directions are drawn afresh each step."""
 
     def __post_init__(self) -> None:
-        if not 1 <= self.steps <= MAX_STEPS:
-            raise DoodleError(f"steps must be between 1 and {MAX_STEPS}, got {self.steps}")
-        if not 1 <= self.batch_size <= MAX_BATCH:
-            raise DoodleError(f"batch_size must be between 1 and {MAX_BATCH}, got {self.batch_size}")
-        if not (0 < self.learning_rate <= 1) or not math.isfinite(self.learning_rate):
-            raise DoodleError(f"learning_rate must be in (0, 1], got {self.learning_rate}")
-        if not MIN_SIZE <= self.size <= MAX_SIZE:
+        check_declared(self)
+        if not self.learning_rate > 0:
+            raise DoodleError(f"learning_rate must be above 0, got {self.learning_rate}")
+        if self.weight_average >= 1:
+            raise DoodleError(f"weight_average must be below 1 (0 = off), got {self.weight_average}")
+        if self.size >> (self.loss_scales - 1) < MIN_SIZE:
             raise DoodleError(
-                f"size (the training resolution) must be between {MIN_SIZE} and {MAX_SIZE}, got {self.size}"
+                f"loss_scales {self.loss_scales} would score size {self.size} at {self.size >> (self.loss_scales - 1)} "
+                f"px, less than {MIN_SIZE}: use fewer loss scales or a larger size"
             )
-        check_mask_sampling(self.mask_sampling)
-        if self.normalization not in NORMALIZATIONS:
-            raise DoodleError(f"normalization must be one of {', '.join(NORMALIZATIONS)}, got {self.normalization!r}")
-        if not 1 <= self.loss_scales <= MAX_LOSS_SCALES or self.size >> (self.loss_scales - 1) < MIN_SIZE:
-            raise DoodleError(
-                f"loss_scales must be between 1 and {MAX_LOSS_SCALES} and leave the smallest scale at least "
-                f"{MIN_SIZE} px "
-                f"(size {self.size}), got {self.loss_scales}"
-            )
-        if not 0 <= self.weight_average < 1:
-            raise DoodleError(f"weight_average must be in [0, 1) (0 = off), got {self.weight_average}")
-        if self.levels is not None and not 1 <= self.levels <= MAX_LEVELS:
-            raise DoodleError(f"levels must be between 1 and {MAX_LEVELS}, got {self.levels}")
-        check_seed(self.seed)
-        LossWeights(distribution_weight=self.distribution_weight)  # checks it
-        if self.checkpoint_every < 1:
-            raise DoodleError(f"checkpoint_every must be at least 1, got {self.checkpoint_every}")
 
 
 def learning_rate_at(step: int, settings: TrainSettings) -> float:

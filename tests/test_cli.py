@@ -19,6 +19,7 @@ import torch
 
 from doodle import api, cli
 from doodle import train as training
+from doodle.declared import declared_fields
 from doodle.generator_file import save_generator
 from doodle.image_io import load_image, save_image
 from doodle.random_masks import MASK_SAMPLINGS
@@ -254,8 +255,8 @@ def test_a_median_filter_wider_than_allowed_is_refused_at_once(tmp_path: Path, c
 @pytest.mark.parametrize(
     ("command", "arguments", "message"),
     [
-        ("train", ["--learning-rate", "2"], "error: --learning-rate must be in (0, 1], got 2.0"),
-        ("train", ["--weight-average", "1"], "error: --weight-average must be in [0, 1)"),
+        ("train", ["--learning-rate", "2"], "error: --learning-rate must be a number of at most 1, got 2.0"),
+        ("train", ["--weight-average", "1"], "error: --weight-average must be below 1"),
         ("random-masks", ["--regions", "0"], "error: --regions must be at least 1"),
         (
             "random-masks",
@@ -335,6 +336,19 @@ def test_synthesize_paints_the_doodle_with_flags_built_from_the_settings(
     help_text = cli.build_parser()._subparsers._group_actions[0].choices["synthesize"].format_help()
     for field in dataclasses.fields(api.SynthesisSettings):
         assert "--" + field.name.replace("_", "-") in help_text
+
+
+@pytest.mark.parametrize(
+    ("command", "settings_type"),
+    [("optimize", api.OptimizeSettings), ("train", api.TrainSettings), ("render", api.RenderSettings)],
+)
+def test_each_declared_setting_is_a_flag_with_its_default_and_help(command: str, settings_type: type) -> None:
+    parser = cli.build_parser()._subparsers._group_actions[0].choices[command]
+    actions = {action.dest: action for action in parser._actions}
+    for field in declared_fields(settings_type):
+        action = actions[field.name]
+        assert "--" + field.name.replace("_", "-") in action.option_strings
+        assert action.default == field.default and action.help.startswith(field.declaration.help)
 
 
 def test_synthesize_names_a_doodle_colour_the_map_lacks_and_a_flag_out_of_range(
