@@ -28,7 +28,7 @@ from .random_masks import MaskShape, random_masks
 from .regions import RegionMasks
 from .render import DEFAULT_RENDER, RenderSettings, render
 from .synthesis import DEFAULT_SYNTHESIS, SynthesisSettings, synthesize
-from .train import TrainSettings, train_checked, train_generator, validate_training
+from .training import TrainSettings, train_checked, train_generator, validate_training
 from .vgg import VGGFeatures
 
 log = logging.getLogger(__name__)

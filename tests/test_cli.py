@@ -18,11 +18,11 @@ import pytest
 import torch
 
 from doodle import api, cli
-from doodle import train as training
 from doodle.declared import declared_fields
 from doodle.generator_file import save_generator
 from doodle.image_io import load_image, save_image
 from doodle.random_masks import MASK_SAMPLINGS
+from doodle.training import state as training_state
 from tests.helpers import REPO, painted_map, tiny_network
 from tests.test_generator import small_bundle
 
@@ -404,7 +404,7 @@ def test_sigterm_stops_training_as_ctrl_c_does_with_a_checkpoint_one_line_and_it
     """torchrun sends its workers SIGTERM right after the terminal's Ctrl-C: a second signal during the
     checkpoint must not cut it short."""
     weights = tmp_path / "mine.safetensors"
-    report, save = cli.TqdmProgress.__call__, training.save_generator
+    report, save = cli.TqdmProgress.__call__, training_state.save_generator
 
     def stopped_at_step_2(self, done: int, total: int, preview=None) -> None:
         report(self, done, total, preview)
@@ -417,7 +417,7 @@ def test_sigterm_stops_training_as_ctrl_c_does_with_a_checkpoint_one_line_and_it
         return save(bundle, path)
 
     monkeypatch.setattr(cli.TqdmProgress, "__call__", stopped_at_step_2)
-    monkeypatch.setattr(training, "save_generator", signalled_again)
+    monkeypatch.setattr(training_state, "save_generator", signalled_again)
 
     def ignored(number: int, frame: object) -> None:
         """What this test's process does with the signals outside the command: lives on, whatever it does."""
