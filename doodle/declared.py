@@ -56,7 +56,8 @@ class DeclaredField:
 
     @property
     def kind(self) -> type:
-        """bool, int, float or str, from the default (annotations are strings under postponed evaluation)."""
+        """bool, int, float or str: the declared kind, else the default's (annotations are strings under postponed
+        evaluation)."""
         return self.declaration.kind or type(self.default)
 
 
