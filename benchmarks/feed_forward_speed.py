@@ -19,7 +19,7 @@ import torch
 
 from doodle import api
 from doodle.image_io import load_image
-from doodle.train import TrainSettings
+from doodle.training import TrainSettings
 
 
 def timed(function, repeats: int = 3) -> float:

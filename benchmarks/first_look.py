@@ -25,7 +25,7 @@ from benchmarks.scoring import Example
 from doodle import api
 from doodle.distribution_loss import random_directions, sliced_error
 from doodle.image_io import save_image, to_channels_first
-from doodle.train import TrainSettings
+from doodle.training import TrainSettings
 
 ARMS = {
     "defaults": {},

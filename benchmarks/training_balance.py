@@ -30,7 +30,7 @@ from doodle import api
 from doodle.generator_file import GeneratorBundle
 from doodle.random_masks import MASK_SAMPLINGS, MaskShape, random_labels, training_masks
 from doodle.regions import RegionMasks
-from doodle.train import TrainSettings, train_generator
+from doodle.training import TrainSettings, train_generator
 
 RENDER_SEEDS = 4
 BIG_SHARE = 0.7

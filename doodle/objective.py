@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 
 import torch
 from torch.nn import functional as F
 
+from .declared import check_range
 from .distribution_loss import (
     DISTRIBUTION_LAYERS,
     FEATURE_LAYERS,
@@ -64,9 +64,7 @@ class LossWeights:
 
     def __post_init__(self) -> None:
         for name in ("gram_weight", "patch_weight", "tv_weight"):
-            weight = getattr(self, name)
-            if not (math.isfinite(weight) and weight >= 0):
-                raise DoodleError(f"{name} must be a number of at least 0, got {weight}")
+            check_range(name, getattr(self, name), 0, None)
         if self.gram_weight == 0 and self.patch_weight == 0:
             raise DoodleError("gram_weight and patch_weight are both 0: give at least one style loss a weight")
         check_distribution_weight(self.distribution_weight)

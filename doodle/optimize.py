@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
+from .declared import check_declared, declared
+from .distribution_loss import declared_distribution_weight
 from .errors import DoodleError
 from .grad_mode import gradients_enabled, normal_tensor
 from .limits import MAX_ITERATIONS
@@ -17,7 +19,7 @@ from .objective import RANGE_PENALTY, TARGET_ADVICE, DoodleObjective, LossWeight
 from .patch_loss import PATCH_MIN_SIDE
 from .progress import Progress, no_progress
 from .regions import check_region_count
-from .seeds import check_seed
+from .seeds import MAX_SEED
 from .synthesis import SynthesisSettings, synthesize
 from .vgg import VGGFeatures
 
@@ -36,46 +38,58 @@ SEARCHED_ITERATIONS = 5
 """L-BFGS iterations per scale with the strong-Wolfe line search; plain steps after. The search rescues the
 first steps (torch's unsearched first step is too small to use); later it costs a second evaluation per
 iteration for the same loss."""
-MAX_LOSS_WEIGHT = 100.0
-"""The top of the node's content, tv, gram and patch weights (the core refuses only negative and non-finite ones)."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class OptimizeSettings:
-    """How one L-BFGS doodle runs; checked when made, so every host refuses the same things alike."""
+    """How one L-BFGS doodle runs, each knob declared once (:mod:`doodle.declared`); checked when made, so every
+    host refuses the same things alike."""
 
-    iterations: int = 300
-    """Split over the scales, the remainder to the finest."""
-    seed: int = 0
-    size: int = 0
-    """The output's long side; 0 keeps the target's."""
-    scales: int = 2
-    """Above 1, optimise first at 1/2^(scales-1) of the size, then each finer level from the upsampled result."""
-    content_weight: float = 0.0
-    init: str = INITS[0]
-    tv_weight: float = LossWeights.tv_weight
-    distribution_weight: float = LossWeights.distribution_weight
-    """The colour-distribution term (:data:`~doodle.distribution_loss.DISTRIBUTION_HELP`)."""
-    gram_weight: float = LossWeights.gram_weight
-    """The per-region Gram loss (fast-neural-doodle's)."""
-    patch_weight: float = LossWeights.patch_weight
-    """The semantic patch loss (alexjc/neural-doodle's, :mod:`~doodle.patch_loss`); with gram_weight 0 alone."""
+    iterations: int = declared(
+        300,
+        "L-BFGS steps over all scales (an equal share each, the remainder to the finest)",
+        low=1,
+        high=MAX_ITERATIONS,
+    )
+    seed: int = declared(0, "random seed of the start (its noise, or its synthesis)", low=0, high=MAX_SEED)
+    size: int = declared(0, "output long side in pixels; 0 = the doodle's size", low=0, step=8)
+    scales: int = declared(
+        2,
+        "coarse-to-fine levels: above 1, optimise first at 1/2^(scales-1) of the size, then each finer level from "
+        "the upsampled result (1 = single scale)",
+        low=1,
+        high=MAX_SCALES,
+    )
+    content_weight: float = declared(
+        0.0, "weight of the content loss: how closely the content photo's layout is kept; 0 = off", low=0.0, step=0.05
+    )
+    init: str = declared(
+        INITS[0],
+        "how to start without an init image: style-mean (each region's mean colour), noise, content (the content "
+        "photo), or synthesis (a fast patch synthesis: the painting's own strokes)",
+        choices=INITS,
+    )
+    tv_weight: float = declared(LossWeights.tv_weight, TV_HELP, low=0.0, step=0.01)
+    distribution_weight: float = declared_distribution_weight(LossWeights.distribution_weight)
+    gram_weight: float = declared(
+        LossWeights.gram_weight,
+        "weight of the per-region Gram loss (fast-neural-doodle's): texture statistics per region",
+        low=0.0,
+        step=0.1,
+    )
+    patch_weight: float = declared(
+        LossWeights.patch_weight,
+        "weight of the semantic patch loss (neural-doodle's): copies the painting's 3x3 feature patches from the "
+        "same region, for brushwork and local structure; with a Gram weight of 0, patches alone",
+        low=0.0,
+        step=0.1,
+    )
 
     def __post_init__(self) -> None:
-        check_seed(self.seed)
-        if not (math.isfinite(self.content_weight) and self.content_weight >= 0):
-            raise DoodleError(f"content_weight must be a number of at least 0, got {self.content_weight}")
-        self.loss_weights  # noqa: B018 (checks the style terms' weights)
-        if not 1 <= self.iterations <= MAX_ITERATIONS:
-            raise DoodleError(f"iterations must be between 1 and {MAX_ITERATIONS}, got {self.iterations}")
-        if not 1 <= self.scales <= MAX_SCALES:
-            raise DoodleError(f"scales must be between 1 and {MAX_SCALES}, got {self.scales}")
+        check_declared(self)
+        self.loss_weights  # noqa: B018 (checks that one style loss has a weight)
         if self.iterations < self.scales:
             raise DoodleError(f"iterations ({self.iterations}) must be at least the number of scales ({self.scales})")
-        if self.init not in INITS:
-            raise DoodleError(f"init must be one of {INITS}, got {self.init!r}")
-        if self.size < 0:
-            raise DoodleError(f"size must be 0 (the target's size) or positive, got {self.size}")
 
     @property
     def loss_weights(self) -> LossWeights:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from .calibration import calibrated
+from .declared import check_declared, declared
 from .errors import DoodleError
 from .generator_file import GeneratorBundle
 from .limits import BLOWN_UP_DISTANCE
@@ -24,7 +25,8 @@ from .seeds import check_seed
 
 TILE_MARGIN_STEPS = 8
 """Margin around each tile, in units of the generator's size multiple (16 px for 5 levels)."""
-MAX_UNTILED_PIXELS = 2048 * 2048
+MAX_UNTILED_SIDE = 2048
+MAX_UNTILED_PIXELS = MAX_UNTILED_SIDE**2
 MAX_PIXELS = 16384 * 16384
 MAX_TILE_SIZE = 8192
 """The largest tile_size the node offers; the core takes any, but renders no piece larger than this squared."""
@@ -33,19 +35,22 @@ DAMAGED = "its weights are damaged or far out of range; use another file or trai
 
 @dataclass(frozen=True, kw_only=True)
 class RenderSettings:
-    """How a render runs; tiles and precision do not change the image beyond float tolerance."""
+    """How a render runs, its knobs declared once (:mod:`doodle.declared`); tiles and precision do not change the
+    image beyond float tolerance."""
 
-    tile_size: int = 1024
-    """Images larger than a tile are rendered tile by tile (bounded memory, no seams); 0 renders in one piece,
-    refused above MAX_UNTILED_PIXELS."""
-    half_precision: bool = False
-    """float16 on CUDA; ignored elsewhere."""
+    tile_size: int = declared(
+        1024,
+        f"images larger than this are rendered in tiles of this side (bounded memory, no seams); 0 renders in one "
+        f"piece, up to {MAX_UNTILED_SIDE}x{MAX_UNTILED_SIDE} pixels",
+        low=0,
+        step=16,
+    )
+    half_precision: bool = declared(False, "float16 on CUDA (ignored elsewhere)")
     colour_calibration: bool = True
     """Apply the generator's colour calibration, where its file has one (False: the network's own colours)."""
 
     def __post_init__(self) -> None:
-        if self.tile_size < 0:
-            raise DoodleError(f"tile_size must be 0 (no tiling) or positive, got {self.tile_size}")
+        check_declared(self)
 
 
 DEFAULT_RENDER = RenderSettings()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .errors import DoodleError
+from .declared import check_range
 
 MAX_SEED = 2**64 - 1
 """The largest seed: random state is 64 bits, so a larger one could only wrap onto a smaller one's."""
@@ -10,5 +10,4 @@ MAX_SEED = 2**64 - 1
 
 def check_seed(seed: int) -> None:
     """Refuse a seed outside 0..MAX_SEED (or not a whole number)."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise DoodleError(f"seed must be a whole number from 0 to {MAX_SEED} (2**64 - 1), got {seed!r}")
+    check_range("seed", seed, 0, MAX_SEED, whole=True)

@@ -10,16 +10,19 @@ import torch
 from comfy_api.latest import io, ui
 
 from ..doodle import api
-from ..doodle.limits import MAX_BATCH, MAX_STEPS
+from ..doodle.limits import MAX_BATCH
 from ..doodle.render import MAX_TILE_SIZE
-from ..doodle.train import MAX_LOSS_SCALES, MAX_SIZE, MIN_SIZE
 from . import host
-from .types import CATEGORY, SEED_MAX, GeneratorSocket, MasksSocket, distribution_weight_input, loss_network_input
+from .declared_inputs import declared_input, declared_inputs, declared_settings
+from .types import CATEGORY, SEED_MAX, GeneratorSocket, MasksSocket, loss_network_input
 
-TRAIN_DEFAULTS = api.TrainSettings()
 FIRST_LOOK_STEPS = 300
 """TrainDoodleStyle's default steps: enough for a new style's first look, each region's texture in its place
 (benchmarks/README.md, First look); the core's default is for a usable style."""
+MIN_LEARNING_RATE = 0.0001
+"""TrainDoodleStyle's smallest learning rate, its widget's step (the core takes any above 0)."""
+MAX_WEIGHT_AVERAGE = 0.999
+"""TrainDoodleStyle's largest weight_average (the core takes any below 1)."""
 SAVE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,99}$")
 log = logging.getLogger(__name__)
 
@@ -89,16 +92,8 @@ class RenderDoodle(io.ComfyNode):
                     optional=True,
                     tooltip="Paintings of one doodle, each with its own noise (masks of several doodles: one each).",
                 ),
-                io.Int.Input(
-                    "tile_size",
-                    default=api.RenderSettings.tile_size,
-                    min=0,
-                    max=MAX_TILE_SIZE,
-                    step=16,
-                    optional=True,
-                    tooltip="Render large images in tiles of this size (seamless); 0 = one piece.",
-                ),
-                io.Boolean.Input("half_precision", default=False, optional=True, tooltip="float16 on CUDA only."),
+                declared_input(api.RenderSettings, "tile_size", optional=True, max=MAX_TILE_SIZE),
+                declared_input(api.RenderSettings, "half_precision", optional=True),
             ],
             outputs=[io.Image.Output(display_name="image")],
         )
@@ -111,8 +106,7 @@ class RenderDoodle(io.ComfyNode):
         masks: api.RegionMasks | None = None,
         doodle: torch.Tensor | None = None,
         batch_size: int = 1,
-        tile_size: int = api.RenderSettings.tile_size,
-        half_precision: bool = False,
+        **values: object,
     ) -> io.NodeOutput:
         generator.model.to(host.device())
         try:
@@ -122,7 +116,7 @@ class RenderDoodle(io.ComfyNode):
                 masks=masks,
                 doodle=doodle,
                 batch_size=batch_size,
-                settings=api.RenderSettings(tile_size=tile_size, half_precision=half_precision),
+                settings=declared_settings(api.RenderSettings, values),
                 progress=host.ComfyProgress(1),
             )
         finally:
@@ -140,7 +134,7 @@ class TrainDoodleStyle(io.ComfyNode):
             display_name="Train Doodle Style",
             category=CATEGORY,
             description="Train a generator for one style on random masks. Saves to models/doodle_generators/"
-            f"<save_name>.safetensors every {TRAIN_DEFAULTS.checkpoint_every} steps and on Cancel; resume_from "
+            f"<save_name>.safetensors every {api.TrainSettings.checkpoint_every} steps and on Cancel; resume_from "
             f"continues a run. {FIRST_LOOK_STEPS} steps show "
             "the idea; 1000+ give good textures (much faster on a GPU). Shows the trained generator's render of "
             "the style's own map and its training record; runs on its own (an output node).",
@@ -148,25 +142,10 @@ class TrainDoodleStyle(io.ComfyNode):
             inputs=[
                 io.Image.Input("style_image"),
                 MasksSocket.Input("style_masks", tooltip="MaskFromColors of the style image's map."),
-                io.Int.Input(
-                    "steps",
-                    default=FIRST_LOOK_STEPS,
-                    min=1,
-                    max=MAX_STEPS,
-                    tooltip="Total steps; a resumed run continues up to this many.",
-                ),
-                io.Int.Input("batch_size", default=TRAIN_DEFAULTS.batch_size, min=1, max=MAX_BATCH),
-                io.Float.Input("learning_rate", default=TRAIN_DEFAULTS.learning_rate, min=0.0001, max=1.0, step=0.0001),
-                io.Int.Input(
-                    "size",
-                    default=TRAIN_DEFAULTS.size,
-                    min=MIN_SIZE,
-                    max=MAX_SIZE,
-                    step=16,
-                    tooltip="Training resolution. 128 learns fast; then resume at 256-512 (batch 1-2) so big regions "
-                    "of a 512 px doodle get their large-scale texture too.",
-                ),
-                io.Int.Input("seed", default=TRAIN_DEFAULTS.seed, min=0, max=SEED_MAX, control_after_generate=True),
+                declared_input(api.TrainSettings, "steps", default=FIRST_LOOK_STEPS),
+                declared_input(api.TrainSettings, "batch_size"),
+                declared_input(api.TrainSettings, "learning_rate", min=MIN_LEARNING_RATE),
+                *declared_inputs(api.TrainSettings, "size", "seed"),
                 loss_network_input(host.vgg_dirs()),
                 io.String.Input(
                     "save_name",
@@ -175,26 +154,9 @@ class TrainDoodleStyle(io.ComfyNode):
                     "<save_name>_2, _3...); with resume_from it saves into <save_name>.",
                 ),
                 GeneratorSocket.Input("resume_from", optional=True),
-                io.Int.Input(
-                    "loss_scales",
-                    default=TRAIN_DEFAULTS.loss_scales,
-                    min=1,
-                    max=MAX_LOSS_SCALES,
-                    optional=True,
-                    tooltip="2 also scores the render at half size, so shapes twice as large (clouds, patches) are "
-                    "learned too; about 1.2x the time per step. The shipped generators' last phases used 2.",
-                ),
-                io.Float.Input(
-                    "weight_average",
-                    default=TRAIN_DEFAULTS.weight_average,
-                    min=0.0,
-                    max=0.999,
-                    step=0.001,
-                    optional=True,
-                    tooltip="0.99 saves an average of the weights over about the last 100 steps, which renders "
-                    "better than the last step's when batches are small; 0 = off.",
-                ),
-                distribution_weight_input(TRAIN_DEFAULTS.distribution_weight),
+                declared_input(api.TrainSettings, "loss_scales", optional=True),
+                declared_input(api.TrainSettings, "weight_average", optional=True, max=MAX_WEIGHT_AVERAGE),
+                declared_input(api.TrainSettings, "distribution_weight", optional=True),
             ],
             outputs=[GeneratorSocket.Output(display_name="generator")],
         )
@@ -211,34 +173,18 @@ class TrainDoodleStyle(io.ComfyNode):
         cls,
         style_image: torch.Tensor,
         style_masks: api.RegionMasks,
-        steps: int,
-        batch_size: int,
-        learning_rate: float,
-        size: int,
-        seed: int,
         loss_network: str,
         save_name: str,
         resume_from: api.GeneratorBundle | None = None,
-        loss_scales: int = TRAIN_DEFAULTS.loss_scales,
-        weight_average: float = TRAIN_DEFAULTS.weight_average,
-        distribution_weight: float = TRAIN_DEFAULTS.distribution_weight,
+        **values: object,
     ) -> io.NodeOutput:
         name = plain_name(save_name)
-        settings = api.TrainSettings(
-            steps=steps,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            size=size,
-            seed=seed,
-            loss_scales=loss_scales,
-            weight_average=weight_average,
-            distribution_weight=distribution_weight,
-        )
+        settings: api.TrainSettings = declared_settings(api.TrainSettings, values)
         folder = host.generator_save_dir()
         path = folder / f"{name}.safetensors" if resume_from is not None else unused_save_path(folder, name)
         if path.stem != name:
             log.warning("%s already exists: this new run saves to %s", f"{name}.safetensors", path.name)
-        progress = host.ComfyProgress(steps)
+        progress = host.ComfyProgress(settings.steps)
         try:
             bundle = api.train_style(
                 api.Style(style_image, style_masks),

@@ -6,19 +6,18 @@ import torch
 from comfy_api.latest import io, ui
 
 from ..doodle import api
-from ..doodle.limits import MAX_ITERATIONS
-from ..doodle.optimize import DEFAULT_SETTINGS, INITS, MAX_LOSS_WEIGHT, MAX_SCALES, MAX_SIDE, TV_HELP, OptimizeSettings
+from ..doodle.optimize import MAX_SIDE, OptimizeSettings
 from . import host
-from .types import CATEGORY, SEED_MAX, MasksSocket, distribution_weight_input, loss_network_input
+from .declared_inputs import declared_input, declared_inputs, declared_settings
+from .types import CATEGORY, MasksSocket, loss_network_input
 
-DEFAULTS = DEFAULT_SETTINGS
+MAX_LOSS_WEIGHT = 100.0
+"""The top of the node's content, tv, gram and patch weights (the core refuses only negative and non-finite ones)."""
 
 
-def weight_input(name: str, default: float, step: float, tooltip: str | None = None) -> io.Float.Input:
+def weight_input(name: str) -> io.Float.Input:
     """A loss term's weight, optional (its default then), 0 turning the term off."""
-    return io.Float.Input(
-        name, default=default, min=0.0, max=MAX_LOSS_WEIGHT, step=step, optional=True, tooltip=tooltip
-    )
+    return declared_input(OptimizeSettings, name, optional=True, max=MAX_LOSS_WEIGHT)
 
 
 class OptimizeDoodle(io.ComfyNode):
@@ -33,59 +32,21 @@ class OptimizeDoodle(io.ComfyNode):
             description="Paint the target masks so each region has the texture of the same region of the style "
             "image, by L-BFGS over pixels. Minutes on a CPU; use a trained generator for speed, or polish its render "
             "(init_image).",
-            inputs=[
+            inputs=[  # the order of the saved workflows' widgets
                 io.Image.Input("style_image"),
                 MasksSocket.Input("style_masks", tooltip="MaskFromColors of the style image's map."),
                 MasksSocket.Input("target_masks", tooltip="MaskFromColors of the doodle, palette_from = style_masks."),
-                io.Int.Input(
-                    "iterations",
-                    default=DEFAULTS.iterations,
-                    min=1,
-                    max=MAX_ITERATIONS,
-                    tooltip="L-BFGS steps over all scales.",
-                ),
-                io.Int.Input("seed", default=DEFAULTS.seed, min=0, max=SEED_MAX, control_after_generate=True),
+                *declared_inputs(OptimizeSettings, "iterations", "seed"),
                 loss_network_input(host.vgg_dirs()),
-                io.Int.Input(
-                    "size",
-                    default=DEFAULTS.size,
-                    min=0,
-                    max=MAX_SIDE,
-                    step=8,
-                    tooltip="Output long side; 0 = the target's.",
-                ),
-                io.Int.Input(
-                    "scales",
-                    default=DEFAULTS.scales,
-                    min=1,
-                    max=MAX_SCALES,
-                    tooltip="Coarse-to-fine levels (1 = single scale).",
-                ),
+                declared_input(OptimizeSettings, "size", max=MAX_SIDE),
+                declared_input(OptimizeSettings, "scales"),
                 io.Image.Input("content_image", optional=True, tooltip="A photo whose layout to keep."),
-                weight_input("content_weight", DEFAULTS.content_weight, 0.05),
-                io.Combo.Input(
-                    "init",
-                    options=list(INITS),
-                    default=DEFAULTS.init,
-                    optional=True,
-                    tooltip="How to start without init_image: style-mean (each region's mean colour), noise, content "
-                    "(content_image), or synthesis (SynthesizeDoodle's fast picture, the painting's own strokes).",
-                ),
-                weight_input("tv_weight", DEFAULTS.tv_weight, 0.01, TV_HELP),
-                distribution_weight_input(DEFAULTS.distribution_weight),
-                weight_input(
-                    "gram_weight",
-                    DEFAULTS.gram_weight,
-                    0.1,
-                    "The per-region Gram loss (fast-neural-doodle's): texture statistics per region.",
-                ),
-                weight_input(
-                    "patch_weight",
-                    DEFAULTS.patch_weight,
-                    0.1,
-                    "The semantic patch loss (neural-doodle's): copies the painting's 3x3 feature patches from the "
-                    "same region, for brushwork and local structure. Patches alone: gram_weight 0.",
-                ),
+                weight_input("content_weight"),
+                declared_input(OptimizeSettings, "init", optional=True),
+                weight_input("tv_weight"),
+                declared_input(OptimizeSettings, "distribution_weight", optional=True),
+                weight_input("gram_weight"),
+                weight_input("patch_weight"),
                 io.Image.Input(
                     "init_image",
                     optional=True,
@@ -102,33 +63,13 @@ class OptimizeDoodle(io.ComfyNode):
         style_image: torch.Tensor,
         style_masks: api.RegionMasks,
         target_masks: api.RegionMasks,
-        iterations: int,
-        seed: int,
         loss_network: str,
-        size: int,
-        scales: int,
         content_image: torch.Tensor | None = None,
-        content_weight: float = DEFAULTS.content_weight,
-        init: str = DEFAULTS.init,
-        tv_weight: float = DEFAULTS.tv_weight,
         init_image: torch.Tensor | None = None,
-        distribution_weight: float = DEFAULTS.distribution_weight,
-        gram_weight: float = DEFAULTS.gram_weight,
-        patch_weight: float = DEFAULTS.patch_weight,
+        **values: object,
     ) -> io.NodeOutput:
-        settings = OptimizeSettings(
-            iterations=iterations,
-            seed=seed,
-            size=size,
-            scales=scales,
-            content_weight=content_weight,
-            init=init,
-            tv_weight=tv_weight,
-            distribution_weight=distribution_weight,
-            gram_weight=gram_weight,
-            patch_weight=patch_weight,
-        )
-        progress = host.ComfyProgress(iterations)
+        settings: OptimizeSettings = declared_settings(OptimizeSettings, values)
+        progress = host.ComfyProgress(settings.iterations)
         try:
             image = api.optimize_image(
                 api.Style(style_image, style_masks),

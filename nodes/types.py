@@ -3,7 +3,6 @@
 from comfy_api.latest import io
 
 from ..doodle import api
-from ..doodle.distribution_loss import DISTRIBUTION_HELP, MAX_DISTRIBUTION_WEIGHT
 from ..doodle.networks import network_status
 from ..doodle.seeds import MAX_SEED
 
@@ -15,19 +14,6 @@ GeneratorSocket = io.Custom("DOODLE_GENERATOR")
 
 CATEGORY = "doodle"
 SEED_MAX = MAX_SEED
-
-
-def distribution_weight_input(default: float) -> io.Float.Input:
-    """The colour-distribution term's weight, as training and L-BFGS both take it."""
-    return io.Float.Input(
-        "distribution_weight",
-        default=default,
-        min=0.0,
-        max=MAX_DISTRIBUTION_WEIGHT,
-        step=0.1,
-        optional=True,
-        tooltip=DISTRIBUTION_HELP + ".",
-    )
 
 
 def loss_network_input(vgg_dirs: tuple[str, ...]) -> io.Combo.Input:

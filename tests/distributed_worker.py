@@ -9,7 +9,7 @@ import torch
 from torch import distributed as dist
 
 from doodle.generator_file import load_generator
-from doodle.train import TrainSettings, train_generator
+from doodle.training import TrainSettings, train_generator
 from tests.helpers import tiny_network
 
 

@@ -18,10 +18,11 @@ import pytest
 import torch
 
 from doodle import api, cli
-from doodle import train as training
+from doodle.declared import declared_fields
 from doodle.generator_file import save_generator
 from doodle.image_io import load_image, save_image
 from doodle.random_masks import MASK_SAMPLINGS
+from doodle.training import state as training_state
 from tests.helpers import REPO, painted_map, tiny_network
 from tests.test_generator import small_bundle
 
@@ -206,7 +207,7 @@ def test_a_long_but_valid_output_name_is_written(tmp_path: Path, style_files: li
     [
         (["--device", "foo"], "unknown device 'foo'"),
         (["--device", "cuda:7"], "device 'cuda:7'"),
-        (["--seed", "-1"], "seed must be a whole number from 0 to 18446744073709551615"),
+        (["--seed", "-1"], "seed must be a whole number between 0 and 18446744073709551615"),
         (["--seed", str(2**64)], "seed must be a whole number"),  # would wrap onto seed 0
     ],
 )
@@ -254,8 +255,8 @@ def test_a_median_filter_wider_than_allowed_is_refused_at_once(tmp_path: Path, c
 @pytest.mark.parametrize(
     ("command", "arguments", "message"),
     [
-        ("train", ["--learning-rate", "2"], "error: --learning-rate must be in (0, 1], got 2.0"),
-        ("train", ["--weight-average", "1"], "error: --weight-average must be in [0, 1)"),
+        ("train", ["--learning-rate", "2"], "error: --learning-rate must be a number of at most 1, got 2.0"),
+        ("train", ["--weight-average", "1"], "error: --weight-average must be below 1"),
         ("random-masks", ["--regions", "0"], "error: --regions must be at least 1"),
         (
             "random-masks",
@@ -337,6 +338,19 @@ def test_synthesize_paints_the_doodle_with_flags_built_from_the_settings(
         assert "--" + field.name.replace("_", "-") in help_text
 
 
+@pytest.mark.parametrize(
+    ("command", "settings_type"),
+    [("optimize", api.OptimizeSettings), ("train", api.TrainSettings), ("render", api.RenderSettings)],
+)
+def test_each_declared_setting_is_a_flag_with_its_default_and_help(command: str, settings_type: type) -> None:
+    parser = cli.build_parser()._subparsers._group_actions[0].choices[command]
+    actions = {action.dest: action for action in parser._actions}
+    for field in declared_fields(settings_type):
+        action = actions[field.name]
+        assert "--" + field.name.replace("_", "-") in action.option_strings
+        assert action.default == field.default and action.help.startswith(field.declaration.help)
+
+
 def test_synthesize_names_a_doodle_colour_the_map_lacks_and_a_flag_out_of_range(
     tmp_path: Path, style_files: list[str], capsys
 ) -> None:
@@ -390,7 +404,7 @@ def test_sigterm_stops_training_as_ctrl_c_does_with_a_checkpoint_one_line_and_it
     """torchrun sends its workers SIGTERM right after the terminal's Ctrl-C: a second signal during the
     checkpoint must not cut it short."""
     weights = tmp_path / "mine.safetensors"
-    report, save = cli.TqdmProgress.__call__, training.save_generator
+    report, save = cli.TqdmProgress.__call__, training_state.save_generator
 
     def stopped_at_step_2(self, done: int, total: int, preview=None) -> None:
         report(self, done, total, preview)
@@ -403,7 +417,7 @@ def test_sigterm_stops_training_as_ctrl_c_does_with_a_checkpoint_one_line_and_it
         return save(bundle, path)
 
     monkeypatch.setattr(cli.TqdmProgress, "__call__", stopped_at_step_2)
-    monkeypatch.setattr(training, "save_generator", signalled_again)
+    monkeypatch.setattr(training_state, "save_generator", signalled_again)
 
     def ignored(number: int, frame: object) -> None:
         """What this test's process does with the signals outside the command: lives on, whatever it does."""

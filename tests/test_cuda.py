@@ -17,7 +17,7 @@ from doodle.objective import DoodleObjective
 from doodle.random_masks import random_masks
 from doodle.render import RenderSettings, render
 from doodle.synthesis import SynthesisSettings, synthesize
-from doodle.train import TrainSettings, train_generator
+from doodle.training import TrainSettings, train_generator
 from tests.helpers import tiny_network
 from tests.test_generator import small_bundle
 from tests.test_train import style_pair

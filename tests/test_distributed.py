@@ -13,7 +13,7 @@ import torch
 
 from doodle.generator_file import load_generator
 from doodle.networks import find_network_file
-from doodle.train import train_generator
+from doodle.training import train_generator
 from tests import distributed_worker as worker
 from tests.helpers import REPO, tiny_network
 

@@ -129,6 +129,59 @@ def test_synthesize_doodle_paints_each_region_from_the_painting_with_inputs_buil
     assert result.ui("5")["images"], "the node shows its result"
 
 
+SAVED_WIDGETS = {  # inputs in the order saved workflows hold them, and widgets' (default, min, max, step)
+    "OptimizeDoodle-LBFGS": (
+        "style_image style_masks target_masks iterations seed loss_network size scales | content_image "
+        "content_weight init tv_weight distribution_weight gram_weight patch_weight init_image",
+        {
+            "iterations": (300, 1, 100_000, None),
+            "seed": (0, 0, 2**64 - 1, None),
+            "size": (0, 0, 4096, 8),
+            "scales": (2, 1, 8, None),
+            "content_weight": (0.0, 0.0, 100.0, 0.05),
+            "init": ("style-mean", None, None, None),
+            "tv_weight": (0.0, 0.0, 100.0, 0.01),
+            "distribution_weight": (0.0, 0.0, 1000.0, 0.1),
+            "gram_weight": (1.0, 0.0, 100.0, 0.1),
+            "patch_weight": (0.0, 0.0, 100.0, 0.1),
+        },
+    ),
+    "RenderDoodle": (
+        "generator seed | masks doodle batch_size tile_size half_precision",
+        {"tile_size": (1024, 0, 8192, 16), "half_precision": (False, None, None, None)},
+    ),
+    "TrainDoodleStyle": (
+        "style_image style_masks steps batch_size learning_rate size seed loss_network save_name | resume_from "
+        "loss_scales weight_average distribution_weight",
+        {
+            "steps": (300, 1, 1_000_000, None),
+            "batch_size": (4, 1, 64, None),
+            "learning_rate": (0.003, 0.0001, 1.0, 0.0001),
+            "size": (128, 32, 2048, 16),
+            "seed": (0, 0, 2**64 - 1, None),
+            "loss_scales": (1, 1, 4, None),
+            "weight_average": (0.0, 0.0, 0.999, 0.001),
+            "distribution_weight": (1.0, 0.0, 1000.0, 0.1),
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("node_id", SAVED_WIDGETS)
+def test_widgets_built_from_the_settings_keep_the_names_order_and_ranges_saved_workflows_hold(
+    comfy: ComfyUIClient, node_id: str
+) -> None:
+    info = comfy.object_info()[node_id]
+    order, widgets = SAVED_WIDGETS[node_id]
+    required, optional = (part.split() for part in order.split("|"))
+    assert (info["input_order"]["required"], info["input_order"]["optional"]) == (required, optional)
+    specs = info["input"]["required"] | info["input"]["optional"]
+    for name, limits in widgets.items():
+        options = specs[name][1]
+        assert tuple(options.get(key) for key in ("default", "min", "max", "step")) == limits, name
+        assert options["tooltip"], name  # the declaration's help
+
+
 def test_random_doodle_mask_batch_has_every_region(comfy: ComfyUIClient) -> None:
     prompt = {
         "1": {

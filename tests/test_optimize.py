@@ -266,9 +266,9 @@ def test_init_image_is_where_a_patch_loss_optimisation_starts() -> None:
         ({"content_weight": 1.0}, "content_weight is 1 but no content_image was given"),
         ({"patch_weight": 1.0, "scales": 2}, "patch loss needs 24 pixels a side at the coarsest scale, and 40x40 in 2"),
         ({"tv_weight": float("inf")}, "tv_weight must be a number of at least 0"),
-        ({"distribution_weight": -1.0}, "distribution_weight must be between 0 and 1000"),
-        ({"distribution_weight": float("nan")}, "distribution_weight must be between 0 and 1000"),
-        ({"distribution_weight": 1001.0}, "distribution_weight must be between 0 and 1000"),
+        ({"distribution_weight": -1.0}, "distribution_weight must be a number between 0 and 1000"),
+        ({"distribution_weight": float("nan")}, "distribution_weight must be a number between 0 and 1000"),
+        ({"distribution_weight": 1001.0}, "distribution_weight must be a number between 0 and 1000"),
         ({"size": -5}, "size"),
         ({"size": 100000}, "too large"),
         (

@@ -122,7 +122,7 @@ def test_region_names_are_saved_read_from_the_header_kept_on_resume_and_checked(
 
 
 def test_a_resumed_generator_keeps_its_region_names() -> None:
-    from doodle.train import TrainSettings, train_generator
+    from doodle.training import TrainSettings, train_generator
     from tests.distributed_worker import style_pair
     from tests.helpers import tiny_network
 

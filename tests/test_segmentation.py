@@ -153,7 +153,7 @@ def test_bad_requests_are_refused_before_any_work() -> None:
         segment_painting(torch.rand(3, 20, 20), SegmentationSettings(regions=5))
     with pytest.raises(DoodleError, match=f"regions must be between 2 and {MAX_REGIONS}"):
         SegmentationSettings(regions=MAX_REGIONS + 1)
-    with pytest.raises(DoodleError, match="network_features must be true or false"):
+    with pytest.raises(DoodleError, match="network_features must be True or False"):
         SegmentationSettings(network_features=1)
     with pytest.raises(DoodleError, match="over 16,777,216 pixels"):
         segment_painting(torch.zeros(3, 1, 1).expand(3, 4097, 4096), NO_NETWORK)

@@ -142,12 +142,12 @@ def test_sizes_and_regions_beyond_the_painting_are_refused_before_any_work() -> 
     ("settings", "message"),
     [
         ({"patch_size": 4}, "patch_size must be odd"),
-        ({"patch_size": 1}, "patch_size must be between 3 and 15"),
-        ({"uniformity": -0.1}, "uniformity must be between"),
+        ({"patch_size": 1}, "patch_size must be a whole number between 3 and 15"),
+        ({"uniformity": -0.1}, "uniformity must be a number between"),
         ({"guide_weight": float("nan")}, "guide_weight must be a number"),
-        ({"stroke_scale": 8.0}, "stroke_scale must be between"),
+        ({"stroke_scale": 8.0}, "stroke_scale must be a number between"),
         ({"preset": "slow"}, "preset must be one of fast, balanced, best"),
-        ({"seed": -1}, "seed must be between"),
+        ({"seed": -1}, "seed must be a whole number between"),
         ({"seed": 1.5}, "seed must be a whole number"),
     ],
 )

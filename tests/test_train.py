@@ -9,22 +9,17 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-import doodle.train
+import doodle.training.loop
+import doodle.training.settings
 from doodle.distributed import SINGLE, World
 from doodle.errors import DoodleError
 from doodle.generator import DoodleGenerator, grown
 from doodle.generator_file import load_generator
 from doodle.objective import DoodleObjective, out_of_range
 from doodle.regions import RegionMasks
-from doodle.train import (
-    TrainSettings,
-    _start_bundle,
-    drawn_inputs,
-    multiscale_loss,
-    scaled_objectives,
-    train_generator,
-    validate_training,
-)
+from doodle.training import TrainSettings, train_generator, validate_training
+from doodle.training.loop import drawn_inputs, multiscale_loss, scaled_objectives
+from doodle.training.state import start_bundle
 from tests.helpers import tiny_network
 
 
@@ -189,7 +184,7 @@ def test_a_batch_normalised_generator_trains_in_one_process_and_grows_no_levels(
         train_generator(
             tiny_network(), "tiny", image, masks, TrainSettings(steps=3, size=32, levels=6), resume=normalised
         )
-    monkeypatch.setattr(doodle.train, "current_world", lambda: World(rank=0, size=2))
+    monkeypatch.setattr(doodle.training.settings, "current_world", lambda: World(rank=0, size=2))
     with pytest.raises(DoodleError, match="trains in one process only"):  # before any network is loaded
         validate_training(masks, "tiny", TrainSettings(steps=3, size=32), normalised)
     with pytest.raises(DoodleError, match="trains in one process only"):
@@ -200,7 +195,7 @@ def test_a_new_generator_leaves_the_hosts_random_state_alone() -> None:
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    _start_bundle(None, 2, torch.eye(2, 3), "tiny", TrainSettings(seed=9), torch.device("cpu"))
+    start_bundle(None, 2, torch.eye(2, 3), "tiny", TrainSettings(seed=9), torch.device("cpu"))
     assert torch.equal(torch.rand(3), expected)
 
 
@@ -291,7 +286,7 @@ def test_more_levels_on_resume_grow_the_generator_and_keep_adams_moments() -> No
     image, masks = style_pair()
     settings = TrainSettings(steps=1, size=32, levels=3, weight_average=0.5)
     three = train_generator(tiny_network(), "tiny", image, masks, settings)
-    state = _start_bundle(three, 3, masks.palette, "tiny", replace(settings, levels=4), "cpu").optimizer_state
+    state = start_bundle(three, 3, masks.palette, "tiny", replace(settings, levels=4), "cpu").optimizer_state
     old_names = [name for name, _ in three.model.named_parameters()]
     new_names = [name for name, _ in grown(three.model, 4, seed=0).named_parameters()]
     for old_index, name in enumerate(old_names):
@@ -382,7 +377,7 @@ def test_a_run_that_blows_up_keeps_the_last_good_checkpoint(
         calls.append(1)
         return out_of_range(image) + (1e8 if len(calls) >= blown_call else 0)
 
-    monkeypatch.setattr(doodle.train, "out_of_range", exploding)
+    monkeypatch.setattr(doodle.training.loop, "out_of_range", exploding)
     kept = f"keeps step {kept_step}" if kept_step > 2 else "is as it was before this run"
     with pytest.raises(DoodleError, match=rf"blew up at step {1 + blown_call} .* \({path} {kept}\)"):
         run(8, path, resume=load_generator(path))
