@@ -14,11 +14,12 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from .colormap import MAX_COLORS, describe_colours, detect_palette, image_to_rgb8
+from .colormap import MAX_COLORS, MERGE_DISTANCE, describe_colours, detect_palette, image_to_rgb8
 from .errors import DoodleError
 from .generator_file import read_palette
 from .image_io import check_image, load_image
 from .limits import MAX_CANVAS_SIDE
+from .random_masks import default_palette
 from .regions import RegionMasks
 
 MAX_OUTSIDE_SHOWN = 3
@@ -27,6 +28,11 @@ MAP_COVERAGE = 0.9
 """An image is a colour map when its 64 commonest colours (at 5 bits a channel, so JPEG noise stays in its
 colour) cover this share of its pixels: maps cover over 0.95 even as JPEGs, paintings about a third."""
 MAP_TEST_SIDE = 256
+SPARE_REGIONS = 4
+CANDIDATE_COLOURS = 16
+"""Spare colours are the first of this many hues (``default_palette``) far enough from the map's own."""
+SPARE_DISTANCE = 2 * MERGE_DISTANCE
+"""How far (RGB 0..255) a spare colour lies from every colour of the map it extends: never read as one of them."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,17 @@ def map_palette(path: Path) -> Palette:
     """The painted colours of a style map, largest region first (as ``MaskFromColors`` numbers them)."""
     colours = detect_palette(image_to_rgb8(load_image(path)), 0)
     return Palette(torch.from_numpy(colours / 255.0).float(), Path(path).name)
+
+
+def editing_palette(path: Path) -> Palette:
+    """A style map's colours and then :data:`SPARE_REGIONS` spare ones, far from all of them, for regions a
+    user adds while editing the map."""
+    own = map_palette(path).colours
+    candidates = default_palette(CANDIDATE_COLOURS)
+    far = torch.cdist(candidates * 255, own * 255).min(dim=1).values > SPARE_DISTANCE
+    spares = candidates[far][:SPARE_REGIONS]
+    names = ("",) * len(own) + ("new",) * len(spares)
+    return Palette(torch.cat([own, spares]), Path(path).name, names)
 
 
 def is_colour_map(path: Path) -> bool:
