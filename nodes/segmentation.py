@@ -22,6 +22,7 @@ class StyleMapFromPainting(io.ComfyNode):
             node_id="StyleMapFromPainting",
             display_name="Style Map From Painting",
             category=CATEGORY,
+            is_output_node=True,  # it saves the map in input/, wanted even where nothing is connected to it
             search_aliases=["segment", "segmentation", "automatic map", "style map", "regions", "neural doodle"],
             description="Split a painting into regions automatically and colour each: the style map a doodle is "
             "painted against. The map is also saved in input/, where a Doodle Canvas can edit it over the "

@@ -4,6 +4,7 @@ DoodleCanvas paints, queues, survives a reload and undoes, driven by real mouse 
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -12,13 +13,15 @@ from PIL import Image
 from scipy import ndimage
 
 from doodle.generator_file import read_palette
-from tests.browser import ComfyPage, browser_page, screenshot, workflow_json
+from doodle.palettes import map_palette
+from tests.browser import ARTIFACTS, ComfyPage, browser_page, screenshot, workflow_json
 from tests.comfyui_harness import ComfyUIClient, FileRef
 from tests.helpers import EXAMPLES, REPO, region_colours_differ
 
 WORKFLOWS = sorted((REPO / "example_workflows").glob("*.json"))
 PAINT_TEMPLATE = REPO / "example_workflows" / "0_paint_a_doodle.json"
 INSTANT_TEMPLATE = REPO / "example_workflows" / "7_instant_painting.json"
+NEW_STYLE_TEMPLATE = REPO / "example_workflows" / "9_new_style_from_any_painting.json"
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +64,7 @@ PREVIEWING = (
     "RenderDoodle",
     "OptimizeDoodle-LBFGS",
     "SynthesizeDoodle",
+    "StyleMapFromPainting",
     "RandomDoodleMask",
     "MaskFromColors",
     "SaveImage",
@@ -147,18 +151,21 @@ TO_PAGE = f"""([x, y]) => {{ const c = {CANVAS}; const box = c.canvas.getBoundin
 SAVED = f"async () => {{ const c = {CANVAS}; await c.saving; return c.value; }}"
 
 
-def canvas_pixels(page: ComfyPage) -> np.ndarray:
-    found = page.run(PIXELS)
+def canvas_pixels(page: ComfyPage, canvas: str = CANVAS) -> np.ndarray:
+    """The pixels of the page's first canvas, or of the one the JavaScript expression ``canvas`` names."""
+    found = page.run(PIXELS.replace(CANVAS, canvas))
     return np.array(found["data"], dtype=np.uint8).reshape(found["height"], found["width"], 4)[..., :3]
 
 
-def drag(page: ComfyPage, points: list[tuple[int, int]]) -> None:
-    """A stroke with the real mouse: press, move through the points, release."""
+def drag(page: ComfyPage, points: list[tuple[int, int]], canvas: str = CANVAS) -> None:
+    """A stroke with the real mouse on the page's first canvas (or ``canvas``): press, move through the
+    canvas pixels ``points`` (x, y), release."""
+    to_page = TO_PAGE.replace(CANVAS, canvas)
     mouse = page.page.mouse
-    mouse.move(*page.run(TO_PAGE, points[0]))
+    mouse.move(*page.run(to_page, points[0]))
     mouse.down()
     for point in points[1:]:
-        mouse.move(*page.run(TO_PAGE, point), steps=8)
+        mouse.move(*page.run(to_page, point), steps=8)
     mouse.up()
 
 
@@ -511,3 +518,88 @@ def contrast_ratio(first: list[int], second: list[int]) -> float:
 
     light, dark = sorted((luminance(first), luminance(second)), reverse=True)
     return (light + 0.05) / (dark + 0.05)
+
+
+def canvas_of(node_id: int) -> str:
+    return f"app.graph.getNodeById({node_id}).widgets.find((w) => w.doodle).doodle"
+
+
+def press(page: ComfyPage, node_id: int, selector: str) -> None:
+    """A real click on an element of one canvas (template 9 has two, with the same buttons)."""
+    box = page.run(
+        f"(s) => {{ const r = {canvas_of(node_id)}.root.querySelector(s).getBoundingClientRect(); "
+        "return [r.x + r.width / 2, r.y + r.height / 2]; }",
+        selector,
+    )
+    page.page.mouse.click(*box)
+
+
+def show(page: ComfyPage, node_id: int) -> None:
+    """Pan the graph so the node is in the middle of the window, as a user would drag it into view."""
+    page.run(f"() => {{ app.canvas.centerOnNode(app.graph.getNodeById({node_id})); app.canvas.setDirty(true, true); }}")
+    page.page.wait_for_timeout(300)
+
+
+def test_a_new_painting_becomes_a_map_an_edited_map_and_a_painted_doodle_in_the_page(page: ComfyPage) -> None:
+    input_dir = page.client.input_dir
+    for stale in (input_dir / "new_style_map.png", input_dir / "doodle_canvas" / "new_style_map_edited.png"):
+        stale.unlink(missing_ok=True)  # a first-time user's input/
+    page.load(workflow_json(NEW_STYLE_TEMPLATE))
+    started = time.monotonic()
+    first = page.queue_and_wait()  # 1. the map is made; the canvases wait for it
+    seconds = [time.monotonic() - started]
+    assert first["status"]["status_str"] == "success", first["status"]
+    automatic = map_palette(input_dir / "new_style_map.png").rgb8
+    assert len(automatic) == 4
+
+    map_canvas, doodle_canvas = 4, 5
+    page.run(f"() => {{ {canvas_of(map_canvas)}.root.dataset.test = 'map'; }}")
+    show(page, map_canvas)
+    press(page, map_canvas, "button[title^='Start from the palette']")  # 2. From map, over the painting
+    page.wait_for(f"() => {canvas_of(map_canvas)}.message.textContent.startsWith('loaded')")
+    edited = canvas_pixels(page, canvas_of(map_canvas))
+    expected = np.asarray(Image.open(input_dir / "new_style_map.png").convert("RGB"))
+    assert (edited == expected).all()
+    with page.page.expect_file_chooser() as chooser:
+        press(page, map_canvas, "button[title='Underlay']")
+    chooser.value.set_files(str(EXAMPLES / "renoir" / "style.png"))
+    page.wait_for("() => document.querySelector('[data-test=map] .doodle-canvas-underlay')?.naturalWidth > 0")
+
+    regions = {tuple(c): int((edited == c).all(-1).sum()) for c in automatic}
+    smallest = min(regions, key=regions.get)  # merge the smallest region into the largest with one fill
+    largest = max(regions, key=regions.get)
+    ys, xs = np.nonzero((edited == smallest).all(-1))
+    press(page, map_canvas, "button[title='Fill']")
+    press(page, map_canvas, f".doodle-canvas-swatch[data-rgb='{','.join(map(str, largest))}']")
+    drag(page, [(int(xs[len(xs) // 2]), int(ys[len(ys) // 2]))], canvas_of(map_canvas))
+    press(page, map_canvas, "button[title='Brush']")
+    press(page, map_canvas, ".doodle-canvas-swatch:nth-child(5)")  # the first spare colour: a new region
+    drag(page, [(40, 280), (200, 280), (200, 300)], canvas_of(map_canvas))
+    edited = canvas_pixels(page, canvas_of(map_canvas))
+    colours = {tuple(c) for c in edited.reshape(-1, 3)}
+    spare = tuple(page.run(f"() => {canvas_of(map_canvas)}.palette[4]"))
+    assert spare in colours and (edited == smallest).all(-1).sum() < regions[smallest]
+    assert page.run(SAVED.replace(CANVAS, canvas_of(map_canvas))) == "doodle_canvas/new_style_map_edited.png [input]"
+
+    # 3. The doodle canvas paints in the edited map's colours (its palette followed the map's file), then Random.
+    page.wait_for(f"(n) => {canvas_of(doodle_canvas)}.palette.length === n", len(colours))
+    show(page, doodle_canvas)
+    press(page, doodle_canvas, "button[title^='Random doodle']")
+    page.wait_for(f"() => {canvas_of(doodle_canvas)}.history.undoStack.length > 0")
+    doodle = canvas_pixels(page, canvas_of(doodle_canvas))
+    assert doodle.shape[:2] == (320, 512)  # the size the workflow saved, not a new canvas's
+    assert {tuple(c) for c in doodle.reshape(-1, 3)} <= colours
+    page.run(f"async () => {{ await {canvas_of(doodle_canvas)}.saving; }}")
+    started = time.monotonic()
+    entry = page.queue_and_wait()
+    seconds.append(time.monotonic() - started)
+    assert entry["status"]["status_str"] == "success", entry["status"]
+    shown = page.client.path_of(FileRef.from_ui(entry["outputs"]["7"]["images"][0]))
+    painted = np.asarray(Image.open(shown).convert("RGB")).astype(float)
+    assert painted.shape == doodle.shape and region_colours_differ(painted, doodle)
+    print(f"map {seconds[0]:.1f} s, synthesis {seconds[1]:.1f} s (queue to picture, this machine)")
+    steps = [np.asarray(Image.open(input_dir / "new_style_map.png").convert("RGB")), edited, doodle, painted]
+    ARTIFACTS.mkdir(exist_ok=True)  # each step's picture, for the README's figure
+    Image.fromarray(np.concatenate(steps, axis=1).astype(np.uint8)).save(ARTIFACTS / "new_style_steps.png")
+    assert sum(seconds) < 60
+    assert page.new_errors() == []

@@ -276,9 +276,17 @@ export class DoodleCanvasWidget {
 
   // --- palette, files and the server ------------------------------------------------------------------------
 
-  /** Show `source`'s swatches; `recolour` (a palette the user chose) repaints region k in its colour k. */
-  async usePalette(source, recolour = false) {
+  /** Show `source`'s swatches; `recolour` (a palette the user chose) repaints region k in its colour k. A
+   * source the page was not offered (a map a run or another canvas has yet to write) is asked for only when
+   * `fresh`: its file was just written. */
+  async usePalette(source, recolour = false, fresh = false) {
     this.source = source;
+    const offered = this.node.widgets?.find((w) => w.name === "palette")?.options?.values ?? [];
+    if (!fresh && Array.isArray(offered) && !offered.includes(source)) {
+      this.palette = [];
+      this.showPalette();
+      return this.say(`${source} is not in input/ yet: a map appears when the graph runs or its canvas is painted`);
+    }
     let colours, names;
     try {
       ({ colours, names } = await fetchPalette(source));
@@ -330,7 +338,7 @@ export class DoodleCanvasWidget {
   async fromMap() {
     const name = mapFile(this.source);
     if (!name) return this.say("From map needs a style map palette (a generator has no map to start from)");
-    await this.usePalette(this.source);  // the map may have been made since the palette was first asked for
+    await this.usePalette(this.source, false, true);  // the map may have been made since the page opened
     await this.loadPicture(paintingUrl(`${name} [input]`), name);
   }
 
@@ -356,7 +364,7 @@ export class DoodleCanvasWidget {
 
   /** Fetch the palette again where it comes from `file` (in input/), which was just written. */
   refreshPaletteFrom(file) {
-    if (mapFile(this.source) === file) this.usePalette(this.source);
+    if (mapFile(this.source) === file) this.usePalette(this.source, false, true);
   }
 
   /** A workflow sets the value: show the painting it names (a missing file leaves a blank canvas). */
@@ -375,6 +383,8 @@ export class DoodleCanvasWidget {
 
   /** This node's file name, new when the node has none or shares one with another canvas (a copy). */
   fileName() {
+    const edited = this.source?.match(/^edit style map: (.+)\.\w+$/)?.[1];
+    if (edited && !this.value) return `${edited}_edited.png`;  // a name the doodle's canvas can be given
     const mine = this.value.replace(/ \[input\]$/, "");
     const others = (this.node.graph?._nodes ?? [])
       .filter((n) => n !== this.node)

@@ -60,6 +60,8 @@ app.registerExtension({
     const configure = node.onConfigure;
     node.onConfigure = function (...args) {
       configure?.apply(this, args);
+      // A workflow's blank canvas takes its saved size (a painting, when there is one, brings its own).
+      if (!canvas.painted && !canvas.value) canvas.resizeTo(width.value, height.value);
       canvas.restoreSettings();
       canvas.usePalette(palette.value);
     };
