@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from hypothesis import event
 from PIL import Image
+from scipy.optimize import linear_sum_assignment
 
 from doodle.vgg import VGGFeatures
 
@@ -69,3 +70,33 @@ def region_colours_differ(image: np.ndarray, doodle: np.ndarray) -> bool:
     means = [image[(doodle == colour).all(axis=2)].mean(axis=0) for colour in painted]
     distances = [np.abs(a - b).sum() for i, a in enumerate(means) for b in means[i + 1 :]]
     return min(distances) > 10
+
+
+def region_overlaps(truth: np.ndarray, found: np.ndarray) -> np.ndarray:
+    """Each true region's IoU with the found region matched to it one to one (0 where none is left)."""
+    regions = int(max(truth.max(), found.max())) + 1
+    table = np.zeros((regions, regions))
+    for t in range(regions):
+        for f in range(regions):
+            union = ((truth == t) | (found == f)).sum()
+            table[t, f] = ((truth == t) & (found == f)).sum() / union if union else 0.0
+    matched = np.zeros(int(truth.max()) + 1)
+    for t, f in zip(*linear_sum_assignment(-table), strict=True):
+        if t < len(matched):
+            matched[t] = table[t, f]
+    return matched
+
+
+def texture_painting(height: int = 192, width: int = 256, seed: int = 0) -> tuple[torch.Tensor, np.ndarray]:
+    """Three regions of one mean colour told apart only by texture: smooth, striped, speckled. ``[3, H, W]``."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[0:height, 0:width]
+    labels = np.zeros((height, width), np.int64)
+    labels[(cols - 0.3 * width) ** 2 + (rows - 0.5 * height) ** 2 < (0.25 * height) ** 2] = 1
+    labels[cols > 0.65 * width] = 2
+    smooth = 0.02 * rng.standard_normal((height, width))
+    stripes = 0.3 * np.sign(np.sin(rows * 2 * np.pi / 6))
+    speckle = 0.3 * rng.choice([-1.0, 1.0], size=(height // 2, width // 2)).repeat(2, 0).repeat(2, 1)
+    grey = 0.5 + np.choose(labels, [smooth, stripes, speckle])
+    painting = np.clip(np.stack([grey, 0.9 * grey + 0.05, 0.8 * grey + 0.1]), 0, 1)
+    return torch.from_numpy(painting).float(), labels

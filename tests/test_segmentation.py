@@ -8,7 +8,6 @@ import pytest
 import torch
 from PIL import Image
 from scipy import ndimage
-from scipy.optimize import linear_sum_assignment
 
 from doodle import api, cli
 from doodle.colormap import MERGE_DISTANCE, masks_from_colors
@@ -18,35 +17,13 @@ from doodle.segmentation import SegmentationSettings, segment_painting
 from doodle.segmentation.features import srgb_to_lab, unit_spread
 from doodle.segmentation.segment import by_area, majority_vote, upsampled
 from doodle.segmentation.settings import MAX_REGIONS
+from tests.helpers import region_overlaps, texture_painting
 
 NO_NETWORK = SegmentationSettings(regions=3, network_features=False)
 
 
 def mean_iou(truth: np.ndarray, found: np.ndarray) -> float:
-    """Mean overlap of the true regions with the found ones, matched one to one (unmatched regions count 0)."""
-    regions = max(truth.max(), found.max()) + 1
-    overlap = np.zeros((regions, regions))
-    for t in range(regions):
-        for f in range(regions):
-            union = ((truth == t) | (found == f)).sum()
-            overlap[t, f] = ((truth == t) & (found == f)).sum() / union if union else 0.0
-    rows, cols = linear_sum_assignment(-overlap)
-    return float(overlap[rows, cols].sum() / (truth.max() + 1))
-
-
-def texture_painting(height: int = 192, width: int = 256, seed: int = 0) -> tuple[torch.Tensor, np.ndarray]:
-    """Three regions of one mean colour told apart only by texture: smooth, striped, speckled. ``[3, H, W]``."""
-    rng = np.random.default_rng(seed)
-    rows, cols = np.mgrid[0:height, 0:width]
-    labels = np.zeros((height, width), np.int64)
-    labels[(cols - 0.3 * width) ** 2 + (rows - 0.5 * height) ** 2 < (0.25 * height) ** 2] = 1
-    labels[cols > 0.65 * width] = 2
-    smooth = 0.02 * rng.standard_normal((height, width))
-    stripes = 0.3 * np.sign(np.sin(rows * 2 * np.pi / 6))
-    speckle = 0.3 * rng.choice([-1.0, 1.0], size=(height // 2, width // 2)).repeat(2, 0).repeat(2, 1)
-    grey = 0.5 + np.choose(labels, [smooth, stripes, speckle])
-    painting = np.clip(np.stack([grey, 0.9 * grey + 0.05, 0.8 * grey + 0.1]), 0, 1)
-    return torch.from_numpy(painting).float(), labels
+    return float(region_overlaps(truth, found).mean())
 
 
 def test_lab_matches_the_cie_reference_values() -> None:
@@ -151,7 +128,7 @@ def test_a_large_painting_is_segmented_at_its_own_size() -> None:
 def test_bad_requests_are_refused_before_any_work() -> None:
     with pytest.raises(DoodleError, match="too small for 5 regions"):
         segment_painting(torch.rand(3, 20, 20), SegmentationSettings(regions=5))
-    with pytest.raises(DoodleError, match=f"regions must be between 2 and {MAX_REGIONS}"):
+    with pytest.raises(DoodleError, match=f"regions must be a whole number between 2 and {MAX_REGIONS}"):
         SegmentationSettings(regions=MAX_REGIONS + 1)
     with pytest.raises(DoodleError, match="network_features must be True or False"):
         SegmentationSettings(network_features=1)
