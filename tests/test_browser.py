@@ -278,9 +278,11 @@ def test_the_underlay_shows_through_the_paint_and_painting_still_works(page: Com
     assert page.new_errors() == []
 
 
-def test_live_and_the_random_seed_survive_a_reload(page: ComfyPage) -> None:
+def test_live_the_random_seed_and_the_underlay_survive_a_reload(page: ComfyPage) -> None:
     page.load(workflow_json(PAINT_TEMPLATE))
     page.wait_for(f"() => {CANVAS}.palette.length > 0")
+    page.page.locator(".doodle-canvas input[type=file]").nth(1).set_input_files(str(EXAMPLES / "monet" / "style.png"))
+    page.wait_for("() => app.graph.nodes.find((n) => n.type === 'DoodleCanvas').properties.doodle_underlay")
     page.page.locator(".doodle-canvas input[type=checkbox]").first.check()
     page.page.locator(".doodle-canvas label.doodle-canvas-seed input[type=number]").first.fill("7")
     page.page.keyboard.press("Tab")  # the seed box's change event
@@ -291,6 +293,7 @@ def test_live_and_the_random_seed_survive_a_reload(page: ComfyPage) -> None:
     page.wait_for(f"() => {{ try {{ return {CANVAS}.painted; }} catch {{ return false; }} }}")
     assert page.page.locator(".doodle-canvas input[type=checkbox]").first.is_checked()
     assert page.page.locator(".doodle-canvas label.doodle-canvas-seed input[type=number]").first.input_value() == "7"
+    page.wait_for("() => document.querySelector('.doodle-canvas-underlay')?.naturalWidth === 512")  # the painting again
     page.page.locator(".doodle-canvas input[type=checkbox]").first.uncheck()  # leave Live off for later tests
     assert page.new_errors() == []
 
@@ -359,6 +362,27 @@ def test_loading_a_doodle_snaps_each_pixel_to_the_nearest_palette_colour(page: C
     rgb = np.asarray(Image.open(source).convert("RGB")).astype(int)
     nearest = ((rgb[:, :, None, :] - palette[None, None]) ** 2).sum(-1).argmin(-1)
     assert (canvas_pixels(page) == palette[nearest]).all()
+
+
+def test_the_size_widgets_show_a_loaded_doodles_size_without_a_mouse_move(page: ComfyPage) -> None:
+    page.load(workflow_json(PAINT_TEMPLATE))
+    page.wait_for(f"() => {CANVAS}.palette.length > 0")
+    page.run(
+        """() => { window.doodleDrawn = 0; const draw = app.canvas.drawNode.bind(app.canvas);
+        app.canvas.drawNode = (node, ctx) => {
+            if (node.type === 'DoodleCanvas') window.doodleDrawn = performance.now();
+            return draw(node, ctx); }; }"""
+    )
+    page.page.wait_for_timeout(500)  # the page settles: nothing more to draw
+    loaded_at = page.run("() => performance.now()")
+    renoir = REPO / "samples" / "renoir" / "target_mask.png"  # 512x320, where the canvas is 512x384
+    page.page.locator(".doodle-canvas input[type=file]").first.set_input_files(str(renoir))
+    page.wait_for(f"() => {CANVAS}.message.textContent.startsWith('loaded')")
+    height = page.run(
+        "() => app.graph.nodes.find((n) => n.type === 'DoodleCanvas').widgets.find((w) => w.name === 'height').value"
+    )
+    assert height == 320
+    page.wait_for("(t) => window.doodleDrawn > t", loaded_at, timeout_ms=3000)  # drawn again, no mouse moved
 
 
 def test_the_random_button_paints_the_routes_seeded_doodle(page: ComfyPage) -> None:

@@ -93,7 +93,7 @@ export class DoodleCanvasWidget {
       element("label", { className: "doodle-canvas-seed" }, ["seed ", this.seedInput]),
       ...filePicker("Load", (file) => this.loadDoodle(file)),
       button("From map", "Start from the palette's style map, to edit it", () => this.fromMap()),
-      ...filePicker("Underlay", async (file) => (this.underlay.src = URL.createObjectURL(file))),  // to trace
+      ...filePicker("Underlay", (file) => this.setUnderlay(file)),  // to trace
       element("label", { title: "Queue the graph when a stroke ends" }, [this.liveBox, "Live"]),
     ]);
     // The picture to trace lies over the paint, see-through and deaf to the mouse: under the opaque canvas it
@@ -121,6 +121,19 @@ export class DoodleCanvasWidget {
     this.node.properties ??= {};
     this.liveBox.checked = !!this.node.properties.doodle_live;
     this.seedInput.value = String(this.node.properties.doodle_seed ?? 0);
+    const underlay = this.node.properties.doodle_underlay;
+    if (underlay) this.underlay.src = paintingUrl(underlay);
+  }
+
+  /** Show `file` through the paint, and keep it in input/ (its name in the node's properties), so it is there
+   * again after a reload. */
+  async setUnderlay(file) {
+    this.underlay.src = URL.createObjectURL(file);
+    try {
+      this.node.properties.doodle_underlay = await uploadPainting(file, `underlay-${crypto.randomUUID().slice(0, 12)}.png`);
+    } catch (error) {
+      this.say(`the underlay is not saved: ${error.message} (it shows until the page is reloaded)`);
+    }
   }
 
   say(text) {
@@ -190,6 +203,7 @@ export class DoodleCanvasWidget {
       const widget = this.node.widgets?.find((w) => w.name === name);
       if (widget && widget.value !== value) widget.value = value;
     }
+    this.node.setDirtyCanvas?.(true, true);  // the size widgets show the new values now, not at the next mouse move
   }
 
   /** A new canvas size from the width/height widgets: the painting keeps its top-left part. */
@@ -301,6 +315,7 @@ export class DoodleCanvasWidget {
     this.names = names;
     this.colour = Math.min(this.colour, colours.length - 1);
     this.showPalette();
+    this.node.setDirtyCanvas?.(true, true);  // the palette combo shows its new value at once
     this.say("");
     if (!this.painted && !this.value) fillAll(this.image(), colours[0]);
     else if (recolour && old.length) recolourImage(this.image(), old, colours);

@@ -23,7 +23,8 @@ export async function fetchRandomDoodle(source, width, height, seed) {
   return await response.blob();
 }
 
-/** Write the painting over its one file (``overwrite``): one file per canvas, whatever the strokes. */
+/** Write a file into input/doodle_canvas/ over any of that name (``overwrite``): a canvas's painting (one file per
+ * canvas, whatever the strokes) or its underlay. */
 export async function uploadPainting(blob, fileName) {
   const form = new FormData();
   form.append("image", blob, fileName);
