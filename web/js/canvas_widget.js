@@ -277,7 +277,7 @@ export class DoodleCanvasWidget {
     this.history.record(this.stroke.before);
     this.stroke = null;
     this.painted = true;
-    this.scheduleSave();
+    this.scheduleSave(0);  // live mode's picture waits on this upload
   }
 
   onKey(event) {
@@ -408,10 +408,11 @@ export class DoodleCanvasWidget {
     return mine.slice(SUBFOLDER.length + 1);
   }
 
-  scheduleSave() {
+  /** Save after `delay` ms of quiet (several quick changes, one upload); a finished stroke saves at once. */
+  scheduleSave(delay = SAVE_DELAY_MS) {
     clearTimeout(this.saveTimer);
     this.saving = new Promise((resolve) => {
-      this.saveTimer = setTimeout(() => this.save().finally(resolve), SAVE_DELAY_MS);
+      this.saveTimer = setTimeout(() => this.save().finally(resolve), delay);
     });
   }
 
