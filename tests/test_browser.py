@@ -78,10 +78,12 @@ GROWN_BOXES = """async ([types, width, height]) => {
         app.canvas.draw(true, true);
         await new Promise((r) => setTimeout(r, 100));
     }
+    const top = (n) => LiteGraph.NODE_TITLE_HEIGHT + (n.constructor.nodeData?.category === 'doodle' ? 24 : 0);
     return app.graph.nodes.map((n) => ({ id: `${n.type} #${n.id}`,
-        box: [n.pos[0], n.pos[1] - LiteGraph.NODE_TITLE_HEIGHT, n.size[0], n.size[1] + LiteGraph.NODE_TITLE_HEIGHT] }));
+        box: [n.pos[0], n.pos[1] - top(n), n.size[0], n.size[1] + top(n)] }));
 }"""
-"""Every node's rectangle, title bar included, once the page has grown each previewing node for its picture."""
+"""Every node's rectangle, title bar included, once the page has grown each previewing node for its picture; the
+pack's nodes also with the source badge ("doodle") the page draws above their title bar."""
 
 
 def overlapping(boxes: list[dict]) -> list[tuple[str, str]]:
