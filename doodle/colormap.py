@@ -34,8 +34,6 @@ FLAT_TOLERANCE = 24
 MERGE_DISTANCE = 48.0
 MIN_REGION_FRACTION = 0.002
 FAR_COLOUR_DISTANCE = 120.0
-MAX_COLORS = 64
-"""The most regions the node's n_colors asks a map for (the core takes as many as the map has)."""
 N_COLORS = "n_colors (--colors)"
 """How messages name the region count asked for: the node's input and the CLI's flag."""
 

@@ -14,11 +14,11 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from .colormap import MAX_COLORS, MERGE_DISTANCE, describe_colours, detect_palette, image_to_rgb8
+from .colormap import MERGE_DISTANCE, describe_colours, detect_palette, image_to_rgb8
 from .errors import DoodleError
 from .generator_file import read_palette
 from .image_io import check_image, load_image
-from .limits import MAX_CANVAS_SIDE
+from .limits import MAX_CANVAS_SIDE, MAX_COLORS
 from .random_masks import default_palette
 from .regions import RegionMasks
 

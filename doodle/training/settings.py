@@ -15,10 +15,9 @@ from ..distribution_loss import declared_distribution_weight
 from ..errors import DoodleError
 from ..generator import BATCH_NORM, DEFAULT_WIDTHS, MAX_LEVELS, NORMALIZATION_HELP, NORMALIZATIONS
 from ..generator_file import GeneratorBundle, check_bundle
-from ..limits import MAX_BATCH, MAX_STEPS
+from ..limits import MAX_BATCH, MAX_SEED, MAX_STEPS
 from ..random_masks import MASK_SAMPLINGS
 from ..regions import RegionMasks, check_region_count
-from ..seeds import MAX_SEED
 
 MIN_SIZE, MAX_SIZE = 32, 2048
 """Training resolutions; each loss scale must also leave at least MIN_SIZE."""
