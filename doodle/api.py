@@ -13,15 +13,10 @@ from typing import TypeVar
 
 import torch
 
-from .atomic import check_writable
-from .calibration import fit_calibration
-from .colormap import aligned_to_palette, labels_in_palette, masks_from_colors
 from .declared import DeclaredField, check_seed, declared_fields
-from .devices import checked_device
-from .distributed import launched_as_main, torchrun_session
 from .errors import DoodleError
-from .generator_file import GeneratorBundle, check_bundle, checked_region_names, load_generator, save_generator
-from .image_io import (
+from .files.atomic import check_writable
+from .files.image_io import (
     check_image,
     check_image_destination,
     load_image,
@@ -30,9 +25,23 @@ from .image_io import (
     to_channels_last,
     to_uint8,
 )
+from .files.locks import exclusive_output
+from .generator.calibration import fit_calibration
+from .generator.file import (
+    GeneratorBundle,
+    check_bundle,
+    checked_region_names,
+    generator_palette,
+    load_generator,
+    save_generator,
+)
+from .generator.render import DEFAULT_RENDER, RenderSettings, render
 from .limits import MAX_BATCH
-from .locks import exclusive_output
-from .networks import (
+from .maps.colormap import aligned_to_palette, labels_in_palette, masks_from_colors
+from .maps.palettes import Palette, editing_palette, is_colour_map, map_palette
+from .maps.random_masks import MaskShape, default_palette, random_masks
+from .maps.regions import RegionMasks
+from .neural.networks import (
     AUTO_NETWORK,
     VGG_FOLDER,
     available_networks,
@@ -42,18 +51,16 @@ from .networks import (
     networks_on_disk,
     resolve_network,
 )
-from .objective import check_style_pair
-from .optimize import DEFAULT_SETTINGS, OptimizeSettings, optimize_checked, optimize_doodle, validate_request
-from .palettes import Palette, editing_palette, generator_palette, is_colour_map, map_palette
-from .progress import Preview, Progress, no_progress
-from .random_masks import MaskShape, default_palette, random_masks
-from .regions import RegionMasks
-from .render import DEFAULT_RENDER, RenderSettings, render
+from .neural.objective import check_style_pair
+from .neural.optimize import DEFAULT_SETTINGS, OptimizeSettings, optimize_checked, optimize_doodle, validate_request
+from .neural.vgg import VGGFeatures
+from .runtime.devices import checked_device
+from .runtime.distributed import launched_as_main, torchrun_session
+from .runtime.progress import Preview, Progress, no_progress
+from .runtime.stopping import exit_status, stop_signals_as_interrupt
 from .segmentation import DEFAULT_SEGMENTATION, SegmentationSettings, segment_painting
-from .stopping import exit_status, stop_signals_as_interrupt
 from .synthesis import DEFAULT_SYNTHESIS, SynthesisSettings, synthesize
 from .training import TrainSettings, train_checked, train_generator, validate_training
-from .vgg import VGGFeatures
 
 log = logging.getLogger(__name__)
 
@@ -297,9 +304,9 @@ def train_style(
 
 
 def calibrate(bundle: GeneratorBundle, style: Style) -> GeneratorBundle:
-    """Fit ``bundle``'s per-region colour calibration (:mod:`doodle.calibration`) to ``style``, the painting it
-    was trained on, from the generator's own colours on that painting's map and on random maps of its size
-    (what it was trained on), ``CALIBRATION_SAMPLES`` renders of each; returns ``bundle``, changed in place."""
+    """Fit ``bundle``'s per-region colour calibration (:mod:`doodle.generator.calibration`) to ``style``, the
+    painting it was trained on, from the generator's own colours on that painting's map and on random maps of its
+    size (what it was trained on), ``CALIBRATION_SAMPLES`` renders of each; returns ``bundle``, changed in place."""
     style_image, style_masks = style.first()
     masks = aligned_to_palette(style_masks, bundle.palette, palette_name=bundle.owner).masks
     height, width = masks.shape[-2:]

@@ -6,10 +6,10 @@ from ..doodle import api
 from ..doodle.limits import MAX_SEED
 
 MasksSocket = io.Custom("DOODLE_MASKS")
-"""A :class:`doodle.regions.RegionMasks`: one-hot masks [B, R, H, W] and their palette [R, 3]."""
+"""A :class:`doodle.maps.regions.RegionMasks`: one-hot masks [B, R, H, W] and their palette [R, 3]."""
 
 GeneratorSocket = io.Custom("DOODLE_GENERATOR")
-"""A :class:`doodle.generator_file.GeneratorBundle`: a trained generator with its palette and history."""
+"""A :class:`doodle.generator.file.GeneratorBundle`: a trained generator with its palette and history."""
 
 CATEGORY = "doodle"
 SEED_MAX = MAX_SEED

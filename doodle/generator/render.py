@@ -12,15 +12,15 @@ from dataclasses import dataclass
 
 import torch
 
+from ..declared import check_declared, check_seed, declared
+from ..errors import DoodleError
+from ..limits import BLOWN_UP_DISTANCE, MAX_TILE_SIZE
+from ..maps.regions import check_region_count
+from ..neural.objective import out_of_range
+from ..runtime.memory import out_of_memory_as_error
+from ..runtime.progress import Progress, no_progress
 from .calibration import calibrated
-from .declared import check_declared, check_seed, declared
-from .errors import DoodleError
-from .generator_file import GeneratorBundle
-from .limits import BLOWN_UP_DISTANCE, MAX_TILE_SIZE
-from .memory import out_of_memory_as_error
-from .objective import out_of_range
-from .progress import Progress, no_progress
-from .regions import check_region_count
+from .file import GeneratorBundle
 
 TILE_MARGIN_STEPS = 8
 """Margin around each tile, in units of the generator's size multiple (16 px for 5 levels)."""

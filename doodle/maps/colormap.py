@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from .errors import DoodleError
-from .image_io import check_image
+from ..errors import DoodleError
+from ..files.image_io import check_image
 from .regions import RegionMasks, check_region_count
 
 log = logging.getLogger(__name__)

@@ -16,9 +16,9 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from .declared import check_seed
-from .errors import DoodleError
-from .limits import MAX_BATCH, MAX_MASK_SIDE, MAX_SMOOTHING
+from ..declared import check_seed
+from ..errors import DoodleError
+from ..limits import MAX_BATCH, MAX_MASK_SIDE, MAX_SMOOTHING
 from .regions import RegionMasks, check_region_count, one_hot_masks
 
 MAX_ATTEMPTS = 50
