@@ -29,8 +29,8 @@ from torch.nn import functional as F
 
 from benchmarks.scoring import Example
 from doodle import api
-from doodle.distribution_loss import random_directions, sliced_error
-from doodle.image_io import load_image, to_channels_first
+from doodle.files.image_io import load_image, to_channels_first
+from doodle.neural.distribution_loss import random_directions, sliced_error
 
 DIRECTIONS = 128
 SPECK_LEVEL = 0.15

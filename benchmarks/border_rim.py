@@ -19,7 +19,7 @@ from torch.nn import functional as F
 
 from benchmarks.scoring import Example
 from doodle import api
-from doodle.image_io import load_image, to_channels_first
+from doodle.files.image_io import load_image, to_channels_first
 
 
 def sky_bands(labels: torch.Tensor, band: int) -> tuple[torch.Tensor, torch.Tensor]:

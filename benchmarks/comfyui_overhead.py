@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from doodle import api
-from doodle.image_io import load_image
+from doodle.files.image_io import load_image
 from tests.comfyui_harness import ComfyUIServer
 
 

@@ -18,7 +18,7 @@ import time
 import torch
 
 from doodle import api
-from doodle.image_io import load_image
+from doodle.files.image_io import load_image
 from doodle.training import TrainSettings
 
 

@@ -23,8 +23,8 @@ import torch
 from benchmarks.appearance import DIRECTIONS, averaged, look, ratios, region_pixels
 from benchmarks.scoring import Example
 from doodle import api
-from doodle.distribution_loss import random_directions, sliced_error
-from doodle.image_io import save_image, to_channels_first
+from doodle.files.image_io import save_image, to_channels_first
+from doodle.neural.distribution_loss import random_directions, sliced_error
 from doodle.training import TrainSettings
 
 ARMS = {

@@ -28,9 +28,9 @@ from torch.nn import functional as F
 
 from benchmarks.scoring import Example
 from benchmarks.style_loss_speed import obvious_loss
-from doodle.networks import load_network
-from doodle.objective import RANGE_PENALTY, out_of_range
-from doodle.optimize import (
+from doodle.neural.networks import load_network
+from doodle.neural.objective import RANGE_PENALTY, out_of_range
+from doodle.neural.optimize import (
     SEARCHED_ITERATIONS,
     lbfgs_optimiser,
     level_objective,

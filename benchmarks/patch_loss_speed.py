@@ -27,8 +27,8 @@ from pathlib import Path
 import torch
 
 from benchmarks.scoring import Example
-from doodle.networks import load_network
-from doodle.optimize import OptimizeSettings, _resize_masks, level_objective, long_side_size
+from doodle.neural.networks import load_network
+from doodle.neural.optimize import OptimizeSettings, _resize_masks, level_objective, long_side_size
 
 LOSSES = {"gram": OptimizeSettings(), "patches": OptimizeSettings(gram_weight=0, patch_weight=1)}
 LOSSES["both"] = OptimizeSettings(patch_weight=1)

@@ -21,8 +21,8 @@ from torch.nn import functional as F
 from benchmarks.appearance import look, ratios
 from benchmarks.scoring import Example, score
 from doodle import api
-from doodle.image_io import load_image, save_image, to_channels_first
-from doodle.networks import load_network
+from doodle.files.image_io import load_image, save_image, to_channels_first
+from doodle.neural.networks import load_network
 
 LOSSES = {"gram": (1.0, 0.0), "patches": (0.0, 1.0), "both": (1.0, 1.0)}
 """(gram_weight, patch_weight) of each run."""

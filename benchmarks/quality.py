@@ -30,8 +30,8 @@ from torch.nn import functional as F
 from benchmarks import appearance
 from benchmarks.scoring import Example, painting_halves_score, render_score, score
 from doodle import api
-from doodle.image_io import load_image, to_channels_first
-from doodle.optimize import paint_region_means
+from doodle.files.image_io import load_image, to_channels_first
+from doodle.neural.optimize import paint_region_means
 
 
 def main() -> None:

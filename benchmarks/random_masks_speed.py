@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from doodle.random_masks import random_masks
+from doodle.maps.random_masks import random_masks
 
 
 def main() -> None:

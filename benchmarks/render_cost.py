@@ -19,7 +19,7 @@ from torch import nn
 
 from benchmarks.feed_forward_speed import timed
 from doodle import api
-from doodle.generator import DoodleGenerator
+from doodle.generator.model import DoodleGenerator
 
 NARROWER = {
     "level 0 at 16": (16,),

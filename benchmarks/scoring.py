@@ -11,12 +11,12 @@ import torch
 from torch.nn import functional as F
 
 from doodle import api
-from doodle.image_io import load_image, to_channels_first
-from doodle.objective import DoodleObjective
-from doodle.optimize import level_objective, style_at_level
-from doodle.regions import RegionMasks
-from doodle.style_loss import region_grams, style_loss
-from doodle.vgg import VGGFeatures
+from doodle.files.image_io import load_image, to_channels_first
+from doodle.maps.regions import RegionMasks
+from doodle.neural.objective import DoodleObjective
+from doodle.neural.optimize import level_objective, style_at_level
+from doodle.neural.style_loss import region_grams, style_loss
+from doodle.neural.vgg import VGGFeatures
 
 
 @dataclass(frozen=True)

@@ -33,9 +33,9 @@ from torch.nn import functional as F
 from benchmarks.appearance import look
 from benchmarks.scoring import Example
 from doodle import api
-from doodle.image_io import save_image, to_channels_last
-from doodle.random_masks import default_palette
-from doodle.regions import RegionMasks
+from doodle.files.image_io import save_image, to_channels_last
+from doodle.maps.random_masks import default_palette
+from doodle.maps.regions import RegionMasks
 from doodle.segmentation import SegmentationSettings, segment_painting
 from doodle.segmentation.features import blurred, position, srgb_to_lab, unit_spread
 from doodle.synthesis import SynthesisSettings, synthesize

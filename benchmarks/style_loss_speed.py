@@ -3,7 +3,7 @@
     python benchmarks/style_loss_speed.py [--network vgg16-hed] [--sizes 256 512] [--repeats 3]
 
 Rows, all on the same network, image and masks (Monet's map, 5 regions):
-  ours       region_grams over each region's precomputed support (doodle.style_loss)
+  ours       region_grams over each region's precomputed support (doodle.neural.style_loss)
   obvious    a Python loop over regions, a masked copy of the features per region, one Gram each
   unmasked   one Gram per layer, no regions: the cost of style transfer without semantics
   network    the VGG forward and backward alone (no loss)
@@ -22,13 +22,13 @@ import time
 import torch
 from torch.nn import functional as F
 
-from doodle.colormap import masks_from_colors
-from doodle.image_io import load_image
-from doodle.networks import load_network
-from doodle.objective import DoodleObjective
-from doodle.optimize import long_side_size
-from doodle.style_loss import AREA_EPSILON, mask_pyramid
-from doodle.vgg import STYLE_LAYERS, VGGFeatures
+from doodle.files.image_io import load_image
+from doodle.maps.colormap import masks_from_colors
+from doodle.neural.networks import load_network
+from doodle.neural.objective import DoodleObjective
+from doodle.neural.optimize import long_side_size
+from doodle.neural.style_loss import AREA_EPSILON, mask_pyramid
+from doodle.neural.vgg import STYLE_LAYERS, VGGFeatures
 
 MAP = "samples/monet/style_mask.png"
 STYLE = "samples/monet/style.png"

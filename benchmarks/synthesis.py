@@ -37,8 +37,8 @@ from torch.nn import functional as F
 from benchmarks.appearance import gradient_energy, look, ratios
 from benchmarks.scoring import Example
 from doodle import api
-from doodle.colormap import labels_in_palette
-from doodle.image_io import load_image, save_image, to_channels_first, to_channels_last
+from doodle.files.image_io import load_image, save_image, to_channels_first, to_channels_last
+from doodle.maps.colormap import labels_in_palette
 from doodle.synthesis import SynthesisSettings, synthesize_traced
 from doodle.synthesis.matching import patch_coverage
 

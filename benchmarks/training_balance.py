@@ -5,7 +5,7 @@
     python benchmarks/training_balance.py --train-steps 150 --resume-from weights/monet.safetensors --size 256 \
         --batch-size 1 --loss-scales 2 --weight-average 0.99 --seed 18 --samplings varied reference   # fine-tunes
 
-The samplings are ``doodle.random_masks.MASK_SAMPLINGS`` (see ``training_masks``): reference (what the original
+The samplings are ``doodle.maps.random_masks.MASK_SAMPLINGS`` (see ``training_masks``): reference (what the original
 generate.py did: K-means height bands always in the same order, so the middle regions are always thin rings),
 equal (near-equal areas in every mask), varied (the default: each mask draws its own area shares, so every
 region is sometimes most of the picture). A region that is rarely seen, or never seen big, is learned badly;
@@ -27,9 +27,9 @@ import torch
 
 from benchmarks.scoring import Example, render_score
 from doodle import api
-from doodle.generator_file import GeneratorBundle
-from doodle.random_masks import MASK_SAMPLINGS, MaskShape, random_labels, training_masks
-from doodle.regions import RegionMasks
+from doodle.generator.file import GeneratorBundle
+from doodle.maps.random_masks import MASK_SAMPLINGS, MaskShape, random_labels, training_masks
+from doodle.maps.regions import RegionMasks
 from doodle.training import TrainSettings, train_generator
 
 RENDER_SEEDS = 4

@@ -4,6 +4,6 @@ See :mod:`doodle.api` for the Python API and ``python -m doodle --help`` for the
 """
 
 from .errors import DoodleError
-from .regions import RegionMasks
+from .maps.regions import RegionMasks
 
 __all__ = ["DoodleError", "RegionMasks"]

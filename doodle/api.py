@@ -13,59 +13,72 @@ from typing import TypeVar
 
 import torch
 
-from .calibration import fit_calibration
-from .colormap import aligned_to_palette, labels_in_palette, masks_from_colors
-from .devices import checked_device
+from .declared import DeclaredField, check_seed, declared_fields
 from .errors import DoodleError
-from .generator_file import GeneratorBundle, check_bundle, load_generator, save_generator
-from .image_io import check_image, to_channels_first, to_channels_last
+from .files.atomic import check_writable
+from .files.image_io import (
+    check_image,
+    check_image_destination,
+    load_image,
+    save_image,
+    to_channels_first,
+    to_channels_last,
+    to_uint8,
+)
+from .files.locks import exclusive_output
+from .generator.calibration import fit_calibration
+from .generator.file import (
+    GeneratorBundle,
+    check_bundle,
+    checked_region_names,
+    generator_palette,
+    load_generator,
+    save_generator,
+)
+from .generator.render import DEFAULT_RENDER, RenderSettings, render
 from .limits import MAX_BATCH
-from .networks import AUTO_NETWORK, available_networks, load_network, networks_on_disk, resolve_network
-from .objective import check_style_pair
-from .optimize import DEFAULT_SETTINGS, OptimizeSettings, optimize_checked, optimize_doodle, validate_request
-from .progress import Progress, no_progress
-from .random_masks import MaskShape, default_palette, random_masks
-from .regions import RegionMasks
-from .render import DEFAULT_RENDER, RenderSettings, render
+from .maps.colormap import aligned_to_palette, labels_in_palette, masks_from_colors
+from .maps.palettes import Palette, editing_palette, is_colour_map, map_palette
+from .maps.random_masks import MaskShape, default_palette, random_masks
+from .maps.regions import RegionMasks
+from .neural.networks import (
+    AUTO_NETWORK,
+    VGG_FOLDER,
+    available_networks,
+    convert_hed,
+    load_network,
+    network_status,
+    networks_on_disk,
+    resolve_network,
+)
+from .neural.objective import check_style_pair
+from .neural.optimize import DEFAULT_SETTINGS, OptimizeSettings, optimize_checked, optimize_doodle, validate_request
+from .neural.vgg import VGGFeatures
+from .runtime.devices import checked_device
+from .runtime.distributed import launched_as_main, torchrun_session
+from .runtime.progress import Preview, Progress, no_progress
+from .runtime.stopping import exit_status, stop_signals_as_interrupt
 from .segmentation import DEFAULT_SEGMENTATION, SegmentationSettings, segment_painting
 from .synthesis import DEFAULT_SYNTHESIS, SynthesisSettings, synthesize
 from .training import TrainSettings, train_checked, train_generator, validate_training
-from .vgg import VGGFeatures
 
 log = logging.getLogger(__name__)
 
 CALIBRATION_SAMPLES = 8
 
-__all__ = [
-    "DoodleError",
-    "GeneratorBundle",
-    "LossNetwork",
-    "MaskShape",
-    "OptimizeSettings",
-    "RegionMasks",
-    "RenderSettings",
-    "SegmentationSettings",
-    "Style",
-    "SynthesisSettings",
-    "TrainSettings",
-    "available_networks",
-    "calibrate",
-    "generator_masks",
-    "load_generator",
-    "load_network",
-    "masks_from_colors",
-    "optimize_doodle",
-    "optimize_image",
-    "random_masks",
-    "render",
-    "render_image",
-    "save_generator",
-    "style_map_from_painting",
-    "synthesize",
-    "synthesize_image",
-    "train_generator",
-    "train_style",
-]
+# What users call: IMAGE-layout runs, what they take, and the core's channels-first runs.
+__all__ = ["calibrate", "optimize_image", "render_image", "style_map_from_painting", "synthesize_image", "train_style"]
+__all__ += ["DoodleError", "GeneratorBundle", "LossNetwork", "MaskShape", "RegionMasks", "Style"]
+__all__ += ["OptimizeSettings", "RenderSettings", "SegmentationSettings", "SynthesisSettings", "TrainSettings"]
+__all__ += ["generator_masks", "masks_from_colors", "random_masks", "default_palette"]
+__all__ += ["optimize_doodle", "render", "synthesize", "train_generator"]
+__all__ += ["AUTO_NETWORK", "available_networks", "load_network", "load_generator", "save_generator"]
+# What hosts (the nodes, the CLI) need besides: the core's own, so each host offers and refuses alike.
+__all__ += ["VGG_FOLDER", "convert_hed", "network_status", "checked_region_names", "check_seed", "checked_device"]
+__all__ += ["Palette", "editing_palette", "generator_palette", "is_colour_map", "map_palette"]
+__all__ += ["check_image_destination", "check_writable", "exclusive_output", "load_image", "save_image", "to_uint8"]
+__all__ += ["launched_as_main", "torchrun_session", "exit_status", "stop_signals_as_interrupt"]
+__all__ += ["Preview", "Progress", "no_progress", "DeclaredField", "declared_fields"]
 
 
 def generator_masks(bundle: GeneratorBundle, masks: RegionMasks | None, doodle: torch.Tensor | None) -> RegionMasks:
@@ -291,9 +304,9 @@ def train_style(
 
 
 def calibrate(bundle: GeneratorBundle, style: Style) -> GeneratorBundle:
-    """Fit ``bundle``'s per-region colour calibration (:mod:`doodle.calibration`) to ``style``, the painting it
-    was trained on, from the generator's own colours on that painting's map and on random maps of its size
-    (what it was trained on), ``CALIBRATION_SAMPLES`` renders of each; returns ``bundle``, changed in place."""
+    """Fit ``bundle``'s per-region colour calibration (:mod:`doodle.generator.calibration`) to ``style``, the
+    painting it was trained on, from the generator's own colours on that painting's map and on random maps of its
+    size (what it was trained on), ``CALIBRATION_SAMPLES`` renders of each; returns ``bundle``, changed in place."""
     style_image, style_masks = style.first()
     masks = aligned_to_palette(style_masks, bundle.palette, palette_name=bundle.owner).masks
     height, width = masks.shape[-2:]

@@ -13,19 +13,8 @@ from pathlib import Path
 import torch
 
 from . import api
-from .atomic import check_writable
 from .cli_flags import add_declared_arguments, declared_values
-from .devices import checked_device
-from .distributed import launched_as_main, torchrun_session
-from .errors import DoodleError
-from .generator_file import checked_region_names
-from .image_io import check_image_destination, load_image, save_image
 from .limits import NEW_DOODLE_HEIGHT, NEW_DOODLE_REGIONS, NEW_DOODLE_WIDTH
-from .locks import exclusive_output
-from .networks import AUTO_NETWORK
-from .progress import Preview, no_progress
-from .random_masks import MaskShape
-from .stopping import exit_status, stop_signals_as_interrupt
 
 EXAMPLES = """examples:
   python -m doodle render --generator weights/monet.safetensors --doodle samples/monet/target_mask.png -o out/monet.png
@@ -53,7 +42,7 @@ class TqdmProgress:
         self.started = time.time()
         self.bar = None
 
-    def __call__(self, done: int, total: int, preview: Preview | None = None) -> None:
+    def __call__(self, done: int, total: int, preview: api.Preview | None = None) -> None:
         if self.bar is None:
             from tqdm import tqdm
 
@@ -103,8 +92,8 @@ def _segment_arguments(parser: argparse.ArgumentParser) -> None:
 def _random_masks_arguments(parser: argparse.ArgumentParser) -> None:
     _random_doodle_arguments(parser)
     parser.add_argument("--regions", type=int, default=NEW_DOODLE_REGIONS)
-    parser.add_argument("--roughness", type=float, default=MaskShape.roughness)
-    parser.add_argument("--smoothing", type=int, default=MaskShape.smoothing)
+    parser.add_argument("--roughness", type=float, default=api.MaskShape.roughness)
+    parser.add_argument("--smoothing", type=int, default=api.MaskShape.smoothing)
     parser.add_argument("--palette-from", type=Path, help="a colour map whose colours to use")
     _output_argument(parser)
 
@@ -164,7 +153,7 @@ def _style_arguments(parser: argparse.ArgumentParser, network: bool = True) -> N
     if network:
         parser.add_argument(
             "--network",
-            default=AUTO_NETWORK,
+            default=api.AUTO_NETWORK,
             help="loss network: vgg19, vgg16-hed (offline), or auto (default: vgg19 if on disk, else vgg16-hed if "
             "on disk, else vgg19 downloaded; a resumed generator keeps its own)",
         )
@@ -226,14 +215,14 @@ def check_destination(args: argparse.Namespace) -> None:
     if args.command in ("convert-hed", "name-regions", "calibrate"):
         return
     if args.command == "train":
-        check_writable(args.output, "the generator")
+        api.check_writable(args.output, "the generator")
     else:
-        check_image_destination(args.output)
+        api.check_image_destination(args.output)
     for name in INPUTS[args.command]:
         source = getattr(args, name)
         if source is not None and _same_file(source, args.output):
             flag = "the map" if name == "map" else "--" + name.replace("_", "-")
-            raise DoodleError(
+            raise api.DoodleError(
                 f"-o/--output {args.output} is also {flag}: the result would replace an input; choose another name"
             )
 
@@ -245,24 +234,22 @@ def _same_file(first: Path, second: Path) -> bool:
 
 
 def run(args: argparse.Namespace) -> Path:
-    args.device = checked_device(args.device)
+    args.device = api.checked_device(args.device)
     check_destination(args)
     in_place = args.command in ("name-regions", "calibrate")
     written = None if args.command == "convert-hed" else args.generator if in_place else args.output
-    written = written if launched_as_main() else None  # torchrun's other ranks write nothing
-    with exclusive_output(written, "the generator" if in_place or args.command == "train" else "the image"):
+    written = written if api.launched_as_main() else None  # torchrun's other ranks write nothing
+    with api.exclusive_output(written, "the generator" if in_place or args.command == "train" else "the image"):
         return _run_checked(args)
 
 
 def _run_checked(args: argparse.Namespace) -> Path:
     """:func:`run` once its output is checked and no other run writes it."""
     if args.command == "convert-hed":
-        from .networks import convert_hed
-
-        return convert_hed(args.source, args.output)
+        return api.convert_hed(args.source, args.output)
     if args.command == "name-regions":
         bundle = api.load_generator(args.generator)
-        bundle.region_names = checked_region_names(args.names, bundle.n_regions, args.generator.name)
+        bundle.region_names = api.checked_region_names(args.names, bundle.n_regions, args.generator.name)
         return api.save_generator(bundle, args.generator)
     if args.command == "calibrate":
         bundle = api.load_generator(args.generator, args.device)
@@ -272,25 +259,27 @@ def _run_checked(args: argparse.Namespace) -> Path:
             api.calibrate(bundle, _style(args))
         return api.save_generator(bundle, args.generator)
     if args.command == "masks":
-        palette = api.masks_from_colors(load_image(args.palette_from)) if args.palette_from else None
-        return save_image(api.masks_from_colors(load_image(args.map), args.colors, palette).preview(), args.output)
+        palette = api.masks_from_colors(api.load_image(args.palette_from)) if args.palette_from else None
+        return api.save_image(
+            api.masks_from_colors(api.load_image(args.map), args.colors, palette).preview(), args.output
+        )
     if args.command == "segment":
         settings = api.SegmentationSettings(**declared_values(api.SegmentationSettings, args))
         masks = api.style_map_from_painting(
-            load_image(args.painting), settings, network=api.LossNetwork(device=args.device)
+            api.load_image(args.painting), settings, network=api.LossNetwork(device=args.device)
         )
-        return save_image(masks.preview(), args.output)
+        return api.save_image(masks.preview(), args.output)
     if args.command == "random-masks":
-        palette = api.masks_from_colors(load_image(args.palette_from)).palette if args.palette_from else None
+        palette = api.masks_from_colors(api.load_image(args.palette_from)).palette if args.palette_from else None
         masks = api.random_masks(
             args.width,
             args.height,
             args.regions if palette is None else len(palette),
             args.seed,
-            shape=MaskShape(roughness=args.roughness, smoothing=args.smoothing),
+            shape=api.MaskShape(roughness=args.roughness, smoothing=args.smoothing),
             palette=palette,
         )
-        return save_image(masks.preview(), args.output)
+        return api.save_image(masks.preview(), args.output)
     progress = TqdmProgress(args.command)
     try:
         if args.command == "train":
@@ -298,23 +287,23 @@ def _run_checked(args: argparse.Namespace) -> Path:
         image = {"synthesize": _synthesize, "optimize": _optimize, "render": _render}[args.command](args, progress)
     finally:
         progress.close()
-    return save_image(image, args.output)
+    return api.save_image(image, args.output)
 
 
 def _style(args: argparse.Namespace) -> api.Style:
-    return api.Style(load_image(args.style), api.masks_from_colors(load_image(args.style_map)))
+    return api.Style(api.load_image(args.style), api.masks_from_colors(api.load_image(args.style_map)))
 
 
 def _synthesize(args: argparse.Namespace, progress: TqdmProgress) -> torch.Tensor:
     settings = api.SynthesisSettings(**declared_values(api.SynthesisSettings, args))
-    doodle = api.masks_from_colors(load_image(args.doodle))
+    doodle = api.masks_from_colors(api.load_image(args.doodle))
     return api.synthesize_image(_style(args), doodle, settings, device=args.device, progress=progress)
 
 
 def _optimize(args: argparse.Namespace, progress: TqdmProgress) -> torch.Tensor:
     style = _style(args)
-    target = api.masks_from_colors(load_image(args.doodle), palette_from=style.masks)
-    content = load_image(args.content) if args.content else None
+    target = api.masks_from_colors(api.load_image(args.doodle), palette_from=style.masks)
+    content = api.load_image(args.content) if args.content else None
     settings = api.OptimizeSettings(**declared_values(api.OptimizeSettings, args))
     return api.optimize_image(
         style,
@@ -322,7 +311,7 @@ def _optimize(args: argparse.Namespace, progress: TqdmProgress) -> torch.Tensor:
         settings,
         network=api.LossNetwork(args.network, args.device),
         content_image=content,
-        init_image=load_image(args.init_image) if args.init_image else None,
+        init_image=api.load_image(args.init_image) if args.init_image else None,
         progress=progress,
     )
 
@@ -330,7 +319,7 @@ def _optimize(args: argparse.Namespace, progress: TqdmProgress) -> torch.Tensor:
 def _train(args: argparse.Namespace, progress: TqdmProgress) -> Path:
     style = _style(args)
     settings = api.TrainSettings(**declared_values(api.TrainSettings, args))
-    with torchrun_session(args.device) as (world, device):
+    with api.torchrun_session(args.device) as (world, device):
         resume = api.load_generator(args.output, device) if args.resume else None
         api.train_style(
             style,
@@ -338,7 +327,7 @@ def _train(args: argparse.Namespace, progress: TqdmProgress) -> Path:
             network=api.LossNetwork(args.network, device),
             resume=resume,
             checkpoint_path=args.output,
-            progress=progress if world.is_main else no_progress,
+            progress=progress if world.is_main else api.no_progress,
         )
     return args.output
 
@@ -347,7 +336,9 @@ def _render(args: argparse.Namespace, progress: TqdmProgress) -> torch.Tensor:
     bundle = api.load_generator(args.generator, args.device)
     settings = api.RenderSettings(**declared_values(api.RenderSettings, args))
     if args.doodle:
-        return api.render_image(bundle, args.seed, doodle=load_image(args.doodle), settings=settings, progress=progress)
+        return api.render_image(
+            bundle, args.seed, doodle=api.load_image(args.doodle), settings=settings, progress=progress
+        )
     masks = api.random_masks(args.width, args.height, bundle.n_regions, args.seed, palette=bundle.palette)
     return api.render_image(bundle, args.seed, masks=masks, settings=settings, progress=progress)
 
@@ -386,9 +377,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        with stop_signals_as_interrupt():
+        with api.stop_signals_as_interrupt():
             path = run(args)
-    except DoodleError as error:
+    except api.DoodleError as error:
         print(f"error: {in_flags(str(error), _flags(parser, args.command))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as stop:
@@ -396,6 +387,6 @@ def main(argv: list[str] | None = None) -> int:
             "stopped: no output was written" if args.command != "train" else "stopped: its last checkpoint is kept",
             file=sys.stderr,
         )
-        return exit_status(stop)
+        return api.exit_status(stop)
     print(path)
     return 0

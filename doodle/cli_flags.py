@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .declared import declared_fields
+from .api import declared_fields
 
 
 def add_declared_arguments(parser: argparse.ArgumentParser, settings_type: type) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import DoodleError
+from .limits import MAX_SEED
 
 METADATA_KEY = "doodle.declared"
 
@@ -99,6 +100,11 @@ def check_range(name: str, value: object, low: float | None, high: float | None,
         or (high is not None and value > high)
     ):
         raise DoodleError(f"{name} must be a {'whole ' if whole else ''}number{_bounds(low, high)}, got {value!r}")
+
+
+def check_seed(seed: int) -> None:
+    """Seeds: one range everywhere, ComfyUI's seed widget's, and never reduced onto another seed."""
+    check_range("seed", seed, 0, MAX_SEED, whole=True)
 
 
 def _bounds(low: float | None, high: float | None) -> str:

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from ..doodle.errors import DoodleError
-from ..doodle.image_io import load_image
+from ..doodle import api
 from ..doodle.limits import MAX_CANVAS_SIDE, MIN_DOODLE_SIDE, NEW_DOODLE_HEIGHT, NEW_DOODLE_WIDTH
 from . import host
 from .types import CATEGORY, MasksSocket
@@ -49,7 +48,7 @@ class DoodleCanvas(io.ComfyNode):
     def validate_inputs(cls, palette: str, painting: str, width: int, height: int) -> bool | str:
         try:
             host.palette_source_path(palette)
-        except DoodleError as error:
+        except api.DoodleError as error:
             return f"palette: {error}"
         if painting.strip() and host.painting_path(painting) is None:
             return f"the painting {painting!r} is not in input/: paint on the canvas again or clear it"
@@ -64,5 +63,5 @@ class DoodleCanvas(io.ComfyNode):
     def execute(cls, palette: str, painting: str, width: int, height: int) -> io.NodeOutput:
         colours = host.palette(palette)
         path = host.painting_path(painting)
-        masks = colours.blank(width, height) if path is None else colours.masks_of(load_image(path))
+        masks = colours.blank(width, height) if path is None else colours.masks_of(api.load_image(path))
         return io.NodeOutput(masks, colours.image_of(masks).to(host.output_device()))

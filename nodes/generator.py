@@ -10,8 +10,7 @@ import torch
 from comfy_api.latest import io, ui
 
 from ..doodle import api
-from ..doodle.limits import MAX_BATCH
-from ..doodle.render import MAX_TILE_SIZE
+from ..doodle.limits import MAX_BATCH, MAX_TILE_SIZE
 from . import host
 from .declared_inputs import declared_input, declared_inputs, declared_settings
 from .types import CATEGORY, SEED_MAX, GeneratorSocket, MasksSocket, loss_network_input

@@ -21,11 +21,6 @@ from comfy.cli_args import args
 from PIL import Image
 
 from ..doodle import api
-from ..doodle.errors import DoodleError
-from ..doodle.image_io import save_image, to_uint8
-from ..doodle.networks import VGG_FOLDER
-from ..doodle.palettes import Palette, editing_palette, generator_palette, is_colour_map, map_palette
-from ..doodle.progress import Preview
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "samples"
 GENERATORS_FOLDER = "doodle_generators"
@@ -49,7 +44,7 @@ def register_model_folders() -> None:
     are the file extensions it lists; ours are added to them.
     """
     _register(GENERATORS_FOLDER, [Path(folder_paths.models_dir) / GENERATORS_FOLDER, SHIPPED_WEIGHTS], {".safetensors"})
-    _register(VGG_FOLDER, [Path(folder_paths.models_dir) / VGG_FOLDER], {".safetensors", ".pth"})
+    _register(api.VGG_FOLDER, [Path(folder_paths.models_dir) / api.VGG_FOLDER], {".safetensors", ".pth"})
 
 
 def install_example_inputs() -> None:
@@ -99,7 +94,7 @@ def palette_sources() -> list[str]:
     maps of ``input/`` again with room for new regions, to edit them."""
     input_dir = Path(folder_paths.get_input_directory())
     images = folder_paths.filter_files_content_types(_input_files() + _input_files(CANVAS_FOLDER), ["image"])
-    maps = [name for name in images if is_colour_map(input_dir / name)]
+    maps = [name for name in images if api.is_colour_map(input_dir / name)]
     top_level = [name for name in maps if "/" not in name]
     return (
         [GENERATOR_SOURCE + name for name in generator_names()]
@@ -111,7 +106,7 @@ def palette_sources() -> list[str]:
 def palette_source_path(source: str) -> Path:
     """The file behind one of :func:`palette_sources` (only those: a name is never joined to a path)."""
     if source not in palette_sources():
-        raise DoodleError(
+        raise api.DoodleError(
             f"{source!r} is not a generator or a colour map in input/ (it may have been removed, or be a painting "
             "or photo, whose colours make no palette)"
         )
@@ -120,17 +115,17 @@ def palette_source_path(source: str) -> Path:
     return Path(folder_paths.get_input_directory()) / source.removeprefix(MAP_SOURCE).removeprefix(EDIT_SOURCE)
 
 
-def palette(source: str) -> Palette:
+def palette(source: str) -> api.Palette:
     path = palette_source_path(source)
     if source.startswith(GENERATOR_SOURCE):
-        return generator_palette(path)
-    return editing_palette(path) if source.startswith(EDIT_SOURCE) else map_palette(path)
+        return api.generator_palette(path)
+    return api.editing_palette(path) if source.startswith(EDIT_SOURCE) else api.map_palette(path)
 
 
 def palette_fingerprint(source: str) -> str:
     try:
         return str(palette_source_path(source).stat().st_mtime_ns)
-    except (DoodleError, OSError):
+    except (api.DoodleError, OSError):
         return "missing"
 
 
@@ -161,14 +156,14 @@ def check_input_name(name: str) -> str:
     """The PNG file name ``name`` gives in ``input/`` (empty: none); refuses folders and hidden names."""
     name = name.strip()
     if name and (name != Path(name).name or name.startswith(".") or "\\" in name):
-        raise DoodleError(f"save_as must be a plain file name without folders, got {name!r}")
+        raise api.DoodleError(f"save_as must be a plain file name without folders, got {name!r}")
     return name if not name or name.lower().endswith(".png") else name + ".png"
 
 
 def save_input_image(image: torch.Tensor, name: str) -> str:
     """Save ``image`` whole (or not at all) as ``input/NAME.png``, where every node's file list finds it."""
     file_name = check_input_name(name)
-    save_image(image, Path(folder_paths.get_input_directory()) / file_name)
+    api.save_image(image, Path(folder_paths.get_input_directory()) / file_name)
     return file_name
 
 
@@ -178,7 +173,7 @@ def server_routes() -> web.RouteTableDef:
 
 
 def vgg_dirs() -> tuple[str, ...]:
-    return tuple(folder_paths.get_folder_paths(VGG_FOLDER))
+    return tuple(folder_paths.get_folder_paths(api.VGG_FOLDER))
 
 
 def device() -> torch.device:
@@ -202,7 +197,7 @@ def to_pil(image: torch.Tensor) -> Image.Image:
     """``[1, 3, H, W]`` or ``[H, W, 3]`` in 0..1 to a PIL image for previews."""
     if image.ndim == 4:
         image = image[0].permute(1, 2, 0)
-    return Image.fromarray(to_uint8(image))
+    return Image.fromarray(api.to_uint8(image))
 
 
 class ComfyProgress:
@@ -212,7 +207,7 @@ class ComfyProgress:
         self.bar = comfy.utils.ProgressBar(total)
         self.last_preview = 0.0
 
-    def __call__(self, done: int, total: int, preview: Preview | None = None) -> None:
+    def __call__(self, done: int, total: int, preview: api.Preview | None = None) -> None:
         comfy.model_management.throw_exception_if_processing_interrupted()
         payload = None
         now = time.monotonic()

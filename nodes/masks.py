@@ -6,11 +6,21 @@ import torch
 from comfy_api.latest import io, ui
 
 from ..doodle import api
-from ..doodle.colormap import MAX_COLORS
-from ..doodle.limits import MAX_BATCH, MIN_DOODLE_SIDE, NEW_DOODLE_HEIGHT, NEW_DOODLE_REGIONS, NEW_DOODLE_WIDTH
-from ..doodle.random_masks import MAX_MASK_SIDE, MAX_REGIONS, MAX_SMOOTHING, MaskShape, default_palette
+from ..doodle.limits import (
+    MAX_BATCH,
+    MAX_COLORS,
+    MAX_MASK_SIDE,
+    MAX_SMOOTHING,
+    MIN_DOODLE_SIDE,
+    NEW_DOODLE_HEIGHT,
+    NEW_DOODLE_REGIONS,
+    NEW_DOODLE_WIDTH,
+)
 from . import host
 from .types import CATEGORY, SEED_MAX, MasksSocket
+
+MAX_REGIONS = 16
+"""The most regions the node draws a random map with (the core takes up to one a pixel)."""
 
 
 class MaskFromColors(io.ComfyNode):
@@ -77,7 +87,7 @@ class RandomDoodleMask(io.ComfyNode):
                 io.Int.Input("batch_size", default=1, min=1, max=MAX_BATCH),
                 io.Float.Input(
                     "roughness",
-                    default=MaskShape.roughness,
+                    default=api.MaskShape.roughness,
                     min=0.0,
                     max=1.0,
                     step=0.05,
@@ -85,7 +95,7 @@ class RandomDoodleMask(io.ComfyNode):
                 ),
                 io.Int.Input(
                     "smoothing",
-                    default=MaskShape.smoothing,
+                    default=api.MaskShape.smoothing,
                     min=0,
                     max=MAX_SMOOTHING,
                     tooltip="Median filter diameter in pixels: removes thin slivers.",
@@ -164,7 +174,7 @@ class MaskToDoodleMasks(io.ComfyNode):
 
     @classmethod
     def execute(cls, mask: torch.Tensor, palette_from: api.RegionMasks | None = None) -> io.NodeOutput:
-        palette = default_palette(mask.shape[0]) if palette_from is None else palette_from.palette.cpu()
+        palette = api.default_palette(mask.shape[0]) if palette_from is None else palette_from.palette.cpu()
         masks = api.RegionMasks.from_mask(mask.cpu(), palette)
         preview = masks.preview().to(host.output_device())
         return io.NodeOutput(masks, preview, ui=ui.PreviewImage(preview, cls=cls))

@@ -6,7 +6,7 @@ import torch
 from comfy_api.latest import io, ui
 
 from ..doodle import api
-from ..doodle.optimize import MAX_SIDE, OptimizeSettings
+from ..doodle.limits import MAX_OPTIMIZE_SIDE
 from . import host
 from .declared_inputs import declared_input, declared_inputs, declared_settings
 from .types import CATEGORY, MasksSocket, loss_network_input
@@ -17,7 +17,7 @@ MAX_LOSS_WEIGHT = 100.0
 
 def weight_input(name: str) -> io.Float.Input:
     """A loss term's weight, optional (its default then), 0 turning the term off."""
-    return declared_input(OptimizeSettings, name, optional=True, max=MAX_LOSS_WEIGHT)
+    return declared_input(api.OptimizeSettings, name, optional=True, max=MAX_LOSS_WEIGHT)
 
 
 class OptimizeDoodle(io.ComfyNode):
@@ -36,15 +36,15 @@ class OptimizeDoodle(io.ComfyNode):
                 io.Image.Input("style_image"),
                 MasksSocket.Input("style_masks", tooltip="MaskFromColors of the style image's map."),
                 MasksSocket.Input("target_masks", tooltip="MaskFromColors of the doodle, palette_from = style_masks."),
-                *declared_inputs(OptimizeSettings, "iterations", "seed"),
+                *declared_inputs(api.OptimizeSettings, "iterations", "seed"),
                 loss_network_input(host.vgg_dirs()),
-                declared_input(OptimizeSettings, "size", max=MAX_SIDE),
-                declared_input(OptimizeSettings, "scales"),
+                declared_input(api.OptimizeSettings, "size", max=MAX_OPTIMIZE_SIDE),
+                declared_input(api.OptimizeSettings, "scales"),
                 io.Image.Input("content_image", optional=True, tooltip="A photo whose layout to keep."),
                 weight_input("content_weight"),
-                declared_input(OptimizeSettings, "init", optional=True),
+                declared_input(api.OptimizeSettings, "init", optional=True),
                 weight_input("tv_weight"),
-                declared_input(OptimizeSettings, "distribution_weight", optional=True),
+                declared_input(api.OptimizeSettings, "distribution_weight", optional=True),
                 weight_input("gram_weight"),
                 weight_input("patch_weight"),
                 io.Image.Input(
@@ -68,7 +68,7 @@ class OptimizeDoodle(io.ComfyNode):
         init_image: torch.Tensor | None = None,
         **values: object,
     ) -> io.NodeOutput:
-        settings: OptimizeSettings = declared_settings(OptimizeSettings, values)
+        settings: api.OptimizeSettings = declared_settings(api.OptimizeSettings, values)
         progress = host.ComfyProgress(settings.iterations)
         try:
             image = api.optimize_image(

@@ -12,10 +12,7 @@ from aiohttp import web
 from PIL import Image
 
 from ..doodle import api
-from ..doodle.errors import DoodleError
-from ..doodle.image_io import to_uint8
 from ..doodle.limits import MAX_CANVAS_SIDE
-from ..doodle.seeds import check_seed
 from . import host
 
 PALETTE_ROUTE = "/doodle/palette"
@@ -31,7 +28,7 @@ async def palette(request: web.Request) -> web.Response:
     """``?source=`` one of the DoodleCanvas palette choices -> ``{"source", "colours": [[r, g, b], ...]}``."""
     try:
         found = await asyncio.to_thread(host.palette, request.query.get("source", ""))
-    except DoodleError as error:
+    except api.DoodleError as error:
         return web.json_response({"error": str(error)}, status=400)
     return web.json_response(found.to_json())
 
@@ -44,17 +41,17 @@ async def random_doodle(request: web.Request) -> web.Response:
         return web.json_response({"error": "width, height and seed must be whole numbers"}, status=400)
     try:
         png = await asyncio.to_thread(_random_png, request.query.get("source", ""), width, height, seed)
-    except DoodleError as error:
+    except api.DoodleError as error:
         return web.json_response({"error": str(error)}, status=400)
     return web.Response(body=png, content_type="image/png")
 
 
 def _random_png(source: str, width: int, height: int, seed: int) -> bytes:
     if not (1 <= width <= MAX_CANVAS_SIDE and 1 <= height <= MAX_CANVAS_SIDE):
-        raise DoodleError(f"a canvas is 1..{MAX_CANVAS_SIDE} pixels a side, got {width}x{height}")
-    check_seed(seed)
+        raise api.DoodleError(f"a canvas is 1..{MAX_CANVAS_SIDE} pixels a side, got {width}x{height}")
+    api.check_seed(seed)
     colours = host.palette(source).colours
     masks = api.random_masks(width, height, len(colours), seed, palette=colours)
     buffer = io.BytesIO()
-    Image.fromarray(to_uint8(masks.preview()[0])).save(buffer, format="PNG")
+    Image.fromarray(api.to_uint8(masks.preview()[0])).save(buffer, format="PNG")
     return buffer.getvalue()

@@ -7,7 +7,6 @@ import torch
 from comfy_api.latest import io, ui
 
 from ..doodle import api
-from ..doodle.errors import DoodleError
 from . import host
 from .declared_inputs import declared_inputs, declared_settings
 from .types import CATEGORY, MasksSocket
@@ -46,7 +45,7 @@ class StyleMapFromPainting(io.ComfyNode):
     def validate_inputs(cls, save_as: str = DEFAULT_SAVE_AS, **settings: object) -> bool | str:
         try:
             host.check_input_name(save_as)
-        except DoodleError as error:
+        except api.DoodleError as error:
             return str(error)
         return True
 

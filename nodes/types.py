@@ -3,14 +3,13 @@
 from comfy_api.latest import io
 
 from ..doodle import api
-from ..doodle.networks import network_status
-from ..doodle.seeds import MAX_SEED
+from ..doodle.limits import MAX_SEED
 
 MasksSocket = io.Custom("DOODLE_MASKS")
-"""A :class:`doodle.regions.RegionMasks`: one-hot masks [B, R, H, W] and their palette [R, 3]."""
+"""A :class:`doodle.maps.regions.RegionMasks`: one-hot masks [B, R, H, W] and their palette [R, 3]."""
 
 GeneratorSocket = io.Custom("DOODLE_GENERATOR")
-"""A :class:`doodle.generator_file.GeneratorBundle`: a trained generator with its palette and history."""
+"""A :class:`doodle.generator.file.GeneratorBundle`: a trained generator with its palette and history."""
 
 CATEGORY = "doodle"
 SEED_MAX = MAX_SEED
@@ -22,5 +21,5 @@ def loss_network_input(vgg_dirs: tuple[str, ...]) -> io.Combo.Input:
     return io.Combo.Input(
         "loss_network",
         options=api.available_networks(vgg_dirs),
-        tooltip="vgg19: torchvision's ImageNet VGG-19; vgg16-hed: offline. " + network_status(vgg_dirs),
+        tooltip="vgg19: torchvision's ImageNet VGG-19; vgg16-hed: offline. " + api.network_status(vgg_dirs),
     )

@@ -22,7 +22,6 @@ from pathlib import Path
 import torch
 
 from doodle import api
-from doodle.image_io import load_image
 
 PROBE_STEPS = 30
 WARM_UP_STEPS = 5
@@ -43,8 +42,8 @@ def main() -> None:
     args = parser.parse_args()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     style = api.Style(
-        load_image(f"samples/{args.style}/style.png"),
-        api.masks_from_colors(load_image(f"samples/{args.style}/style_mask.png")),
+        api.load_image(f"samples/{args.style}/style.png"),
+        api.masks_from_colors(api.load_image(f"samples/{args.style}/style_mask.png")),
     )
     start_file = args.start or Path(f"weights/{args.style}.safetensors")
     start = api.load_generator(start_file, device)  # training leaves it as it was

@@ -8,13 +8,13 @@ from pathlib import Path
 import torch
 from torch import distributed as dist
 
-from doodle.generator_file import load_generator
+from doodle.generator.file import load_generator
 from doodle.training import TrainSettings, train_generator
 from tests.helpers import tiny_network
 
 
 def style_pair() -> tuple[torch.Tensor, object]:
-    from doodle.regions import RegionMasks
+    from doodle.maps.regions import RegionMasks
 
     torch.manual_seed(3)
     image = torch.rand(1, 3, 48, 48)

@@ -10,7 +10,7 @@ from hypothesis import event
 from PIL import Image
 from scipy.optimize import linear_sum_assignment
 
-from doodle.vgg import VGGFeatures
+from doodle.neural.vgg import VGGFeatures
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "samples"

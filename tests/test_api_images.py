@@ -9,7 +9,7 @@ import torch
 
 from doodle import api
 from doodle.errors import DoodleError
-from doodle.regions import RegionMasks
+from doodle.maps.regions import RegionMasks
 from tests.test_generator import small_bundle
 
 PALETTE = torch.tensor([[1.0, 1.0, 1.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])

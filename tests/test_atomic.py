@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from doodle.atomic import check_writable, write_atomically
 from doodle.errors import DoodleError
-from doodle.image_io import save_image
+from doodle.files.atomic import check_writable, write_atomically
+from doodle.files.image_io import save_image
 
 
 def test_a_write_that_fails_or_is_stopped_leaves_the_earlier_file_and_no_temporary(tmp_path: Path) -> None:

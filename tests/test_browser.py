@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from doodle.generator_file import read_palette
-from doodle.palettes import map_palette
+from doodle.generator.file import read_palette
+from doodle.maps.palettes import map_palette
 from tests.browser import ARTIFACTS, ComfyPage, browser_page, screenshot, workflow_json
 from tests.comfyui_harness import ComfyUIClient, FileRef
 from tests.helpers import EXAMPLES, REPO, region_colours_differ

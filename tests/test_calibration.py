@@ -7,12 +7,12 @@ import pytest
 import torch
 
 from doodle import api, cli
-from doodle.calibration import calibrated, gaussian_map, identity
 from doodle.errors import DoodleError
-from doodle.generator_file import load_generator, save_generator
-from doodle.image_io import save_image
-from doodle.random_masks import random_masks
-from doodle.render import RenderSettings, render
+from doodle.files.image_io import save_image
+from doodle.generator.calibration import calibrated, gaussian_map, identity
+from doodle.generator.file import load_generator, save_generator
+from doodle.generator.render import RenderSettings, render
+from doodle.maps.random_masks import random_masks
 from tests.test_generator import small_bundle
 
 

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from doodle.colormap import MERGE_DISTANCE
-from doodle.generator_file import read_palette
-from doodle.image_io import load_image
-from doodle.palettes import SPARE_REGIONS, map_palette
+from doodle.files.image_io import load_image
+from doodle.generator.file import read_palette
+from doodle.maps.colormap import MERGE_DISTANCE
+from doodle.maps.palettes import SPARE_REGIONS, map_palette
 from tests.comfyui_harness import ComfyUIClient, PromptExecutionError, PromptValidationError
 from tests.helpers import EXAMPLES, REPO
 

@@ -19,9 +19,9 @@ import torch
 
 from doodle import api, cli
 from doodle.declared import declared_fields
-from doodle.generator_file import save_generator
-from doodle.image_io import load_image, save_image
-from doodle.random_masks import MASK_SAMPLINGS
+from doodle.files.image_io import load_image, save_image
+from doodle.generator.file import save_generator
+from doodle.maps.random_masks import MASK_SAMPLINGS
 from doodle.training import state as training_state
 from tests.helpers import REPO, painted_map, tiny_network
 from tests.test_generator import small_bundle
@@ -371,7 +371,7 @@ def test_a_run_writing_the_output_another_process_writes_is_refused_before_any_w
     train = ["train", *style_files, "--batch-size", "1", "--size", "32", "-o", str(weights)]
     assert cli.main([*train, "--steps", "1"]) == 0
     saved, _ = weights.read_bytes(), capsys.readouterr()
-    holder = "import sys; from doodle.locks import exclusive_output\n"
+    holder = "import sys; from doodle.files.locks import exclusive_output\n"
     holder += "with exclusive_output(sys.argv[1], 'x'):\n    print('held', flush=True); sys.stdin.readline()"
     other = subprocess.Popen(
         [sys.executable, "-c", holder, str(weights)],

@@ -11,9 +11,9 @@ import pytest
 import torch
 from PIL import Image
 
-from doodle.colormap import FLAT_TOLERANCE, _flat_pixels, aligned_to_palette, masks_from_colors
 from doodle.errors import DoodleError
-from doodle.regions import RegionMasks
+from doodle.maps.colormap import FLAT_TOLERANCE, _flat_pixels, aligned_to_palette, masks_from_colors
+from doodle.maps.regions import RegionMasks
 from tests.helpers import EXAMPLES, load_rgb, painted_map
 
 COLOURS = [(255, 255, 255), (255, 51, 31), (0, 0, 255), (0, 200, 0)]
@@ -155,7 +155,7 @@ def test_single_colour_and_single_pixel_maps_are_one_region() -> None:
 
 
 def test_16_bit_png_map_loads_and_gives_its_regions(tmp_path) -> None:
-    from doodle.image_io import load_image
+    from doodle.files.image_io import load_image
 
     labels = synthetic_labels()
     grey = np.array([0, 20000, 45000, 65535], dtype=np.uint16)[labels]

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from doodle.generator_file import GeneratorBundle, load_generator
-from doodle.objective import DoodleObjective
-from doodle.random_masks import random_masks
-from doodle.render import RenderSettings, render
+from doodle.generator.file import GeneratorBundle, load_generator
+from doodle.generator.render import RenderSettings, render
+from doodle.maps.random_masks import random_masks
+from doodle.neural.objective import DoodleObjective
 from doodle.synthesis import SynthesisSettings, synthesize
 from doodle.training import TrainSettings, train_generator
 from tests.helpers import tiny_network

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from doodle.generator_file import load_generator
-from doodle.networks import find_network_file
+from doodle.generator.file import load_generator
+from doodle.neural.networks import find_network_file
 from doodle.training import train_generator
 from tests import distributed_worker as worker
 from tests.helpers import REPO, tiny_network

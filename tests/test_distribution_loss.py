@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from doodle.distribution_loss import (
+from doodle.neural.distribution_loss import (
     DETAIL,
     DIRECTIONS,
     RGB,
@@ -19,7 +19,7 @@ from doodle.distribution_loss import (
     resampled,
     sliced_error,
 )
-from doodle.objective import DoodleObjective, LossWeights
+from doodle.neural.objective import DoodleObjective, LossWeights
 from tests.helpers import tiny_network
 
 

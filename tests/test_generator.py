@@ -11,7 +11,8 @@ from torch.nn import functional as F
 
 from doodle import api
 from doodle.errors import DoodleError
-from doodle.generator import (
+from doodle.generator.file import GeneratorBundle
+from doodle.generator.model import (
     DoodleGenerator,
     GeneratorConfig,
     RegionModulation,
@@ -20,10 +21,9 @@ from doodle.generator import (
     hashed_noise,
     run_block,
 )
-from doodle.generator_file import GeneratorBundle
-from doodle.random_masks import MaskShape, random_masks
-from doodle.regions import RegionMasks
-from doodle.render import RenderSettings, render
+from doodle.generator.render import RenderSettings, render
+from doodle.maps.random_masks import MaskShape, random_masks
+from doodle.maps.regions import RegionMasks
 from tests.helpers import painted_map
 
 

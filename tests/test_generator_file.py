@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from safetensors.torch import load, save, save_file
 
 from doodle.errors import DoodleError
-from doodle.generator_file import load_generator, parse_generator, read_palette, save_generator
-from doodle.random_masks import random_masks
-from doodle.render import RenderSettings, render
+from doodle.generator.file import load_generator, parse_generator, read_palette, save_generator
+from doodle.generator.render import RenderSettings, render
+from doodle.maps.random_masks import random_masks
 from tests.helpers import Outcomes
 from tests.test_generator import small_bundle
 

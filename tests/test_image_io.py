@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from doodle.image_io import load_image
+from doodle.files.image_io import load_image
 
 
 @pytest.mark.parametrize("orientation", range(1, 9))

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from doodle.errors import DoodleError
-from doodle.regions import RegionMasks
+from doodle.maps.regions import RegionMasks
 
 PALETTE = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
 

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from doodle.errors import DoodleError
-from doodle.objective import DoodleObjective
-from doodle.optimize import OptimizeSettings, optimize_doodle
-from doodle.render import render
+from doodle.generator.render import render
+from doodle.neural.objective import DoodleObjective
+from doodle.neural.optimize import OptimizeSettings, optimize_doodle
 from tests.helpers import tiny_network
 from tests.test_generator import small_bundle
 from tests.test_optimize import style_image, two_regions

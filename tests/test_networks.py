@@ -13,7 +13,7 @@ import torch
 from safetensors import safe_open
 
 from doodle.errors import DoodleError
-from doodle.networks import (
+from doodle.neural.networks import (
     HED_MEAN_BGR,
     NETWORKS,
     VGG19_URL,
@@ -25,7 +25,7 @@ from doodle.networks import (
     network_status,
     resolve_network,
 )
-from doodle.vgg import ARCHITECTURES, VGGFeatures, layer_sequence
+from doodle.neural.vgg import ARCHITECTURES, VGGFeatures, layer_sequence
 from tests.helpers import REPO, painted_map, tiny_network
 from tests.test_generator_file import Exploit
 
@@ -235,7 +235,7 @@ def test_a_missing_vgg19_downloads_into_the_first_folder_as_conv_only_safetensor
 ) -> None:
     import hashlib
 
-    from doodle import networks
+    from doodle.neural import networks
 
     body, state = checkpoint_bytes
     served = LoopbackFile(body)
@@ -267,7 +267,7 @@ def test_a_damaged_download_is_refused_and_leaves_nothing(
 ) -> None:
     import hashlib
 
-    from doodle import networks
+    from doodle.neural import networks
 
     body, _ = checkpoint_bytes
     served = LoopbackFile(body[: len(body) // 2], announced=len(body)) if damage == "cut short" else LoopbackFile(body)

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from doodle.declared import declared_fields
-from doodle.generator_file import load_generator
-from doodle.networks import resolve_network
+from doodle.generator.file import load_generator
+from doodle.neural.networks import resolve_network
 from doodle.synthesis import SynthesisSettings
 from tests.comfyui_harness import ComfyUIClient, PromptExecutionError, PromptValidationError
 from tests.helpers import EXAMPLES, REPO, region_colours_differ

@@ -10,10 +10,10 @@ import torch
 from torch.nn import functional as F
 
 from doodle.errors import DoodleError
-from doodle.objective import DoodleObjective, LossWeights
-from doodle.optimize import SEARCHED_ITERATIONS, OptimizeSettings, optimize_doodle, run_lbfgs
-from doodle.style_loss import total_variation
-from doodle.vgg import CONTENT_LAYER
+from doodle.neural.objective import DoodleObjective, LossWeights
+from doodle.neural.optimize import SEARCHED_ITERATIONS, OptimizeSettings, optimize_doodle, run_lbfgs
+from doodle.neural.style_loss import total_variation
+from doodle.neural.vgg import CONTENT_LAYER
 from tests.helpers import tiny_network
 
 SETTING_NAMES = {field.name for field in dataclasses.fields(OptimizeSettings)}
@@ -309,7 +309,7 @@ def test_channels_last_content_image_as_init_works() -> None:
 
 def test_bad_request_fails_before_the_network_is_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
     from doodle import api
-    from doodle.regions import RegionMasks
+    from doodle.maps.regions import RegionMasks
 
     def no_loading(*args, **kwargs):
         raise AssertionError("the network must not be loaded for a bad request")
@@ -329,7 +329,7 @@ def test_bad_request_fails_before_the_network_is_loaded(monkeypatch: pytest.Monk
 
 def test_target_masks_are_lined_up_with_the_style_palette_by_colour(monkeypatch: pytest.MonkeyPatch) -> None:
     from doodle import api
-    from doodle.regions import RegionMasks
+    from doodle.maps.regions import RegionMasks
 
     received = []
     monkeypatch.setattr(api, "load_network", lambda *args, **kwargs: tiny_network())
@@ -354,7 +354,7 @@ def test_a_batch_where_one_item_is_used_is_named_in_a_warning(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     from doodle import api
-    from doodle.regions import RegionMasks
+    from doodle.maps.regions import RegionMasks
 
     monkeypatch.setattr(api, "load_network", lambda *args, **kwargs: tiny_network())
     masks = RegionMasks(two_regions(40, 40, 20), torch.eye(3)[:2])

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import setuptools
 import tomllib
 from PIL import Image
 
@@ -53,6 +54,18 @@ def test_development_folders_do_not_ship_and_the_pack_does() -> None:
     assert {"tests", "benchmarks", "scripts", ".ci"} <= ignored
     shipped = {"doodle", "nodes", "web", "weights", "samples", "example_workflows", "__init__.py", "README.md"}
     assert not shipped & ignored
+
+
+def test_an_installed_build_holds_every_folder_of_the_core() -> None:
+    """A wheel (``pip install .``, not editable) ships the packages setuptools finds with the pyproject's
+    configuration: every folder of ``doodle/`` with Python code in it, and nothing else."""
+    include = PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]
+    found = set(setuptools.find_packages(str(REPO), include=include))
+    folders = {
+        path.parent.relative_to(REPO) for path in (REPO / "doodle").rglob("*.py") if "__pycache__" not in str(path)
+    }
+    assert {".".join(folder.parts) for folder in folders} == found
+    assert all((REPO / folder / "__init__.py").is_file() for folder in folders)
 
 
 def test_help_pages_are_the_readme_node_table_and_cover_every_node() -> None:

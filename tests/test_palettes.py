@@ -10,9 +10,9 @@ from safetensors.torch import save_file
 
 from doodle import api
 from doodle.errors import DoodleError
-from doodle.generator_file import load_generator, read_palette
-from doodle.image_io import load_image
-from doodle.palettes import Palette, generator_palette, is_colour_map, map_palette
+from doodle.files.image_io import load_image
+from doodle.generator.file import generator_palette, load_generator, read_palette
+from doodle.maps.palettes import Palette, is_colour_map, map_palette
 from tests.helpers import EXAMPLES, REPO
 
 SHIPPED = sorted((REPO / "weights").glob("*.safetensors"))

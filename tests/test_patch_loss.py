@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from doodle import patch_loss as patches
 from doodle.errors import DoodleError
-from doodle.objective import DoodleObjective, LossWeights
-from doodle.optimize import OptimizeSettings
+from doodle.neural import patch_loss as patches
+from doodle.neural.objective import DoodleObjective, LossWeights
+from doodle.neural.optimize import OptimizeSettings
 from tests.helpers import tiny_network
 
 

@@ -7,10 +7,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from doodle.colormap import masks_from_colors
 from doodle.errors import DoodleError
-from doodle.random_masks import MaskShape, random_masks
-from doodle.render import RenderSettings, render
+from doodle.generator.render import RenderSettings, render
+from doodle.maps.colormap import masks_from_colors
+from doodle.maps.random_masks import MaskShape, random_masks
 from tests.helpers import Outcomes
 from tests.test_generator import small_bundle
 

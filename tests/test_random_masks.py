@@ -10,7 +10,7 @@ import torch
 from scipy import ndimage
 
 from doodle.errors import DoodleError
-from doodle.random_masks import (
+from doodle.maps.random_masks import (
     MaskShape,
     kmeans_1d,
     median_filter_ordered,

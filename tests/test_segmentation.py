@@ -10,9 +10,9 @@ from PIL import Image
 from scipy import ndimage
 
 from doodle import api, cli
-from doodle.colormap import MERGE_DISTANCE, masks_from_colors
 from doodle.errors import DoodleError
-from doodle.networks import find_network_file
+from doodle.maps.colormap import MERGE_DISTANCE, masks_from_colors
+from doodle.neural.networks import find_network_file
 from doodle.segmentation import SegmentationSettings, segment_painting
 from doodle.segmentation.features import srgb_to_lab, unit_spread
 from doodle.segmentation.segment import by_area, majority_vote, upsampled

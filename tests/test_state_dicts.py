@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from doodle.errors import DoodleError
-from doodle.generator_file import load_generator, save_generator
-from doodle.state_dicts import fitted_state
+from doodle.files.state_dicts import fitted_state
+from doodle.generator.file import load_generator, save_generator
 from tests.test_generator import small_bundle
 
 EXPECTED = {"a.weight": torch.zeros(2, 3), "a.bias": torch.zeros(2)}

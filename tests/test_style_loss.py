@@ -8,9 +8,9 @@ import logging
 import pytest
 import torch
 
-from doodle.objective import DoodleObjective, LossWeights
-from doodle.style_loss import mask_pyramid, region_grams, region_plan, style_loss, style_targets
-from doodle.vgg import STYLE_LAYERS
+from doodle.neural.objective import DoodleObjective, LossWeights
+from doodle.neural.style_loss import mask_pyramid, region_grams, region_plan, style_loss, style_targets
+from doodle.neural.vgg import STYLE_LAYERS
 from tests.helpers import tiny_network
 
 

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from doodle import api
-from doodle.colormap import masks_from_colors
 from doodle.errors import DoodleError
-from doodle.regions import RegionMasks
+from doodle.maps.colormap import masks_from_colors
+from doodle.maps.regions import RegionMasks
 from doodle.synthesis import SynthesisSettings, synthesize
 from doodle.synthesis.matching import Field, Matcher
 from doodle.synthesis.pyramid import Level, build_pyramid, gaussian_blur

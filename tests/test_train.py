@@ -11,12 +11,12 @@ from torch.nn import functional as F
 
 import doodle.training.loop
 import doodle.training.settings
-from doodle.distributed import SINGLE, World
 from doodle.errors import DoodleError
-from doodle.generator import DoodleGenerator, grown
-from doodle.generator_file import load_generator
-from doodle.objective import DoodleObjective, out_of_range
-from doodle.regions import RegionMasks
+from doodle.generator.file import load_generator
+from doodle.generator.model import DoodleGenerator, grown
+from doodle.maps.regions import RegionMasks
+from doodle.neural.objective import DoodleObjective, out_of_range
+from doodle.runtime.distributed import SINGLE, World
 from doodle.training import TrainSettings, train_generator, validate_training
 from doodle.training.loop import drawn_inputs, multiscale_loss, scaled_objectives
 from doodle.training.state import start_bundle

@@ -9,7 +9,7 @@ import torch
 from scipy import ndimage
 from torch.nn import functional as F
 
-from ..vgg import VGGFeatures
+from ..neural.vgg import VGGFeatures
 
 COLOUR_SCALES = (2.0, 6.0)
 """Blur radii (pixels, at the working size) of the colour features: a stroke's colour and its surroundings'."""

@@ -13,8 +13,8 @@ from torch.nn import functional as F
 
 from ..errors import DoodleError
 from ..limits import MAX_PAINTING_PIXELS
-from ..random_masks import absorb_small_pieces
-from ..vgg import VGGFeatures
+from ..maps.random_masks import absorb_small_pieces
+from ..neural.vgg import VGGFeatures
 from .features import painting_features
 from .settings import DEFAULT_SEGMENTATION, MIN_PIXELS_PER_REGION, SegmentationSettings
 

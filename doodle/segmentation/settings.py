@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..declared import check_declared, declared
-from ..seeds import MAX_SEED
+from ..limits import MAX_SEED
 
 MAX_REGIONS = 16
 MIN_PIXELS_PER_REGION = 16 * 16

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ..declared import check_declared, declared
 from ..errors import DoodleError
-from ..seeds import MAX_SEED
+from ..limits import MAX_SEED
 
 
 @dataclass(frozen=True)

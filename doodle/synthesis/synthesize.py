@@ -9,8 +9,8 @@ import torch
 from torch.nn import functional as F
 
 from ..errors import DoodleError
-from ..memory import out_of_memory_as_error
-from ..progress import Progress, no_progress
+from ..runtime.memory import out_of_memory_as_error
+from ..runtime.progress import Progress, no_progress
 from .matching import Field, Matcher
 from .pyramid import Level, build_pyramid
 from .settings import DEFAULT_SYNTHESIS, MAX_SOURCE_PIXELS, MAX_TARGET_PIXELS, SynthesisSettings

@@ -14,20 +14,20 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..colormap import aligned_to_palette
-from ..distributed import World, check_same_on_every_rank, current_world, mean_loss_and_max_distance
 from ..errors import DoodleError
-from ..generator import DoodleGenerator
-from ..generator_file import GeneratorBundle
-from ..grad_mode import gradients_enabled, normal_tensor
+from ..files.locks import exclusive_output
+from ..generator.file import GeneratorBundle
+from ..generator.model import DoodleGenerator
 from ..limits import BLOWN_UP_DISTANCE
-from ..locks import exclusive_output
-from ..memory import out_of_memory_as_error
-from ..objective import RANGE_PENALTY, DoodleObjective, LossWeights, out_of_range
-from ..progress import Progress, no_progress
-from ..random_masks import training_masks
-from ..regions import RegionMasks
-from ..vgg import VGGFeatures
+from ..maps.colormap import aligned_to_palette
+from ..maps.random_masks import training_masks
+from ..maps.regions import RegionMasks
+from ..neural.grad_mode import gradients_enabled, normal_tensor
+from ..neural.objective import RANGE_PENALTY, DoodleObjective, LossWeights, out_of_range
+from ..neural.vgg import VGGFeatures
+from ..runtime.distributed import World, check_same_on_every_rank, current_world, mean_loss_and_max_distance
+from ..runtime.memory import out_of_memory_as_error
+from ..runtime.progress import Progress, no_progress
 from .settings import RESUMED, TrainSettings, validate_training
 from .state import Run, WeightAverage, checkpoint, start_bundle, unflatten_optimizer
 

@@ -7,18 +7,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..atomic import check_writable
-from ..colormap import describe_colours
 from ..declared import check_declared, declared
-from ..distributed import current_world
-from ..distribution_loss import declared_distribution_weight
 from ..errors import DoodleError
-from ..generator import BATCH_NORM, DEFAULT_WIDTHS, MAX_LEVELS, NORMALIZATION_HELP, NORMALIZATIONS
-from ..generator_file import GeneratorBundle, check_bundle
-from ..limits import MAX_BATCH, MAX_STEPS
-from ..random_masks import MASK_SAMPLINGS
-from ..regions import RegionMasks, check_region_count
-from ..seeds import MAX_SEED
+from ..files.atomic import check_writable
+from ..generator.file import GeneratorBundle, check_bundle
+from ..generator.model import BATCH_NORM, DEFAULT_WIDTHS, MAX_LEVELS, NORMALIZATION_HELP, NORMALIZATIONS
+from ..limits import MAX_BATCH, MAX_SEED, MAX_STEPS
+from ..maps.colormap import describe_colours
+from ..maps.random_masks import MASK_SAMPLINGS
+from ..maps.regions import RegionMasks, check_region_count
+from ..neural.distribution_loss import declared_distribution_weight
+from ..runtime.distributed import current_world
 
 MIN_SIZE, MAX_SIZE = 32, 2048
 """Training resolutions; each loss scale must also leave at least MIN_SIZE."""

@@ -12,8 +12,8 @@ from pathlib import Path
 import torch
 
 from ..errors import DoodleError
-from ..generator import DoodleGenerator, GeneratorConfig, grown
-from ..generator_file import GeneratorBundle, save_generator
+from ..generator.file import GeneratorBundle, save_generator
+from ..generator.model import DoodleGenerator, GeneratorConfig, grown
 from .settings import RESUMED, TrainSettings
 
 

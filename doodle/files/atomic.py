@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import DoodleError
+from ..errors import DoodleError
 from .locks import exclusive_output
 
 PLACE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS})
@@ -104,7 +104,7 @@ def _name_limit(path: Path) -> int:
 def write_atomically(path: str | Path, write: Callable[[BinaryIO], object], what: str) -> Path:
     """Write ``path`` through ``write(handle)`` into a hidden temporary file of this writer's own, fsync it,
     then rename it over ``path``; an earlier file at ``path`` stays as it was until then. ``what`` names the
-    file in errors. Another writer of ``path`` at the same time is refused (:mod:`doodle.locks`), and so is a
+    file in errors. Another writer of ``path`` at the same time is refused (:mod:`doodle.files.locks`), and so is a
     ``path`` that is not a regular file (:func:`check_replaceable`). Through a link, the file it names is
     written and the link kept."""
     path = Path(path)

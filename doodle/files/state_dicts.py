@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import torch
 
-from .errors import DoodleError
+from ..errors import DoodleError
 
 
 def fitted_state(

@@ -27,10 +27,10 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save
 
-from .atomic import check_writable, write_atomically
-from .errors import DoodleError
-from .progress import Progress, no_progress
-from .state_dicts import fitted_state
+from ..errors import DoodleError
+from ..files.atomic import check_writable, write_atomically
+from ..files.state_dicts import fitted_state
+from ..runtime.progress import Progress, no_progress
 from .vgg import ARCHITECTURES, IMAGENET_MEAN, IMAGENET_STD, VGGFeatures, layer_sequence
 
 if TYPE_CHECKING:

@@ -12,24 +12,21 @@ from dataclasses import dataclass
 
 import torch
 
+from ..declared import check_declared, check_seed, declared
+from ..errors import DoodleError
+from ..limits import BLOWN_UP_DISTANCE, MAX_TILE_SIZE
+from ..maps.regions import check_region_count
+from ..neural.objective import out_of_range
+from ..runtime.memory import out_of_memory_as_error
+from ..runtime.progress import Progress, no_progress
 from .calibration import calibrated
-from .declared import check_declared, declared
-from .errors import DoodleError
-from .generator_file import GeneratorBundle
-from .limits import BLOWN_UP_DISTANCE
-from .memory import out_of_memory_as_error
-from .objective import out_of_range
-from .progress import Progress, no_progress
-from .regions import check_region_count
-from .seeds import check_seed
+from .file import GeneratorBundle
 
 TILE_MARGIN_STEPS = 8
 """Margin around each tile, in units of the generator's size multiple (16 px for 5 levels)."""
 MAX_UNTILED_SIDE = 2048
 MAX_UNTILED_PIXELS = MAX_UNTILED_SIDE**2
 MAX_PIXELS = 16384 * 16384
-MAX_TILE_SIZE = 8192
-"""The largest tile_size the node offers; the core takes any, but renders no piece larger than this squared."""
 DAMAGED = "its weights are damaged or far out of range; use another file or train it again"
 
 

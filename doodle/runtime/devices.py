@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .errors import DoodleError
+from ..errors import DoodleError
 
 
 def checked_device(name: str | torch.device) -> torch.device:

@@ -9,18 +9,17 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
-from .declared import check_declared, declared
+from ..declared import check_declared, declared
+from ..errors import DoodleError
+from ..limits import MAX_ITERATIONS, MAX_OPTIMIZE_SIDE, MAX_SEED
+from ..maps.regions import check_region_count
+from ..runtime.memory import out_of_memory_as_error
+from ..runtime.progress import Progress, no_progress
+from ..synthesis import SynthesisSettings, synthesize
 from .distribution_loss import declared_distribution_weight
-from .errors import DoodleError
 from .grad_mode import gradients_enabled, normal_tensor
-from .limits import MAX_ITERATIONS
-from .memory import out_of_memory_as_error
 from .objective import RANGE_PENALTY, TARGET_ADVICE, DoodleObjective, LossWeights, check_style_pair, out_of_range
 from .patch_loss import PATCH_MIN_SIDE
-from .progress import Progress, no_progress
-from .regions import check_region_count
-from .seeds import MAX_SEED
-from .synthesis import SynthesisSettings, synthesize
 from .vgg import VGGFeatures
 
 INITS = ("style-mean", "noise", "content", "synthesis")
@@ -30,9 +29,7 @@ TV_HELP = (
     "painting, and the style loss ends near 0.002-0.015"
 )
 MIN_SIDE = 16
-MAX_SIDE = 4096
-"""A square output's side; other shapes may be longer, within the same MAX_PIXELS."""
-MAX_PIXELS = MAX_SIDE * MAX_SIDE
+MAX_OPTIMIZE_PIXELS = MAX_OPTIMIZE_SIDE * MAX_OPTIMIZE_SIDE
 MAX_SCALES = 8
 SEARCHED_ITERATIONS = 5
 """L-BFGS iterations per scale with the strong-Wolfe line search; plain steps after. The search rescues the
@@ -199,7 +196,7 @@ def run_lbfgs(
 
     A strong-Wolfe line search for the first :data:`SEARCHED_ITERATIONS`, then L-BFGS's plain step (one
     evaluation each, the history kept). As in training, the loss is taken at the pixels clamped to 0..1 (the
-    image returned) plus a pull back into range (:data:`~doodle.objective.RANGE_PENALTY`), so a clamped pixel
+    image returned) plus a pull back into range (:data:`~doodle.neural.objective.RANGE_PENALTY`), so a clamped pixel
     is not stuck; clamping in place would stall the line search. Why, measured: benchmarks/README.md, L-BFGS by
     time to a loss, and docs/history/benchmarks.md, Design notes. A loss at a step's start that is not finite
     stops the run at once, with ``advice``.
@@ -375,10 +372,9 @@ def validate_request(
     )
     check_style_pair(style_image, style_masks)
     height, width = _output_size(target_masks.shape[-2:], settings.size)
-    if height * width > MAX_PIXELS:
-        raise DoodleError(
-            f"{width}x{height} is too large to optimise: choose a size with at most {MAX_SIDE}x{MAX_SIDE} pixels"
-        )
+    if height * width > MAX_OPTIMIZE_PIXELS:
+        side = MAX_OPTIMIZE_SIDE
+        raise DoodleError(f"{width}x{height} is too large to optimise: choose a size with at most {side}x{side} pixels")
     if min(height, width) < MIN_SIDE:
         raise DoodleError(f"{width}x{height} is too small: both sides must be at least {MIN_SIDE} pixels")
     coarsest = _level_size((height, width), 0, settings.scales)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .errors import DoodleError
+from ..errors import DoodleError
 
 
 @dataclass(frozen=True)

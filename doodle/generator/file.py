@@ -1,7 +1,7 @@
 """Generator files: safetensors with metadata, checked on load, written atomically. Never unpickled.
 
 A file holds the generator's weights (``model.*``), optionally its colour calibration (``calibration``,
-``[R, 3, 4]``: :mod:`doodle.calibration`), and for a training checkpoint the optimiser's moments
+``[R, 3, 4]``: :mod:`doodle.generator.calibration`), and for a training checkpoint the optimiser's moments
 (``optimizer.*``), plus string metadata: ``doodle_format`` = "generator", ``format_version``,
 ``architecture`` (JSON), ``palette`` (JSON RGB 0..1), ``n_regions``, ``loss_network``, ``training``
 (JSON: settings, steps done, seconds, final loss) and optionally ``region_names`` (JSON, one per region).
@@ -18,12 +18,13 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load, save
 
-from .atomic import check_readable, write_atomically
+from ..errors import DoodleError
+from ..files.atomic import check_readable, write_atomically
+from ..files.state_dicts import fitted_state
+from ..maps.palettes import Palette
+from ..runtime.devices import checked_device
 from .calibration import check_calibration
-from .devices import checked_device
-from .errors import DoodleError
-from .generator import MAX_LEVELS, DoodleGenerator, GeneratorConfig
-from .state_dicts import fitted_state
+from .model import MAX_LEVELS, DoodleGenerator, GeneratorConfig
 
 FORMAT = "generator"
 CALIBRATION = "calibration"
@@ -176,6 +177,12 @@ def read_palette(path: Path) -> tuple[torch.Tensor, tuple[str, ...]]:
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
         raise DoodleError(f"{path.name} is not a readable doodle generator ({error})") from error
     return palette, _region_names(metadata, n_regions, path.name)
+
+
+def generator_palette(path: Path) -> Palette:
+    """A generator file's palette to paint with, its regions named as the file names them."""
+    colours, names = read_palette(path)
+    return Palette(colours, Path(path).name, names)
 
 
 def checked_region_names(names: Sequence[str], n_regions: int, owner: str) -> tuple[str, ...]:

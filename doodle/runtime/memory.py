@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import torch
 
-from .errors import DoodleError
+from ..errors import DoodleError
 
 
 def is_out_of_memory(error: BaseException) -> bool:

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import DoodleError
+from ..errors import DoodleError
 
 _held: dict[Path, tuple[int, int, int, list[Path]]] = {}
 """Lock files this process holds: (owning thread, depth, descriptor, the folders made for it)."""

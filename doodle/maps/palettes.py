@@ -14,11 +14,10 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from .colormap import MAX_COLORS, MERGE_DISTANCE, describe_colours, detect_palette, image_to_rgb8
-from .errors import DoodleError
-from .generator_file import read_palette
-from .image_io import check_image, load_image
-from .limits import MAX_CANVAS_SIDE
+from ..errors import DoodleError
+from ..files.image_io import check_image, load_image
+from ..limits import MAX_CANVAS_SIDE, MAX_COLORS
+from .colormap import MERGE_DISTANCE, describe_colours, detect_palette, image_to_rgb8
 from .random_masks import default_palette
 from .regions import RegionMasks
 
@@ -89,11 +88,6 @@ class Palette:
     def blank(self, width: int, height: int) -> RegionMasks:
         """A canvas painted all in the first (background) region."""
         return RegionMasks.from_labels(torch.zeros(1, height, width, dtype=torch.long), self.colours)
-
-
-def generator_palette(path: Path) -> Palette:
-    colours, names = read_palette(path)
-    return Palette(colours, Path(path).name, names)
 
 
 def map_palette(path: Path) -> Palette:

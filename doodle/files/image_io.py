@@ -9,8 +9,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ..errors import DoodleError
 from .atomic import check_readable, check_writable, write_atomically
-from .errors import DoodleError
 
 
 def load_image(path: str | Path) -> torch.Tensor:
@@ -46,7 +46,7 @@ def save_image(image: torch.Tensor, path: str | Path) -> Path:
 
 def check_image_destination(path: str | Path) -> Path:
     """Refuse, before any work, an image path :func:`save_image` could not write: a place no file can go
-    (:func:`~doodle.atomic.check_writable`), or a format whose writer cannot save a colour image."""
+    (:func:`~doodle.files.atomic.check_writable`), or a format whose writer cannot save a colour image."""
     path = check_writable(path, "the image")
     try:
         Image.new("RGB", (1, 1)).save(io.BytesIO(), format=_format(path))

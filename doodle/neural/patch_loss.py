@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
-from .errors import DoodleError
+from ..errors import DoodleError
 
 PATCH_LAYERS = ("conv3_1", "conv4_1")
 PATCH_SIZE = 3

@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from .errors import DoodleError
-from .image_io import check_image
+from ..errors import DoodleError
+from ..files.image_io import check_image
 from .regions import RegionMasks, check_region_count
 
 log = logging.getLogger(__name__)
@@ -34,8 +34,6 @@ FLAT_TOLERANCE = 24
 MERGE_DISTANCE = 48.0
 MIN_REGION_FRACTION = 0.002
 FAR_COLOUR_DISTANCE = 120.0
-MAX_COLORS = 64
-"""The most regions the node's n_colors asks a map for (the core takes as many as the map has)."""
 N_COLORS = "n_colors (--colors)"
 """How messages name the region count asked for: the node's input and the CLI's flag."""
 

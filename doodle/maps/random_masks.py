@@ -16,22 +16,16 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from .errors import DoodleError
-from .limits import MAX_BATCH
+from ..declared import check_seed
+from ..errors import DoodleError
+from ..limits import MAX_BATCH, MAX_MASK_SIDE, MAX_SMOOTHING
 from .regions import RegionMasks, check_region_count, one_hot_masks
-from .seeds import check_seed
 
 MAX_ATTEMPTS = 50
-MAX_MASK_SIDE = 8192
-"""The side of the largest square mask (the node's width and height stop there)."""
 MAX_MASK_PIXELS = MAX_MASK_SIDE * MAX_MASK_SIDE
 """Pixels of one call's masks in all (width x height x batch), about 0.5 GiB of labels."""
 MAX_HEIGHT_MAP_CELLS = 2 * (MAX_MASK_SIDE + 1) ** 2
 """Cells of one map's height grid (:func:`height_map_shape`, 8 bytes each): 1 GiB, twice the largest square's."""
-MAX_REGIONS = 16
-"""The most regions the node draws a random map with (the core takes up to one a pixel)."""
-MAX_SMOOTHING = 101
-"""The widest median filter: a disk far wider than the regions only erases them (and costs its diameter in passes)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -5,7 +5,7 @@ same energy, nor a pastel shift of a region's colours. This loss compares whole 
 2021, "A sliced Wasserstein loss for neural texture synthesis"), region by region:
 
 * A region's *members* at one layer are the positions whose strongest mask there is that region's (the soft
-  masks of :func:`~doodle.style_loss.mask_pyramid`, so borders go to the majority region). At ``"rgb"`` the
+  masks of :func:`~doodle.neural.style_loss.mask_pyramid`, so borders go to the majority region). At ``"rgb"`` the
   features are the pixels themselves and at ``"detail"`` their differences to their neighbours, which makes
   those terms independent of the loss network.
 * Features of the members are projected on random unit directions and sorted; the style region's sorted
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
-from .declared import check_range, declared
+from ..declared import check_range, declared
 from .style_loss import AREA_EPSILON
 
 RGB = "rgb"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from .errors import DoodleError
+from ..errors import DoodleError
 
 COVARIANCE_FLOOR = 1e-6
 """Added to every covariance's diagonal: a flat region's map stays finite."""

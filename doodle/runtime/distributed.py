@@ -16,7 +16,7 @@ from datetime import timedelta
 import torch
 from torch import distributed as dist
 
-from .errors import DoodleError
+from ..errors import DoodleError
 
 COLLECTIVE_TIMEOUT = timedelta(minutes=10)
 """How long a rank waits for the others at one step before the run fails (a crashed or hung peer)."""

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
-from .declared import check_range
+from ..declared import check_range
+from ..errors import DoodleError
+from ..maps.regions import check_region_count
 from .distribution_loss import (
     DISTRIBUTION_LAYERS,
     FEATURE_LAYERS,
@@ -20,9 +22,7 @@ from .distribution_loss import (
     random_directions,
     region_members,
 )
-from .errors import DoodleError
 from .patch_loss import PATCH_LAYERS, PatchTargets, patch_loss, patch_regions, patch_targets
-from .regions import check_region_count
 from .style_loss import StyleTargets, mask_pyramid, region_plan, style_loss, style_targets, total_variation
 from .vgg import CONTENT_LAYER, STYLE_LAYERS, VGGFeatures
 
@@ -56,9 +56,10 @@ class LossWeights:
     gram_weight: float = 1.0
     """The per-region Gram loss (fast-neural-doodle's)."""
     patch_weight: float = 0.0
-    """The semantic patch loss (alexjc/neural-doodle's, :mod:`~doodle.patch_loss`, one target image at a time)."""
+    """The semantic patch loss (alexjc/neural-doodle's, :mod:`~doodle.neural.patch_loss`), one target image at a
+    time."""
     distribution_weight: float = 0.0
-    """The sliced Wasserstein term (:mod:`~doodle.distribution_loss`) on ``DISTRIBUTION_LAYERS``."""
+    """The sliced Wasserstein term (:mod:`~doodle.neural.distribution_loss`) on ``DISTRIBUTION_LAYERS``."""
     tv_weight: float = 0.0
     """Total variation of the image: smooths speckle."""
 

@@ -1,0 +1,1 @@
+"""Files: images in and out, atomic writes, one writer per output file, and state dicts read safely."""
