@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from doodle import api
-from doodle.image_io import load_image
+from doodle.files.image_io import load_image
 from tests.browser import browser_page, workflow_json
 from tests.comfyui_harness import ComfyUIServer
 from tests.test_browser import CANVAS, TO_PAGE
