@@ -15,10 +15,12 @@ import torch
 from doodle.generator.file import GeneratorBundle, load_generator
 from doodle.generator.render import RenderSettings, render
 from doodle.maps.random_masks import random_masks
+from doodle.neural.networks import find_network_file, load_network
 from doodle.neural.objective import DoodleObjective
+from doodle.segmentation import SegmentationSettings, segment_painting
 from doodle.synthesis import SynthesisSettings, synthesize
 from doodle.training import TrainSettings, train_generator
-from tests.helpers import tiny_network
+from tests.helpers import region_overlaps, texture_painting, tiny_network
 from tests.test_generator import small_bundle
 from tests.test_train import style_pair
 
@@ -96,3 +98,13 @@ def test_synthesis_runs_the_same_code_on_the_gpu_and_keeps_each_region_its_own()
     assert first.device.type == "cuda" and torch.equal(first, again)
     reds = (doodle == 0).to(GPU)
     assert (first[0][reds] > first[2][reds]).all() and (first[2][~reds] > first[0][~reds]).all()
+
+
+@pytest.mark.skipif(find_network_file("vgg16-hed") is None, reason="the offline network is not on disk")
+def test_segmentation_with_network_features_on_the_gpu_finds_the_cpus_regions() -> None:
+    painting, truth = texture_painting(384, 512, seed=0)
+    settings = SegmentationSettings(regions=3)
+    cpu = segment_painting(painting, settings, load_network("vgg16-hed"))
+    gpu = segment_painting(painting, settings, load_network("vgg16-hed", GPU))
+    assert region_overlaps(cpu, gpu).mean() > 0.97  # TF32 may move a few border cells between regions
+    assert region_overlaps(truth, gpu).mean() > 0.8
