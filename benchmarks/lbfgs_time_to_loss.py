@@ -34,10 +34,10 @@ from doodle.neural.optimize import (
     SEARCHED_ITERATIONS,
     lbfgs_optimiser,
     level_objective,
-    long_side_size,
     paint_region_means,
     stop_line_search,
 )
+from doodle.neural.optimize_settings import long_side_size
 
 
 def descend(loss_of, start: torch.Tensor, searched: int, iterations: int, target: float = -1.0):

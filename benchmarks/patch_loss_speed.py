@@ -28,7 +28,8 @@ import torch
 
 from benchmarks.scoring import Example
 from doodle.neural.networks import load_network
-from doodle.neural.optimize import OptimizeSettings, _resize_masks, level_objective, long_side_size
+from doodle.neural.optimize import _resize_masks, level_objective
+from doodle.neural.optimize_settings import OptimizeSettings, long_side_size
 
 LOSSES = {"gram": OptimizeSettings(), "patches": OptimizeSettings(gram_weight=0, patch_weight=1)}
 LOSSES["both"] = OptimizeSettings(patch_weight=1)

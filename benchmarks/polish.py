@@ -23,7 +23,8 @@ import torch
 from benchmarks.scoring import Example, score
 from doodle import api
 from doodle.files.image_io import save_image, to_channels_first, to_channels_last
-from doodle.neural.optimize import OptimizeSettings, optimize_doodle
+from doodle.neural.optimize import optimize_doodle
+from doodle.neural.optimize_settings import OptimizeSettings
 from doodle.neural.vgg import VGGFeatures
 
 CHECKPOINTS = (5, 10, 20, 30)  # and the last iteration

@@ -26,7 +26,7 @@ from doodle.files.image_io import load_image
 from doodle.maps.colormap import masks_from_colors
 from doodle.neural.networks import load_network
 from doodle.neural.objective import DoodleObjective
-from doodle.neural.optimize import long_side_size
+from doodle.neural.optimize_settings import long_side_size
 from doodle.neural.style_loss import AREA_EPSILON, mask_pyramid
 from doodle.neural.vgg import STYLE_LAYERS, VGGFeatures
 

@@ -52,7 +52,8 @@ from .neural.networks import (
     resolve_network,
 )
 from .neural.objective import check_style_pair
-from .neural.optimize import DEFAULT_SETTINGS, OptimizeSettings, optimize_checked, optimize_doodle, validate_request
+from .neural.optimize import optimize_checked, optimize_doodle
+from .neural.optimize_settings import DEFAULT_SETTINGS, OptimizeSettings, validate_request
 from .neural.vgg import VGGFeatures
 from .runtime.devices import checked_device
 from .runtime.distributed import launched_as_main, torchrun_session

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from doodle import api, cli
+from doodle import api, cli, cli_commands
 from doodle.declared import declared_fields
 from doodle.files.image_io import load_image, save_image
 from doodle.generator.file import save_generator
@@ -97,7 +97,7 @@ def test_bad_input_exits_with_a_message_and_writes_nothing(tmp_path: Path, style
 
 def test_progress_bar_of_a_resumed_run_counts_its_rate_from_where_it_started() -> None:
     before = time.time()
-    progress = cli.TqdmProgress("train")
+    progress = cli_commands.TqdmProgress("train")
     time.sleep(0.05)
     progress(1401, 2000)
     progress(1402, 2000)
@@ -404,7 +404,7 @@ def test_sigterm_stops_training_as_ctrl_c_does_with_a_checkpoint_one_line_and_it
     """torchrun sends its workers SIGTERM right after the terminal's Ctrl-C: a second signal during the
     checkpoint must not cut it short."""
     weights = tmp_path / "mine.safetensors"
-    report, save = cli.TqdmProgress.__call__, training_state.save_generator
+    report, save = cli_commands.TqdmProgress.__call__, training_state.save_generator
 
     def stopped_at_step_2(self, done: int, total: int, preview=None) -> None:
         report(self, done, total, preview)
@@ -416,7 +416,7 @@ def test_sigterm_stops_training_as_ctrl_c_does_with_a_checkpoint_one_line_and_it
             os.kill(os.getpid(), then)
         return save(bundle, path)
 
-    monkeypatch.setattr(cli.TqdmProgress, "__call__", stopped_at_step_2)
+    monkeypatch.setattr(cli_commands.TqdmProgress, "__call__", stopped_at_step_2)
     monkeypatch.setattr(training_state, "save_generator", signalled_again)
 
     def ignored(number: int, frame: object) -> None:

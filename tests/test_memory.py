@@ -8,7 +8,8 @@ import torch
 from doodle.errors import DoodleError
 from doodle.generator.render import render
 from doodle.neural.objective import DoodleObjective
-from doodle.neural.optimize import OptimizeSettings, optimize_doodle
+from doodle.neural.optimize import optimize_doodle
+from doodle.neural.optimize_settings import OptimizeSettings
 from tests.helpers import tiny_network
 from tests.test_generator import small_bundle
 from tests.test_optimize import style_image, two_regions

@@ -11,7 +11,8 @@ from torch.nn import functional as F
 
 from doodle.errors import DoodleError
 from doodle.neural.objective import DoodleObjective, LossWeights
-from doodle.neural.optimize import SEARCHED_ITERATIONS, OptimizeSettings, optimize_doodle, run_lbfgs
+from doodle.neural.optimize import SEARCHED_ITERATIONS, optimize_doodle, run_lbfgs
+from doodle.neural.optimize_settings import OptimizeSettings
 from doodle.neural.style_loss import total_variation
 from doodle.neural.vgg import CONTENT_LAYER
 from tests.helpers import tiny_network

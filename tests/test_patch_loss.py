@@ -8,7 +8,7 @@ import torch
 from doodle.errors import DoodleError
 from doodle.neural import patch_loss as patches
 from doodle.neural.objective import DoodleObjective, LossWeights
-from doodle.neural.optimize import OptimizeSettings
+from doodle.neural.optimize_settings import OptimizeSettings
 from tests.helpers import tiny_network
 
 
