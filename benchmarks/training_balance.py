@@ -67,7 +67,7 @@ def big_region_example(example: Example, region: int) -> Example:
     shares = np.full(regions, (1 - BIG_SHARE) / (regions - 1))
     shares[0] = BIG_SHARE
     rng = np.random.default_rng(region)
-    bands = random_labels(height, width, regions, rng, MaskShape(min_piece=0.01), shares=shares)
+    bands = random_labels(width, height, regions, rng, MaskShape(min_piece=0.01), shares=shares)
     order = [region] + [other for other in range(regions) if other != region]  # band 0 (the big one) -> region
     labels = torch.as_tensor(np.array(order)[bands])[None]
     masks = RegionMasks.from_labels(labels, example.style_masks.palette)

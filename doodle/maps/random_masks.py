@@ -68,13 +68,13 @@ def random_masks(
         advice = f"set n_regions to {palette.shape[0]}"
         check_region_count(n_regions, "palette_from", palette.shape[0], advice, what="the masks asked for")
     rng = np.random.default_rng(seed)
-    labels = np.stack([random_labels(height, width, n_regions, rng, shape) for _ in range(batch_size)])
+    labels = np.stack([random_labels(width, height, n_regions, rng, shape) for _ in range(batch_size)])
     return RegionMasks.from_labels(torch.from_numpy(labels), palette.detach().cpu().float())
 
 
 def random_labels(
-    height: int,
     width: int,
+    height: int,
     n_regions: int,
     rng: np.random.Generator,
     shape: MaskShape,

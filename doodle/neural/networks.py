@@ -237,7 +237,7 @@ def _from_torchvision(state: dict, spec: NetworkSpec, source: str) -> VGGFeature
             index += 2
         else:
             index += 1
-    _load_checked(network, mapped, source)
+    _load_exactly(network, mapped, source)
     return network
 
 
@@ -253,11 +253,12 @@ def _from_safetensors(path: Path, spec: NetworkSpec) -> VGGFeatures:
     mean = tuple(float(v) for v in metadata["mean"].split(","))
     std = tuple(float(v) for v in metadata["std"].split(","))
     network = VGGFeatures(ARCHITECTURES[spec.architecture], metadata["preprocess"], mean, std)
-    _load_checked(network, {f"convs.{key}": value for key, value in tensors.items()}, str(path))
+    _load_exactly(network, {f"convs.{key}": value for key, value in tensors.items()}, str(path))
     return network
 
 
-def _load_checked(network: VGGFeatures, state: dict, source: str) -> None:
+def _load_exactly(network: VGGFeatures, state: dict, source: str) -> None:
+    """Load ``state`` into the convolutions, every key and shape as they expect (a mismatch names ``source``)."""
     expected = {key: value for key, value in network.state_dict().items() if key.startswith("convs.")}
     network.load_state_dict(fitted_state(expected, state, source), strict=False)
 
