@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 
 import torch
@@ -22,7 +21,6 @@ MIN_LEARNING_RATE = 0.0001
 """TrainDoodleStyle's smallest learning rate, its widget's step (the core takes any above 0)."""
 MAX_WEIGHT_AVERAGE = 0.999
 """TrainDoodleStyle's largest weight_average (the core takes any below 1)."""
-SAVE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,99}$")
 log = logging.getLogger(__name__)
 
 
@@ -163,9 +161,7 @@ class TrainDoodleStyle(io.ComfyNode):
     @classmethod
     def validate_inputs(cls, save_name: str) -> bool | str:
         """A bad save_name is refused when the prompt is queued, not after the training it would end."""
-        if SAVE_NAME.match(plain_name(save_name)):
-            return True
-        return f"save_name {save_name!r} must be a plain file name (letters, digits, space, _ . -)"
+        return host.plain_name_error("save_name", save_name, ".safetensors") or True
 
     @classmethod
     def execute(

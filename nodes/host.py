@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import shutil
 import time
 from pathlib import Path
@@ -152,12 +153,26 @@ def _input_files(subfolder: str = "") -> list[str]:
     return sorted(prefix + p.name for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
 
 
+PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,99}$")
+"""A file name a node writes under: no folders, nothing hidden, nothing a file system could misread."""
+
+
+def plain_name_error(input_name: str, value: str, suffix: str) -> str | None:
+    """Why ``value`` (without spaces around it or ``suffix``) is not a plain file name, or None when it is."""
+    if PLAIN_NAME.match(value.strip().removesuffix(suffix)):
+        return None
+    return f"{input_name} {value!r} must be a plain file name (letters, digits, space, _ . -)"
+
+
 def check_input_name(name: str) -> str:
-    """The PNG file name ``name`` gives in ``input/`` (empty: none); refuses folders and hidden names."""
+    """The PNG file name ``save_as`` gives in ``input/`` (empty: none)."""
     name = name.strip()
-    if name and (name != Path(name).name or name.startswith(".") or "\\" in name):
-        raise api.DoodleError(f"save_as must be a plain file name without folders, got {name!r}")
-    return name if not name or name.lower().endswith(".png") else name + ".png"
+    if not name:
+        return ""
+    error = plain_name_error("save_as", name, ".png")
+    if error:
+        raise api.DoodleError(error)
+    return name if name.lower().endswith(".png") else name + ".png"
 
 
 def save_input_image(image: torch.Tensor, name: str) -> str:

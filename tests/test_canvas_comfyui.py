@@ -193,5 +193,5 @@ def test_a_bad_map_name_is_refused_when_queued_and_nothing_is_written(comfy: Com
     before = sorted(p.name for p in comfy.input_dir.rglob("*"))
     with pytest.raises(PromptValidationError) as refused:
         comfy.run(style_map_prompt(save_as))
-    assert "save_as must be a plain file name" in json.dumps(refused.value.node_errors)
+    assert f"save_as {save_as!r} must be a plain file name" in json.dumps(refused.value.node_errors)
     assert sorted(p.name for p in comfy.input_dir.rglob("*")) == before
