@@ -28,7 +28,7 @@ from doodle import api
 from doodle.files.image_io import load_image
 from tests.browser import browser_page, workflow_json
 from tests.comfyui_harness import ComfyUIServer
-from tests.test_browser import CANVAS, TO_PAGE
+from tests.test_browser import CANVAS, drag
 
 TEMPLATES = {"render": "0_paint_a_doodle", "synthesis (fast)": "7_instant_painting"}
 WATCH = """() => { window.liveTimes = []; const mark = (what) => window.liveTimes.push([what, performance.now()]);
@@ -41,11 +41,7 @@ WATCH = """() => { window.liveTimes = []; const mark = (what) => window.liveTime
 def stroke(page, row: int) -> dict[str, float]:
     """One horizontal stroke at ``row``; the page's marks for it once its picture has come."""
     page.run("() => { window.liveTimes = []; }")
-    mouse = page.page.mouse
-    mouse.move(*page.run(TO_PAGE, (60, row)))
-    mouse.down()
-    mouse.move(*page.run(TO_PAGE, (420, row)), steps=12)
-    mouse.up()
+    drag(page, [(60, row), (420, row)])
     page.wait_for("() => window.liveTimes.some(([what]) => what === 'done')", timeout_ms=120_000)
     marks = {what: at for what, at in reversed(page.run("() => window.liveTimes"))}  # the first of each
     return {

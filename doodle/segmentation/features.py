@@ -48,7 +48,8 @@ def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
 
 
 def blurred(image: np.ndarray, sigma: float) -> np.ndarray:
-    return np.stack([ndimage.gaussian_filter(image[..., c], sigma) for c in range(image.shape[-1])], -1)
+    """Each channel of ``image`` ``[H, W, C]`` blurred on its own (no blur across channels)."""
+    return ndimage.gaussian_filter(image, (sigma, sigma, 0))
 
 
 def texture(lightness: np.ndarray) -> np.ndarray:

@@ -398,7 +398,7 @@ export class DoodleCanvasWidget {
 
   /** This node's file name, new when the node has none or shares one with another canvas (a copy). */
   fileName() {
-    const edited = this.source?.match(/^edit style map: (.+)\.\w+$/)?.[1];
+    const edited = this.source?.startsWith("edit ") && mapFile(this.source).replace(/\.\w+$/, "");
     if (edited && !this.value) return `${edited}_edited.png`;  // a name the doodle's canvas can be given
     const mine = this.value.replace(/ \[input\]$/, "");
     const others = (this.node.graph?._nodes ?? [])
