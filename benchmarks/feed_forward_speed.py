@@ -74,15 +74,15 @@ def main() -> None:
     start = time.perf_counter()
     iterations, scales = args.lbfgs_iterations, args.lbfgs_scales
     settings = api.OptimizeSettings(iterations=iterations, scales=scales)
-    network = api.LossNetwork(args.network, device)
-    api.optimize_image(api.Style(style, style_masks), target, settings, network=network)
+    network_choice = api.NetworkChoice(args.network, device)
+    api.optimize_image(api.Style(style, style_masks), target, settings, network_choice=network_choice)
     lbfgs = time.perf_counter() - start
     print(f"{f'L-BFGS {iterations} it. {scales} sc. 512x384':>28} {lbfgs:9.3f}")
     print(f"{'L-BFGS / render (doodle)':>28} {lbfgs / target_render:9.0f}x")
     print(f"{'L-BFGS / render (masks)':>28} {lbfgs / masks_render:9.0f}x")
     for batch, size in ((4, 128), (1, 512)):
         settings = TrainSettings(steps=3, batch_size=batch, size=size, checkpoint_every=100)
-        train = lambda s=settings: api.train_style(api.Style(style, style_masks), s, network=network)  # noqa: E731
+        train = lambda s=settings: api.train_style(api.Style(style, style_masks), s, network_choice=network_choice)  # noqa: E731
         seconds = timed(train, repeats=1)
         print(f"{f'training s/step ({batch}x{size}²)':>28} {seconds / 3:9.3f}")
 

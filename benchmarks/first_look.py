@@ -77,7 +77,7 @@ def main() -> None:
     args = parser.parse_args()
     example = Example.load(args.style)
     style = api.Style(example.style.permute(0, 2, 3, 1), example.style_masks)
-    network = api.LossNetwork(args.network)
+    network_choice = api.NetworkChoice(args.network)
     print(f"{args.style}: {args.steps} steps from scratch, {torch.get_num_threads()} threads, {args.network}")
     header = f"{'arm':>24} {'seed':>4} {'minutes':>7} {'distance':>8} {'swapped':>7}"
     print(header + "  spread | gradient | specks (per region)")
@@ -85,7 +85,7 @@ def main() -> None:
         for seed in args.seeds:
             settings = TrainSettings(steps=args.steps, seed=seed, checkpoint_every=args.steps, **ARMS[arm])
             started = time.perf_counter()
-            bundle = api.train_style(style, settings, network=network)
+            bundle = api.train_style(style, settings, network_choice=network_choice)
             minutes = (time.perf_counter() - started) / 60
             with torch.no_grad():
                 to_painting, distance, swapped = measure(bundle, example)

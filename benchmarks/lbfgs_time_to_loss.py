@@ -32,7 +32,7 @@ from doodle.neural.networks import load_network
 from doodle.neural.objective import RANGE_PENALTY, out_of_range
 from doodle.neural.optimize import (
     SEARCHED_ITERATIONS,
-    lbfgs_optimiser,
+    lbfgs_optimizer,
     level_objective,
     paint_region_means,
     stop_line_search,
@@ -45,13 +45,13 @@ def descend(loss_of, start: torch.Tensor, searched: int, iterations: int, target
     ``searched`` iterations and plain steps after; stops after ``iterations`` or at ``target``. Returns
     (final loss, seconds, evaluations)."""
     pixels = start.clone().requires_grad_(True)
-    optimiser = lbfgs_optimiser(pixels)
+    optimizer = lbfgs_optimizer(pixels)
     evaluations = 0
 
     def closure() -> torch.Tensor:
         nonlocal evaluations
         evaluations += 1
-        optimiser.zero_grad()
+        optimizer.zero_grad()
         loss = loss_of(pixels.clamp(0, 1)) + RANGE_PENALTY * out_of_range(pixels)
         loss.backward()
         return loss
@@ -59,9 +59,9 @@ def descend(loss_of, start: torch.Tensor, searched: int, iterations: int, target
     seconds = 0.0
     for iteration in range(iterations):
         if iteration == searched:
-            stop_line_search(optimiser)
+            stop_line_search(optimizer)
         started = time.perf_counter()
-        optimiser.step(closure)
+        optimizer.step(closure)
         seconds += time.perf_counter() - started
         with torch.no_grad():  # the check is not timed: neither optimiser needs it
             loss = float(loss_of(pixels.clamp(0, 1)) + RANGE_PENALTY * out_of_range(pixels))

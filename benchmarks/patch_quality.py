@@ -36,7 +36,7 @@ def main() -> None:
     parser.add_argument("--out-dir", type=Path, default=Path("out/patches"))
     args = parser.parse_args()
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    network = api.LossNetwork("vgg16-hed")
+    network_choice = api.NetworkChoice("vgg16-hed")
     scorer = load_network("vgg16-hed")
     print(f"{'style':>7} {'loss':>8} {'seconds':>8} {'distance':>8} {'dist spr grad':>14} {'gram':>7}")
     for name in args.styles:
@@ -49,7 +49,7 @@ def main() -> None:
                 iterations=args.iterations, size=args.size, gram_weight=gram_weight, patch_weight=patch_weight
             )
             start = time.perf_counter()
-            image = api.optimize_image(style, target, settings, network=network)
+            image = api.optimize_image(style, target, settings, network_choice=network_choice)
             seconds = time.perf_counter() - start
             save_image(image, args.out_dir / f"{name}_{loss}.png")
             result = to_channels_first(image)

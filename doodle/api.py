@@ -14,6 +14,7 @@ from typing import TypeVar
 import torch
 
 from .declared import DeclaredField, check_seed, declared_fields
+from .deprecated import module_aliases, renamed_keyword
 from .errors import DoodleError
 from .files.atomic import check_writable
 from .files.image_io import (
@@ -38,7 +39,7 @@ from .generator.file import (
 from .generator.render import DEFAULT_RENDER, RenderSettings, render
 from .limits import MAX_BATCH
 from .maps.colormap import aligned_to_palette, labels_in_palette, masks_from_colors
-from .maps.palettes import Palette, editing_palette, is_colour_map, map_palette
+from .maps.palettes import Palette, editing_palette, is_color_map, map_palette
 from .maps.random_masks import MaskShape, default_palette, random_masks
 from .maps.regions import RegionMasks
 from .neural.networks import (
@@ -69,14 +70,14 @@ CALIBRATION_SAMPLES = 8
 
 # What users call: IMAGE-layout runs, what they take, and the core's channels-first runs.
 __all__ = ["calibrate", "optimize_image", "render_image", "style_map_from_painting", "synthesize_image", "train_style"]
-__all__ += ["DoodleError", "GeneratorBundle", "LossNetwork", "MaskShape", "RegionMasks", "Style"]
+__all__ += ["DoodleError", "GeneratorBundle", "NetworkChoice", "MaskShape", "RegionMasks", "Style"]
 __all__ += ["OptimizeSettings", "RenderSettings", "SegmentationSettings", "SynthesisSettings", "TrainSettings"]
 __all__ += ["generator_masks", "masks_from_colors", "random_masks", "default_palette"]
 __all__ += ["optimize_doodle", "render", "synthesize", "train_generator"]
 __all__ += ["AUTO_NETWORK", "available_networks", "load_network", "load_generator", "save_generator"]
 # What hosts (the nodes, the CLI) need besides: the core's own, so each host offers and refuses alike.
 __all__ += ["VGG_FOLDER", "convert_hed", "network_status", "checked_region_names", "check_seed", "checked_device"]
-__all__ += ["Palette", "editing_palette", "generator_palette", "is_colour_map", "map_palette"]
+__all__ += ["Palette", "editing_palette", "generator_palette", "is_color_map", "map_palette"]
 __all__ += ["check_image_destination", "check_writable", "exclusive_output", "load_image", "save_image", "to_uint8"]
 __all__ += ["launched_as_main", "torchrun_session", "exit_status", "stop_signals_as_interrupt"]
 __all__ += ["Preview", "Progress", "no_progress", "DeclaredField", "declared_fields"]
@@ -135,9 +136,10 @@ class Style:
 
 
 @dataclass(frozen=True)
-class LossNetwork:
-    """The network that scores style, where else to look for its weights, and the device it (and the whole
-    run) uses; the device is checked when made."""
+class NetworkChoice:
+    """Which loss network scores style, where else to look for its weights, and the device it (and the whole
+    run) uses; the device is checked when made. (Words: a *network* is a loaded one, :class:`VGGFeatures`; a
+    ``loss_network`` is its name, as the nodes' input and a generator file call it.)"""
 
     name: str = AUTO_NETWORK
     """A name of ``networks.NETWORKS``; ``auto`` prefers vgg19 and falls back to what is on disk."""
@@ -151,12 +153,13 @@ class LossNetwork:
         return load_network(name, self.device, self.extra_dirs, progress=progress)
 
 
+@renamed_keyword("network", "network_choice")
 def optimize_image(
     style: Style,
     target_masks: RegionMasks,
     settings: OptimizeSettings = DEFAULT_SETTINGS,
     *,
-    network: LossNetwork = LossNetwork(),
+    network_choice: NetworkChoice = NetworkChoice(),
     content_image: torch.Tensor | None = None,
     init_image: torch.Tensor | None = None,
     progress: Progress = no_progress,
@@ -179,9 +182,9 @@ def optimize_image(
         style_image, style_masks.masks, target_masks.masks, settings, content_image=content, init_image=start
     )
     target_masks = aligned_to_palette(target_masks, style_masks.palette, palette_name="the style map")
-    loss_network = network.load(network.name, progress)
+    network = network_choice.load(network_choice.name, progress)
     result = optimize_checked(
-        loss_network,
+        network,
         style_image,
         style_masks.masks,
         target_masks.masks,
@@ -234,11 +237,12 @@ def synthesize_image(
     return to_channels_last(image[None].cpu())
 
 
+@renamed_keyword("network", "network_choice")
 def style_map_from_painting(
     painting: torch.Tensor,
     settings: SegmentationSettings = DEFAULT_SEGMENTATION,
     *,
-    network: LossNetwork = LossNetwork(),
+    network_choice: NetworkChoice = NetworkChoice(),
 ) -> RegionMasks:
     """A colour-coded map of a painting's regions, found automatically (:mod:`doodle.segmentation`), to
     paint doodles against or to edit first.
@@ -246,7 +250,7 @@ def style_map_from_painting(
     Args:
         painting: IMAGE ``[B, H, W, C]`` in 0..1, C = 1 (grey), 3 or 4 (alpha is ignored); the first item is used.
         settings: region count, seed, smoothness, smallest island, whether to use network features.
-        network: where to look for a loss network's weights (only one on disk is used, never downloaded)
+        network_choice: where to look for a loss network's weights (only one on disk is used, never downloaded)
             and the device it runs on.
 
     Returns:
@@ -259,41 +263,42 @@ def style_map_from_painting(
     """
     check_image(painting, "painting", channels=(1, 3, 4))
     image = _first(painting, "painting")[0, ..., :3].expand(-1, -1, 3).permute(2, 0, 1)
-    labels = torch.from_numpy(segment_painting(image, settings, _network_on_disk(settings, network)))
+    labels = torch.from_numpy(segment_painting(image, settings, _network_on_disk(settings, network_choice)))
     return RegionMasks.from_labels(labels[None], default_palette(int(labels.max()) + 1))
 
 
-def _network_on_disk(settings: SegmentationSettings, network: LossNetwork) -> VGGFeatures | None:
+def _network_on_disk(settings: SegmentationSettings, choice: NetworkChoice) -> VGGFeatures | None:
     """The loss network segmentation may use: one already on disk (``auto`` picks among them), else none."""
-    found = networks_on_disk(network.extra_dirs)
+    found = networks_on_disk(choice.extra_dirs)
     if not settings.network_features or not found:
         return None
-    name = found[0] if network.name == AUTO_NETWORK else network.name
-    return load_network(name, network.device, network.extra_dirs, allow_download=False) if name in found else None
+    name = found[0] if choice.name == AUTO_NETWORK else choice.name
+    return load_network(name, choice.device, choice.extra_dirs, allow_download=False) if name in found else None
 
 
+@renamed_keyword("network", "network_choice")
 def train_style(
     style: Style,
     settings: TrainSettings,
     *,
-    network: LossNetwork = LossNetwork(),
+    network_choice: NetworkChoice = NetworkChoice(),
     resume: GeneratorBundle | None = None,
     checkpoint_path: Path | None = None,
     progress: Progress = no_progress,
 ) -> GeneratorBundle:
     """Train a generator on IMAGE tensors; everything is checked before the network is loaded.
 
-    With ``network.name`` ``auto`` a resumed generator continues with its own network.
+    With ``network_choice.name`` ``auto`` a resumed generator continues with its own network.
     """
     if resume is not None:
         check_bundle(resume, "resume_from")
     style_image, style_masks = style.first()
-    name = network.name
+    name = network_choice.name
     if name == AUTO_NETWORK:  # the file records the network it means; a resume keeps the one it learned
-        name = resume.loss_network if resume is not None else resolve_network(name, network.extra_dirs)
+        name = resume.loss_network if resume is not None else resolve_network(name, network_choice.extra_dirs)
     validate_training(style_masks, name, settings, resume, checkpoint_path)
     return train_checked(
-        network.load(name, progress),
+        network_choice.load(name, progress),
         name,
         style_image,
         style_masks,
@@ -315,8 +320,8 @@ def calibrate(bundle: GeneratorBundle, style: Style) -> GeneratorBundle:
         masks.expand(CALIBRATION_SAMPLES, -1, -1, -1),
         random_masks(width, height, bundle.n_regions, 0, batch_size=CALIBRATION_SAMPLES).masks,
     ]
-    own_colours = RenderSettings(colour_calibration=False)
-    rendered = [(one_hot, render(bundle, one_hot, 0, own_colours)) for one_hot in maps]
+    own_colors = RenderSettings(color_calibration=False)
+    rendered = [(one_hot, render(bundle, one_hot, 0, own_colors)) for one_hot in maps]
     bundle.calibration = fit_calibration(rendered, style_image, masks)
     return bundle
 
@@ -342,3 +347,6 @@ def _check_one_hot(masks: RegionMasks) -> None:
             "the masks must be one-hot (every pixel exactly one region, values 0 or 1): make them with "
             "MaskFromColors or RandomDoodleMask, or give a colour doodle instead"
         )
+
+
+__getattr__ = module_aliases(__name__, {"LossNetwork": "NetworkChoice", "is_colour_map": "is_color_map"}, globals())

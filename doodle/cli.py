@@ -70,7 +70,7 @@ def _random_masks_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _synthesize_arguments(parser: argparse.ArgumentParser) -> None:
-    _style_arguments(parser, network=False)
+    _style_arguments(parser, network_flag=False)
     parser.add_argument("--doodle", type=Path, required=True, help="the doodle, in the style map's colours")
     add_declared_arguments(parser, api.SynthesisSettings)
     _output_argument(parser)
@@ -109,7 +109,7 @@ def _name_regions_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _calibrate_arguments(parser: argparse.ArgumentParser) -> None:
     _generator_in_place_argument(parser)
-    _style_arguments(parser, network=False)
+    _style_arguments(parser, network_flag=False)
     parser.add_argument("--remove", action="store_true", help="remove the calibration instead")
 
 
@@ -118,10 +118,10 @@ def _convert_hed_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", type=Path, help="a folder (default: $DOODLE_VGG_DIR or ~/.cache/doodle/vgg)")
 
 
-def _style_arguments(parser: argparse.ArgumentParser, network: bool = True) -> None:
+def _style_arguments(parser: argparse.ArgumentParser, network_flag: bool = True) -> None:
     parser.add_argument("--style", type=Path, required=True, help="the style painting")
     parser.add_argument("--style-map", type=Path, required=True, help="its colour-coded region map")
-    if network:
+    if network_flag:
         parser.add_argument(
             "--network",
             default=api.AUTO_NETWORK,

@@ -103,7 +103,7 @@ def run_command(args: argparse.Namespace) -> Path:
     if args.command == "segment":
         settings = api.SegmentationSettings(**declared_values(api.SegmentationSettings, args))
         masks = api.style_map_from_painting(
-            api.load_image(args.painting), settings, network=api.LossNetwork(device=args.device)
+            api.load_image(args.painting), settings, network_choice=api.NetworkChoice(device=args.device)
         )
         return api.save_image(masks.preview(), args.output)
     if args.command == "random-masks":
@@ -146,7 +146,7 @@ def _optimize(args: argparse.Namespace, progress: TqdmProgress) -> torch.Tensor:
         style,
         target,
         settings,
-        network=api.LossNetwork(args.network, args.device),
+        network_choice=api.NetworkChoice(args.network, args.device),
         content_image=content,
         init_image=api.load_image(args.init_image) if args.init_image else None,
         progress=progress,
@@ -161,7 +161,7 @@ def _train(args: argparse.Namespace, progress: TqdmProgress) -> Path:
         api.train_style(
             style,
             settings,
-            network=api.LossNetwork(args.network, device),
+            network_choice=api.NetworkChoice(args.network, device),
             resume=resume,
             checkpoint_path=args.output,
             progress=progress if world.is_main else api.no_progress,

@@ -61,7 +61,7 @@ class DoodleCanvas(io.ComfyNode):
 
     @classmethod
     def execute(cls, palette: str, painting: str, width: int, height: int) -> io.NodeOutput:
-        colours = host.palette(palette)
+        colors = host.palette(palette)
         path = host.painting_path(painting)
-        masks = colours.blank(width, height) if path is None else colours.masks_of(api.load_image(path))
-        return io.NodeOutput(masks, colours.image_of(masks).to(host.output_device()))
+        masks = colors.blank(width, height) if path is None else colors.masks_of(api.load_image(path))
+        return io.NodeOutput(masks, colors.image_of(masks).to(host.output_device()))

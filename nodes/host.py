@@ -95,7 +95,7 @@ def palette_sources() -> list[str]:
     maps of ``input/`` again with room for new regions, to edit them."""
     input_dir = Path(folder_paths.get_input_directory())
     images = folder_paths.filter_files_content_types(_input_files() + _input_files(CANVAS_FOLDER), ["image"])
-    maps = [name for name in images if api.is_colour_map(input_dir / name)]
+    maps = [name for name in images if api.is_color_map(input_dir / name)]
     top_level = [name for name in maps if "/" not in name]
     return (
         [GENERATOR_SOURCE + name for name in generator_names()]
@@ -195,9 +195,9 @@ def device() -> torch.device:
     return comfy.model_management.get_torch_device()
 
 
-def loss_network(name: str) -> api.LossNetwork:
+def network_choice(name: str) -> api.NetworkChoice:
     """The loss network ``name`` on ComfyUI's device, its weights looked for in ComfyUI's ``models/vgg`` too."""
-    return api.LossNetwork(name, device(), vgg_dirs())
+    return api.NetworkChoice(name, device(), vgg_dirs())
 
 
 def output_device() -> torch.device:

@@ -75,7 +75,7 @@ class OptimizeDoodle(io.ComfyNode):
                 api.Style(style_image, style_masks),
                 target_masks,
                 settings,
-                network=host.loss_network(loss_network),
+                network_choice=host.network_choice(loss_network),
                 content_image=content_image,
                 init_image=init_image,
                 progress=progress,

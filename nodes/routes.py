@@ -25,7 +25,7 @@ def register(routes: web.RouteTableDef) -> None:
 
 
 async def palette(request: web.Request) -> web.Response:
-    """``?source=`` one of the DoodleCanvas palette choices -> ``{"source", "colours": [[r, g, b], ...]}``."""
+    """``?source=`` one of the DoodleCanvas palette choices -> ``{"source", "colors": [[r, g, b], ...]}``."""
     try:
         found = await asyncio.to_thread(host.palette, request.query.get("source", ""))
     except api.DoodleError as error:
@@ -50,8 +50,8 @@ def _random_png(source: str, width: int, height: int, seed: int) -> bytes:
     if not (1 <= width <= MAX_CANVAS_SIDE and 1 <= height <= MAX_CANVAS_SIDE):
         raise api.DoodleError(f"a canvas is 1..{MAX_CANVAS_SIDE} pixels a side, got {width}x{height}")
     api.check_seed(seed)
-    colours = host.palette(source).colours
-    masks = api.random_masks(width, height, len(colours), seed, palette=colours)
+    colors = host.palette(source).colors
+    masks = api.random_masks(width, height, len(colors), seed, palette=colors)
     buffer = io.BytesIO()
     Image.fromarray(api.to_uint8(masks.preview()[0])).save(buffer, format="PNG")
     return buffer.getvalue()

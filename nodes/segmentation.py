@@ -51,9 +51,9 @@ class StyleMapFromPainting(io.ComfyNode):
 
     @classmethod
     def execute(cls, painting: torch.Tensor, save_as: str = DEFAULT_SAVE_AS, **settings: object) -> io.NodeOutput:
-        network = api.LossNetwork(device=host.device(), extra_dirs=host.vgg_dirs())
+        network_choice = api.NetworkChoice(device=host.device(), extra_dirs=host.vgg_dirs())
         masks = api.style_map_from_painting(
-            painting, declared_settings(api.SegmentationSettings, settings), network=network
+            painting, declared_settings(api.SegmentationSettings, settings), network_choice=network_choice
         )
         image = masks.preview().to(host.output_device())
         shown = ui.PreviewImage(image, cls=cls).as_dict()

@@ -62,8 +62,8 @@ def main() -> None:
             weight_average=0.99,
             levels=args.levels,
         )
-        network = api.LossNetwork("vgg16-hed", device)
-        api.train_style(style, settings, network=network, resume=start, **options)
+        network_choice = api.NetworkChoice("vgg16-hed", device)
+        api.train_style(style, settings, network_choice=network_choice, resume=start, **options)
 
     reports: list[float] = []
     train(PROBE_STEPS, progress=lambda done_steps, total, preview=None: reports.append(time.monotonic()))

@@ -32,9 +32,9 @@ def load_rgb(path: Path) -> torch.Tensor:
     return torch.from_numpy(np.array(Image.open(path).convert("RGB"), dtype=np.float32) / 255.0)[None]
 
 
-def painted_map(labels: np.ndarray, colours: list[tuple[int, int, int]], blur: bool = True) -> torch.Tensor:
+def painted_map(labels: np.ndarray, colors: list[tuple[int, int, int]], blur: bool = True) -> torch.Tensor:
     """A colour map painted from ``labels`` with anti-aliased (box-blurred) edges, as IMAGE ``[1, H, W, 3]``."""
-    image = np.asarray(colours, dtype=np.float32)[labels]
+    image = np.asarray(colors, dtype=np.float32)[labels]
     if blur:
         padded = np.pad(image, ((1, 1), (1, 1), (0, 0)), mode="edge")
         image = (
@@ -63,11 +63,11 @@ class Outcomes:
         assert self.checked >= share * total, f"only {self.checked} of {total} cases were checked, not refused"
 
 
-def region_colours_differ(image: np.ndarray, doodle: np.ndarray) -> bool:
+def region_colors_differ(image: np.ndarray, doodle: np.ndarray) -> bool:
     """Each painted region of the doodle gets its own mean colour in the result."""
-    colours = np.unique(doodle.reshape(-1, 3), axis=0, return_counts=True)
-    painted = colours[0][colours[1] > 0.02 * doodle.shape[0] * doodle.shape[1]]
-    means = [image[(doodle == colour).all(axis=2)].mean(axis=0) for colour in painted]
+    colors = np.unique(doodle.reshape(-1, 3), axis=0, return_counts=True)
+    painted = colors[0][colors[1] > 0.02 * doodle.shape[0] * doodle.shape[1]]
+    means = [image[(doodle == color).all(axis=2)].mean(axis=0) for color in painted]
     distances = [np.abs(a - b).sum() for i, a in enumerate(means) for b in means[i + 1 :]]
     return min(distances) > 10
 

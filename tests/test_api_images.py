@@ -33,7 +33,7 @@ def masks() -> RegionMasks:
     return api.masks_from_colors(good_image())
 
 
-TINY = api.LossNetwork("tiny")
+TINY = api.NetworkChoice("tiny")
 
 
 def good_style() -> api.Style:
@@ -43,13 +43,15 @@ def good_style() -> api.Style:
 CALLS = {
     "masks_from_colors": lambda image: api.masks_from_colors(image),
     "render_image doodle": lambda image: api.render_image(small_bundle(), 0, doodle=image),
-    "optimize_image style": lambda image: api.optimize_image(api.Style(image, masks()), masks(), network=TINY),
+    "optimize_image style": lambda image: api.optimize_image(api.Style(image, masks()), masks(), network_choice=TINY),
     "optimize_image content": lambda image: api.optimize_image(
-        good_style(), masks(), api.OptimizeSettings(content_weight=1.0), network=TINY, content_image=image
+        good_style(), masks(), api.OptimizeSettings(content_weight=1.0), network_choice=TINY, content_image=image
     ),
-    "optimize_image init": lambda image: api.optimize_image(good_style(), masks(), network=TINY, init_image=image),
+    "optimize_image init": lambda image: api.optimize_image(
+        good_style(), masks(), network_choice=TINY, init_image=image
+    ),
     "train_style style": lambda image: api.train_style(
-        api.Style(image, masks()), api.TrainSettings(steps=1, size=32), network=TINY
+        api.Style(image, masks()), api.TrainSettings(steps=1, size=32), network_choice=TINY
     ),
 }
 
@@ -94,7 +96,7 @@ def test_masks_to_render_must_be_one_hot(edit) -> None:
     ("call", "name"),
     [
         (
-            lambda value: api.train_style(good_style(), api.TrainSettings(steps=1), network=TINY, resume=value),
+            lambda value: api.train_style(good_style(), api.TrainSettings(steps=1), network_choice=TINY, resume=value),
             "resume_from",
         ),
         (lambda value: api.render_image(value, 0, doodle=good_image()), "generator"),

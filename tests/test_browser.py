@@ -16,7 +16,7 @@ from doodle.generator.file import read_palette
 from doodle.maps.palettes import map_palette
 from tests.browser import ARTIFACTS, ComfyPage, browser_page, screenshot, workflow_json
 from tests.comfyui_harness import ComfyUIClient, FileRef
-from tests.helpers import EXAMPLES, REPO, region_colours_differ
+from tests.helpers import EXAMPLES, REPO, region_colors_differ
 
 WORKFLOWS = sorted((REPO / "example_workflows").glob("*.json"))
 PAINT_TEMPLATE = REPO / "example_workflows" / "0_paint_a_doodle.json"
@@ -175,7 +175,7 @@ def click(page: ComfyPage, selector: str) -> None:
     page.page.locator(selector).first.click()
 
 
-def test_canvas_paints_palette_colours_queues_undoes_and_survives_a_reload(page: ComfyPage) -> None:
+def test_canvas_paints_palette_colors_queues_undoes_and_survives_a_reload(page: ComfyPage) -> None:
     page.load(workflow_json(PAINT_TEMPLATE))
     page.run(
         """() => { const n = app.graph.nodes.find((n) => n.type === 'LoadDoodleGenerator');
@@ -222,7 +222,7 @@ def test_canvas_paints_palette_colours_queues_undoes_and_survives_a_reload(page:
     shown = next(i for i in images if len(np.unique(i.reshape(-1, 3), axis=0)) <= 4)
     assert (shown == painted).all()  # the node read exactly what was painted
     render = next(i for i in images if len(np.unique(i.reshape(-1, 3), axis=0)) > 4)
-    assert render.shape == painted.shape and region_colours_differ(render.astype(float), painted)
+    assert render.shape == painted.shape and region_colors_differ(render.astype(float), painted)
 
     page.page.reload()
     page.open()
@@ -260,12 +260,12 @@ def test_the_underlay_shows_through_the_paint_and_painting_still_works(page: Com
     page.load(workflow_json(PAINT_TEMPLATE))
     page.wait_for(f"() => {CANVAS}.palette.length > 0")
     stage = page.page.locator(".doodle-canvas-stage").first
-    colours = np.array(palette_of("monet"))
+    colors = np.array(palette_of("monet"))
 
     def off_palette_share() -> float:
         shot = np.asarray(Image.open(io.BytesIO(stage.screenshot())).convert("RGB")).astype(int)
         inner = shot[10:-10, 10:-10].reshape(-1, 3)
-        nearest = np.abs(inner[:, None, :] - colours[None]).sum(-1).min(1)
+        nearest = np.abs(inner[:, None, :] - colors[None]).sum(-1).min(1)
         return float((nearest > 30).mean())
 
     before = off_palette_share()
@@ -354,7 +354,7 @@ def test_a_copied_canvas_paints_into_its_own_file(page: ComfyPage) -> None:
     assert files[0].read_bytes() != files[1].read_bytes()
 
 
-def test_loading_a_doodle_snaps_each_pixel_to_the_nearest_palette_colour(page: ComfyPage) -> None:
+def test_loading_a_doodle_snaps_each_pixel_to_the_nearest_palette_color(page: ComfyPage) -> None:
     page.load(workflow_json(PAINT_TEMPLATE))
     page.wait_for(f"() => {CANVAS}.palette.length > 0")
     source = REPO / "samples" / "monet" / "target_mask.png"
@@ -406,8 +406,8 @@ def test_the_random_button_paints_the_routes_seeded_doodle(page: ComfyPage) -> N
 def test_flood_fill_and_disc_in_the_page_match_an_independent_computation(page: ComfyPage) -> None:
     rng = np.random.default_rng(4)
     labels = rng.integers(0, 3, size=(23, 31))
-    colours = np.array([[10, 20, 30], [200, 0, 0], [0, 200, 0]])
-    rgba = np.concatenate([colours[labels], np.full((23, 31, 1), 255)], axis=2).astype(np.uint8)
+    colors = np.array([[10, 20, 30], [200, 0, 0], [0, 200, 0]])
+    rgba = np.concatenate([colors[labels], np.full((23, 31, 1), 255)], axis=2).astype(np.uint8)
     found = page.run(
         """async ({ data, width, height }) => {
         const paint = await import('/extensions/doodle/js/paint.js');
@@ -420,7 +420,7 @@ def test_flood_fill_and_disc_in_the_page_match_an_independent_computation(page: 
         {"data": rgba.reshape(-1).tolist(), "width": 31, "height": 23},
     )
     regions, _ = ndimage.label(labels == labels[11, 7])  # 4-connected by default
-    expected = colours[labels].copy()
+    expected = colors[labels].copy()
     expected[regions == regions[11, 7]] = [1, 2, 3]
     assert (np.array(found["filled"]).reshape(23, 31, 4)[..., :3] == expected).all()
     ys, xs = np.mgrid[0:23, 0:31]
@@ -521,10 +521,10 @@ def test_load_doodle_generator_shows_its_palette(page: ComfyPage) -> None:
     tolerance = 2  # pixels
     outside = [s for s in swatches if min(s[0] - node[0], s[1] - node[1], node[2] - s[2], node[3] - s[3]) < -tolerance]
     assert outside == [], f"swatches {outside} spill out of their node {node}"
-    colours = page.run(
+    colors = page.run(
         f"() => [...document.querySelectorAll('{shown}')].map((s) => [getComputedStyle(s).color, s.style.background])"
     )
-    for text, swatch in colours:
+    for text, swatch in colors:
         ratio = contrast_ratio(rgb_of(text), rgb_of(swatch))
         assert ratio >= 4.5, f"text {text} on {swatch}: contrast {ratio:.2f}, WCAG AA asks 4.5"
     assert page.new_errors() == []
@@ -602,19 +602,19 @@ def test_a_new_painting_becomes_a_map_an_edited_map_and_a_painted_doodle_in_the_
     press(page, map_canvas, ".doodle-canvas-swatch:nth-child(5)")  # the first spare colour: a new region
     drag(page, [(40, 280), (200, 280), (200, 300)], canvas_of(map_canvas))
     edited = canvas_pixels(page, canvas_of(map_canvas))
-    colours = {tuple(c) for c in edited.reshape(-1, 3)}
+    colors = {tuple(c) for c in edited.reshape(-1, 3)}
     spare = tuple(page.run(f"() => {canvas_of(map_canvas)}.palette[4]"))
-    assert spare in colours and (edited == smallest).all(-1).sum() < regions[smallest]
+    assert spare in colors and (edited == smallest).all(-1).sum() < regions[smallest]
     assert page.run(SAVED.replace(CANVAS, canvas_of(map_canvas))) == "doodle_canvas/new_style_map_edited.png [input]"
 
     # 3. The doodle canvas paints in the edited map's colours (its palette followed the map's file), then Random.
-    page.wait_for(f"(n) => {canvas_of(doodle_canvas)}.palette.length === n", len(colours))
+    page.wait_for(f"(n) => {canvas_of(doodle_canvas)}.palette.length === n", len(colors))
     show(page, doodle_canvas)
     press(page, doodle_canvas, "button[title^='Random doodle']")
     page.wait_for(f"() => {canvas_of(doodle_canvas)}.history.undoStack.length > 0")
     doodle = canvas_pixels(page, canvas_of(doodle_canvas))
     assert doodle.shape[:2] == (320, 512)  # the size the workflow saved, not a new canvas's
-    assert {tuple(c) for c in doodle.reshape(-1, 3)} <= colours
+    assert {tuple(c) for c in doodle.reshape(-1, 3)} <= colors
     page.run(f"async () => {{ await {canvas_of(doodle_canvas)}.saving; }}")
     started = time.monotonic()
     entry = page.queue_and_wait()
@@ -622,7 +622,7 @@ def test_a_new_painting_becomes_a_map_an_edited_map_and_a_painted_doodle_in_the_
     assert entry["status"]["status_str"] == "success", entry["status"]
     shown = page.client.path_of(FileRef.from_ui(entry["outputs"]["7"]["images"][0]))
     painted = np.asarray(Image.open(shown).convert("RGB")).astype(float)
-    assert painted.shape == doodle.shape and region_colours_differ(painted, doodle)
+    assert painted.shape == doodle.shape and region_colors_differ(painted, doodle)
     print(f"map {seconds[0]:.1f} s, synthesis {seconds[1]:.1f} s (queue to picture, this machine)")
     steps = [np.asarray(Image.open(input_dir / "new_style_map.png").convert("RGB")), edited, doodle, painted]
     ARTIFACTS.mkdir(exist_ok=True)  # each step's picture, for the README's figure

@@ -16,7 +16,7 @@ from doodle.maps.random_masks import random_masks
 from tests.test_generator import small_bundle
 
 
-def correlated_colours(seed: int, count: int) -> torch.Tensor:
+def correlated_colors(seed: int, count: int) -> torch.Tensor:
     generator = torch.Generator().manual_seed(seed)
     mixing = torch.randn(3, 3, generator=generator, dtype=torch.float64)
     return mixing @ torch.randn(3, count, generator=generator, dtype=torch.float64) + torch.rand(
@@ -25,7 +25,7 @@ def correlated_colours(seed: int, count: int) -> torch.Tensor:
 
 
 def test_the_gaussian_map_gives_the_source_the_targets_mean_and_covariance() -> None:
-    source, target = correlated_colours(0, 4000), correlated_colours(1, 3000)
+    source, target = correlated_colors(0, 4000), correlated_colors(1, 3000)
     transform = gaussian_map(source, target)
     mapped = transform[:, :3] @ source + transform[:, 3:]
     torch.testing.assert_close(mapped.mean(dim=1), target.mean(dim=1), atol=1e-9, rtol=0)
@@ -57,7 +57,7 @@ def test_a_calibrated_render_is_the_same_whole_or_in_tiles_and_can_be_turned_off
     bundle, masks = calibrated_bundle(), random_masks(150, 90, 3, seed=4).masks
     whole = render(bundle, masks, 1, RenderSettings(tile_size=0))
     torch.testing.assert_close(render(bundle, masks, 1, RenderSettings(tile_size=64)), whole, atol=1e-5, rtol=0)
-    own = render(bundle, masks, 1, RenderSettings(tile_size=0, colour_calibration=False))
+    own = render(bundle, masks, 1, RenderSettings(tile_size=0, color_calibration=False))
     bundle.calibration = None
     assert torch.equal(own, render(bundle, masks, 1, RenderSettings(tile_size=0)))
     assert (own - whole).abs().max() > 0.01
@@ -82,7 +82,7 @@ def two_region_style() -> api.Style:
     return api.Style(painting, api.masks_from_colors(palette[labels][None]))
 
 
-def test_api_calibrate_brings_each_regions_rendered_colours_to_the_paintings() -> None:
+def test_api_calibrate_brings_each_regions_rendered_colors_to_the_paintings() -> None:
     style, bundle = two_region_style(), small_bundle(2)
     bundle.palette = style.masks.palette
     masks = style.masks.masks

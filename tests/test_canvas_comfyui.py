@@ -84,16 +84,16 @@ def test_masks_drive_a_render_and_random_doodle_mask_takes_their_palette(comfy: 
     assert np.abs(served - result.image("7")).max() <= 1 and (served == MONET_RGB8[:, None, None]).all(-1).any(0).all()
 
 
-def test_the_palette_route_gives_exact_8_bit_colours_of_generators_and_maps(comfy: ComfyUIClient) -> None:
+def test_the_palette_route_gives_exact_8_bit_colors_of_generators_and_maps(comfy: ComfyUIClient) -> None:
     status, body = query(comfy, "/doodle/palette", source=MONET)
-    assert status == 200 and json.loads(body)["colours"] == MONET_RGB8.tolist()
+    assert status == 200 and json.loads(body)["colors"] == MONET_RGB8.tolist()
     assert json.loads(body)["names"] == ["sky", "rocks", "sea", "grass", "dark rock"]
     status, body = query(comfy, "/doodle/palette", source="style map: doodle_monet_style_mask.png")
     assert status == 200
-    assert json.loads(body)["colours"] == map_palette(EXAMPLES / "monet" / "style_mask.png").rgb8.tolist()
+    assert json.loads(body)["colors"] == map_palette(EXAMPLES / "monet" / "style_mask.png").rgb8.tolist()
 
 
-def test_the_canvas_lists_colour_maps_but_not_paintings_as_palettes(comfy: ComfyUIClient) -> None:
+def test_the_canvas_lists_color_maps_but_not_paintings_as_palettes(comfy: ComfyUIClient) -> None:
     options = comfy.object_info()["DoodleCanvas"]["input"]["required"]["palette"][1]["options"]
     for style in ("monet", "renoir"):
         assert f"style map: doodle_{style}_style_mask.png" in options
@@ -134,7 +134,7 @@ def test_bad_canvas_inputs_are_refused_before_the_graph_runs(
     assert message in json.dumps(refused.value.node_errors) + json.dumps(refused.value.error)
 
 
-def test_a_painting_in_other_colours_or_not_an_image_says_so(comfy: ComfyUIClient) -> None:
+def test_a_painting_in_other_colors_or_not_an_image_says_so(comfy: ComfyUIClient) -> None:
     off = comfy.save_input_image(np.full((8, 8, 3), 77, np.uint8), "off-palette.png", subfolder="doodle_canvas")
     with pytest.raises(PromptExecutionError) as error:
         comfy.run(canvas_prompt(f"{off} [input]"))
@@ -162,7 +162,7 @@ def style_map_prompt(save_as: str, regions: int = 4) -> dict:
     }
 
 
-def test_style_map_from_painting_saves_a_map_a_canvas_can_edit_with_spare_colours(comfy: ComfyUIClient) -> None:
+def test_style_map_from_painting_saves_a_map_a_canvas_can_edit_with_spare_colors(comfy: ComfyUIClient) -> None:
     result = comfy.run(style_map_prompt("auto_renoir"))
     saved = comfy.input_dir / "auto_renoir.png"
     assert result.ui("2")["doodle_saved_map"] == ["auto_renoir.png"]
@@ -171,9 +171,9 @@ def test_style_map_from_painting_saves_a_map_a_canvas_can_edit_with_spare_colour
     options = comfy.object_info(refresh=True)["DoodleCanvas"]["input"]["required"]["palette"][1]["options"]
     assert {"style map: auto_renoir.png", "edit style map: auto_renoir.png"} <= set(options)
     status, body = query(comfy, "/doodle/palette", source="edit style map: auto_renoir.png")
-    colours, names = np.asarray(json.loads(body)["colours"]), json.loads(body)["names"]
-    assert status == 200 and (colours[:4] == own).all() and names[4:] == ["new"] * SPARE_REGIONS
-    spare_to_own = np.linalg.norm(colours[4:, None] - own[None], axis=-1)
+    colors, names = np.asarray(json.loads(body)["colors"]), json.loads(body)["names"]
+    assert status == 200 and (colors[:4] == own).all() and names[4:] == ["new"] * SPARE_REGIONS
+    spare_to_own = np.linalg.norm(colors[4:, None] - own[None], axis=-1)
     assert spare_to_own.min() > 2 * MERGE_DISTANCE  # a new region never reads as an old one
 
 
@@ -185,7 +185,7 @@ def test_a_canvas_painting_is_a_palette_for_the_doodle_painted_against_it(comfy:
     assert "style map: doodle_canvas/edited.png" in options
     assert "edit style map: doodle_canvas/edited.png" not in options  # edits are made from the maps in input/
     status, body = query(comfy, "/doodle/palette", source="style map: doodle_canvas/edited.png")
-    assert status == 200 and sorted(json.loads(body)["colours"]) == sorted(MONET_RGB8.tolist())
+    assert status == 200 and sorted(json.loads(body)["colors"]) == sorted(MONET_RGB8.tolist())
 
 
 @pytest.mark.parametrize("save_as", ["../outside", "sub/map", ".hidden"])

@@ -351,7 +351,7 @@ def test_each_declared_setting_is_a_flag_with_its_default_and_help(command: str,
         assert action.default == field.default and action.help.startswith(field.declaration.help)
 
 
-def test_synthesize_names_a_doodle_colour_the_map_lacks_and_a_flag_out_of_range(
+def test_synthesize_names_a_doodle_color_the_map_lacks_and_a_flag_out_of_range(
     tmp_path: Path, style_files: list[str], capsys
 ) -> None:
     save_image(painted_map(np.zeros((8, 8), dtype=np.int64), [(255, 255, 0)], blur=False), tmp_path / "yellow.png")

@@ -51,7 +51,7 @@ def test_synthetic_map_with_antialiased_edges_gives_its_painted_regions() -> Non
 
 
 @pytest.mark.parametrize(("name", "regions"), [("monet", 5), ("renoir", 4)])
-def test_shipped_style_maps_have_their_painted_colour_count(name: str, regions: int) -> None:
+def test_shipped_style_maps_have_their_painted_color_count(name: str, regions: int) -> None:
     image = load_rgb(EXAMPLES / name / "style_mask.png")
     distinct = len(np.unique((image[0] * 255).round().reshape(-1, 3).numpy(), axis=0))
     assert distinct > 100, "the map really is anti-aliased"
@@ -104,12 +104,12 @@ def test_palette_from_with_a_different_region_count_is_refused() -> None:
         masks_from_colors(image, palette_from=three)
 
 
-def test_far_doodle_colour_is_mapped_with_a_warning_naming_it(caplog: pytest.LogCaptureFixture) -> None:
+def test_far_doodle_color_is_mapped_with_a_warning_naming_it(caplog: pytest.LogCaptureFixture) -> None:
     labels = synthetic_labels()
     style = masks_from_colors(painted_map(labels, COLOURS))
-    doodle_colours = [*COLOURS[:3], (120, 0, 160)]
+    doodle_colors = [*COLOURS[:3], (120, 0, 160)]
     with caplog.at_level(logging.WARNING):
-        target = masks_from_colors(painted_map(labels, doodle_colours), palette_from=style)
+        target = masks_from_colors(painted_map(labels, doodle_colors), palette_from=style)
     assert "(120,0,160)" in caplog.text and "around x=" in caplog.text
     green = [tuple(c) for c in (style.palette * 255).round().int().tolist()].index(COLOURS[3])
     far_pixels = torch.from_numpy(interior(labels) & (labels == 3))
@@ -148,7 +148,7 @@ def test_rgba_transparent_part_becomes_its_own_black_region_and_grey_maps_work()
     assert masks_from_colors(grey).n_regions == 2
 
 
-def test_single_colour_and_single_pixel_maps_are_one_region() -> None:
+def test_single_color_and_single_pixel_maps_are_one_region() -> None:
     assert masks_from_colors(torch.full((1, 8, 8, 3), 0.3)).n_regions == 1
     one = masks_from_colors(torch.full((1, 1, 1, 3), 0.3))
     assert one.n_regions == 1 and one.masks.shape == (1, 1, 1, 1)
@@ -185,7 +185,7 @@ def test_flat_pixels_are_those_whose_neighbours_all_lie_within_the_tolerance() -
     assert np.array_equal(_flat_pixels(rgb), expected)
 
 
-def test_masks_made_without_palette_from_are_lined_up_with_a_palette_by_colour() -> None:
+def test_masks_made_without_palette_from_are_lined_up_with_a_palette_by_color() -> None:
     """MaskFromColors alone orders regions by area; a generator or style map knows them by colour."""
     palette = torch.tensor(COLOURS, dtype=torch.float32) / 255
     labels = torch.from_numpy(synthetic_labels())[None]
@@ -200,10 +200,10 @@ def test_masks_made_without_palette_from_are_lined_up_with_a_palette_by_colour()
         aligned_to_palette(ordered, palette[:3], palette_name="generator g")
 
 
-def test_painted_colours_too_close_to_tell_apart_are_merged_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+def test_painted_colors_too_close_to_tell_apart_are_merged_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     """200 colours in 1-pixel strips: far more than can be told apart at the merge distance."""
-    colours = np.random.default_rng(0).integers(0, 256, (200, 3))
-    strips = torch.from_numpy(np.repeat(colours[None], 8, axis=0) / 255).float()[None]
+    colors = np.random.default_rng(0).integers(0, 256, (200, 3))
+    strips = torch.from_numpy(np.repeat(colors[None], 8, axis=0) / 255).float()[None]
     with caplog.at_level(logging.WARNING):
         masks = masks_from_colors(strips)
     assert masks.n_regions < 200

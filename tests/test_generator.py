@@ -218,7 +218,7 @@ def test_reflection_padding_everywhere() -> None:
     assert convs and all(conv.padding_mode == "reflect" for conv in convs)
 
 
-def test_masks_in_another_region_order_render_by_colour() -> None:
+def test_masks_in_another_region_order_render_by_color() -> None:
     bundle = small_bundle()
     masks = random_masks(40, 30, 3, seed=2, palette=bundle.palette)
     reordered = RegionMasks(masks.masks[:, [1, 2, 0]], bundle.palette[[1, 2, 0]])
@@ -248,7 +248,7 @@ def test_batch_size_copies_one_doodle_and_is_named_unused_for_several(caplog: py
 
 
 @pytest.mark.parametrize("damage", ["huge", "flat"])
-def test_a_render_that_is_not_finite_or_one_flat_colour_over_several_regions_is_refused(damage: str) -> None:
+def test_a_render_that_is_not_finite_or_one_flat_color_over_several_regions_is_refused(damage: str) -> None:
     bundle = small_bundle()
     with torch.no_grad():
         if damage == "huge":  # finite weights whose render overflows

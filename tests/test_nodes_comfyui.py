@@ -14,7 +14,7 @@ from doodle.generator.file import load_generator
 from doodle.neural.networks import resolve_network
 from doodle.synthesis import SynthesisSettings
 from tests.comfyui_harness import ComfyUIClient, PromptExecutionError, PromptValidationError
-from tests.helpers import EXAMPLES, REPO, region_colours_differ
+from tests.helpers import EXAMPLES, REPO, region_colors_differ
 from tests.workflow_convert import ui_to_api
 
 NODE_IDS = (
@@ -125,7 +125,7 @@ def test_synthesize_doodle_paints_each_region_from_the_painting_with_inputs_buil
     doodle = np.asarray(Image.open(EXAMPLES / "monet" / "target_mask.png").convert("RGB"))
     painted = result.image("6")
     assert painted.shape == doodle.shape
-    assert region_colours_differ(painted.astype(float), doodle)
+    assert region_colors_differ(painted.astype(float), doodle)
     assert result.ui("5")["images"], "the node shows its result"
 
 
@@ -239,10 +239,10 @@ def test_every_example_workflow_runs_and_paints_each_region(comfy: ComfyUIClient
         doodle = np.asarray(Image.open(EXAMPLES / "monet" / "target_mask.png").convert("RGB"))
         painted = result.image(saves[0])
         assert painted.shape == doodle.shape
-        assert region_colours_differ(painted.astype(float), doodle)
+        assert region_colors_differ(painted.astype(float), doodle)
     if workflow.stem == "0_paint_a_doodle":
         doodle = np.asarray(Image.open(EXAMPLES / "monet" / "canvas_doodle.png").convert("RGB"))
-        assert region_colours_differ(result.image(saves[0]).astype(float), doodle)
+        assert region_colors_differ(result.image(saves[0]).astype(float), doodle)
     if workflow.stem == "2_train_your_own_style":
         trained = load_generator(comfy.models_dir / "doodle_generators" / "my_renoir.safetensors")
         auto = resolve_network("auto", (str(comfy.models_dir / "vgg"),))  # vgg16-hed where it is all there is
@@ -375,8 +375,8 @@ def test_masks_round_trip_through_core_masks_and_one_region_reaches_core_nodes(c
     assert np.array_equal(result.image("5"), result.image("6"))  # the same map after the round trip
     region = result.image("9")[..., 0] > 127
     preview = result.image("6")
-    colours, counts = np.unique(preview.reshape(-1, 3), axis=0, return_counts=True)
-    second = colours[np.argsort(-counts)[1]]  # MaskFromColors numbers regions by area, largest first
+    colors, counts = np.unique(preview.reshape(-1, 3), axis=0, return_counts=True)
+    second = colors[np.argsort(-counts)[1]]  # MaskFromColors numbers regions by area, largest first
     assert np.array_equal(region, (preview == second).all(axis=2))
 
 
@@ -388,4 +388,4 @@ def test_the_patch_loss_alone_paints_each_region_of_the_doodle(comfy: ComfyUICli
     (save,) = [node_id for node_id, node in prompt.items() if node["class_type"] == "SaveImage"]
     painted = result.image(save).astype(float)
     doodle = np.asarray(Image.open(EXAMPLES / "monet" / "target_mask.png").convert("RGB").resize(painted.shape[1::-1]))
-    assert region_colours_differ(painted, doodle)
+    assert region_colors_differ(painted, doodle)

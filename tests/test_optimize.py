@@ -34,7 +34,7 @@ def paint(network, style, style_masks, target_masks, **options) -> torch.Tensor:
 def optimize_via_api(api, network_name, style, style_masks, target_masks, **options) -> torch.Tensor:
     settings, options = split_settings(options)
     style = api.Style(style, style_masks)
-    return api.optimize_image(style, target_masks, settings, network=api.LossNetwork(network_name), **options)
+    return api.optimize_image(style, target_masks, settings, network_choice=api.NetworkChoice(network_name), **options)
 
 
 def two_regions(height: int, width: int, split: int) -> torch.Tensor:
@@ -119,7 +119,7 @@ def test_tv_weight_smooths_the_result() -> None:
     assert total_variation(smooth) < 0.5 * total_variation(free)
 
 
-def region_colour_distance(image: torch.Tensor, style: torch.Tensor, masks: torch.Tensor) -> float:
+def region_color_distance(image: torch.Tensor, style: torch.Tensor, masks: torch.Tensor) -> float:
     """Mean over regions and channels of the squared difference of the sorted colours of ``image`` and ``style``
     (each a region's own pixels, same masks and sizes, so the quantiles line up one to one)."""
     total = 0.0
@@ -129,13 +129,13 @@ def region_colour_distance(image: torch.Tensor, style: torch.Tensor, masks: torc
     return total / masks.shape[1]
 
 
-def test_distribution_weight_brings_each_regions_colours_towards_the_style() -> None:
+def test_distribution_weight_brings_each_regions_colors_towards_the_style() -> None:
     network, style, masks = tiny_network(), style_image(), two_regions(40, 40, 20)
     plain, matched = (
         paint(network, style, masks, masks, iterations=20, seed=0, init="noise", distribution_weight=weight)
         for weight in (0.0, 5.0)
     )
-    assert region_colour_distance(matched, style, masks) < 0.5 * region_colour_distance(plain, style, masks)
+    assert region_color_distance(matched, style, masks) < 0.5 * region_color_distance(plain, style, masks)
 
 
 def test_the_loss_is_taken_in_range_and_pixels_beyond_it_come_back() -> None:
@@ -328,7 +328,7 @@ def test_bad_request_fails_before_the_network_is_loaded(monkeypatch: pytest.Monk
         optimize_via_api(api, "vgg16-hed", torch.rand(1, 40, 40, 3), short_map, masks)
 
 
-def test_target_masks_are_lined_up_with_the_style_palette_by_colour(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_target_masks_are_lined_up_with_the_style_palette_by_color(monkeypatch: pytest.MonkeyPatch) -> None:
     from doodle import api
     from doodle.maps.regions import RegionMasks
 

@@ -12,7 +12,7 @@ from doodle import api
 from doodle.errors import DoodleError
 from doodle.files.image_io import load_image
 from doodle.generator.file import generator_palette, load_generator, read_palette
-from doodle.maps.palettes import Palette, is_colour_map, map_palette
+from doodle.maps.palettes import Palette, is_color_map, map_palette
 from tests.helpers import EXAMPLES, REPO
 
 SHIPPED = sorted((REPO / "weights").glob("*.safetensors"))
@@ -59,8 +59,8 @@ def test_a_safetensors_file_that_is_not_a_generator_is_refused(tmp_path) -> None
 
 
 def test_masks_of_a_painting_match_a_pixel_by_pixel_lookup() -> None:
-    colours = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.2, 0.1216], [0.0, 0.0, 1.0]])
-    palette = Palette(colours, "test")
+    colors = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.2, 0.1216], [0.0, 0.0, 1.0]])
+    palette = Palette(colors, "test")
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 3, size=(9, 13))
     painting = palette.rgb8[labels]
@@ -68,12 +68,12 @@ def test_masks_of_a_painting_match_a_pixel_by_pixel_lookup() -> None:
     lookup = {tuple(c): k for k, c in enumerate(palette.rgb8.tolist())}
     expected = np.array([[lookup[tuple(p)] for p in row] for row in painting.tolist()])
     assert np.array_equal(masks.labels()[0].numpy(), expected)
-    assert torch.equal(masks.palette, colours)
+    assert torch.equal(masks.palette, colors)
     assert masks.masks.sum(dim=1).eq(1).all()
     assert np.array_equal((palette.image_of(masks)[0].numpy() * 255).round().astype(np.uint8), painting)
 
 
-def test_a_colour_outside_the_palette_is_refused_with_its_count_and_value() -> None:
+def test_a_color_outside_the_palette_is_refused_with_its_count_and_value() -> None:
     palette = Palette(torch.tensor([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]]), "two.safetensors")
     painting = torch.zeros(1, 4, 4, 3)
     painting[0, 1, 1] = torch.tensor([254, 255, 255]) / 255
@@ -82,7 +82,7 @@ def test_a_colour_outside_the_palette_is_refused_with_its_count_and_value() -> N
         palette.masks_of(painting)
 
 
-def test_regions_that_share_an_8_bit_colour_are_refused() -> None:
+def test_regions_that_share_an_8_bit_color_are_refused() -> None:
     with pytest.raises(DoodleError, match="share one 8-bit colour"):
         Palette(torch.tensor([[0.5, 0.5, 0.5], [0.501, 0.5, 0.5]]), "twins")
 
@@ -90,7 +90,7 @@ def test_regions_that_share_an_8_bit_colour_are_refused() -> None:
 def test_a_style_maps_palette_is_mask_from_colors_palette_in_its_order() -> None:
     path = EXAMPLES / "monet" / "style_mask.png"
     found = map_palette(path)
-    assert torch.allclose(found.colours, api.masks_from_colors(load_image(path)).palette)
+    assert torch.allclose(found.colors, api.masks_from_colors(load_image(path)).palette)
 
 
 def test_the_shipped_canvas_doodle_is_painted_in_monets_palette_only() -> None:
@@ -133,13 +133,13 @@ def test_a_resumed_generator_keeps_its_region_names() -> None:
     assert resumed.region_names == ("left", "middle", "right")
 
 
-def test_maps_even_as_jpegs_are_colour_maps_and_paintings_are_not(tmp_path) -> None:
+def test_maps_even_as_jpegs_are_color_maps_and_paintings_are_not(tmp_path) -> None:
     for style in ("monet", "renoir"):
         folder = EXAMPLES / style
-        assert is_colour_map(folder / "style_mask.png") and is_colour_map(folder / "target_mask.png")
-        assert not is_colour_map(folder / "style.png")
+        assert is_color_map(folder / "style_mask.png") and is_color_map(folder / "target_mask.png")
+        assert not is_color_map(folder / "style.png")
         jpeg = tmp_path / f"{style}_map.jpg"
         Image.open(folder / "style_mask.png").convert("RGB").save(jpeg, quality=75)
-        assert is_colour_map(jpeg)
+        assert is_color_map(jpeg)
     (tmp_path / "not_an_image.png").write_bytes(b"text")
-    assert not is_colour_map(tmp_path / "not_an_image.png") and not is_colour_map(tmp_path / "missing.png")
+    assert not is_color_map(tmp_path / "not_an_image.png") and not is_color_map(tmp_path / "missing.png")

@@ -17,13 +17,13 @@ from tests.test_generator import small_bundle
 REQUIRED_SHARE = 0.2
 """Of each property's generated cases, at least this share must get past the refusals to be checked."""
 
-colours = st.tuples(*[st.integers(0, 255)] * 3)
+colors = st.tuples(*[st.integers(0, 255)] * 3)
 
 
 @st.composite
-def colour_maps(draw) -> torch.Tensor:
+def color_maps(draw) -> torch.Tensor:
     height, width = draw(st.integers(1, 24)), draw(st.integers(1, 24))
-    palette = np.array(draw(st.lists(colours, min_size=1, max_size=6)), dtype=np.float32)
+    palette = np.array(draw(st.lists(colors, min_size=1, max_size=6)), dtype=np.float32)
     block = draw(st.integers(1, 6))
     labels = np.random.default_rng(draw(st.integers(0, 2**32 - 1))).integers(0, len(palette), (height, width))
     labels = labels // block * block % len(palette)
@@ -34,11 +34,11 @@ def colour_maps(draw) -> torch.Tensor:
     return torch.from_numpy(image)[None]
 
 
-def test_colour_maps_give_one_hot_masks_or_our_error() -> None:
+def test_color_maps_give_one_hot_masks_or_our_error() -> None:
     outcomes = Outcomes()
 
     @settings(max_examples=80, deadline=None)
-    @given(image=colour_maps(), n_colors=st.integers(0, 7))
+    @given(image=color_maps(), n_colors=st.integers(0, 7))
     def check(image: torch.Tensor, n_colors: int) -> None:
         try:
             masks = masks_from_colors(image, n_colors)
@@ -59,7 +59,7 @@ def test_palette_from_keeps_the_reference_palette_or_raises_our_error() -> None:
     outcomes = Outcomes()
 
     @settings(max_examples=40, deadline=None)
-    @given(style=colour_maps(), doodle=colour_maps())
+    @given(style=color_maps(), doodle=color_maps())
     def check(style: torch.Tensor, doodle: torch.Tensor) -> None:
         try:
             reference = masks_from_colors(style)

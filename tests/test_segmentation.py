@@ -107,7 +107,7 @@ def test_the_map_reads_back_exactly_as_its_regions() -> None:
 
 
 @pytest.mark.parametrize("channels", [1, 4])
-def test_grey_and_rgba_paintings_are_read_as_their_colours(channels: int) -> None:
+def test_grey_and_rgba_paintings_are_read_as_their_colors(channels: int) -> None:
     painting, truth = texture_painting()
     image = painting.permute(1, 2, 0)[None]
     image = image[..., :1] if channels == 1 else torch.cat([image, torch.rand_like(image[..., :1])], -1)

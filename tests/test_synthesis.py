@@ -49,7 +49,7 @@ def interior(labels: torch.Tensor, region: int, margin: int) -> torch.Tensor:
     return eroded
 
 
-def test_each_region_takes_its_colours_and_stripes_from_the_same_region_of_the_painting() -> None:
+def test_each_region_takes_its_colors_and_stripes_from_the_same_region_of_the_painting() -> None:
     painting, labels = striped_painting()
     doodle = disc_doodle()
     image = synthesize(painting, labels, doodle, 2, SynthesisSettings())
@@ -66,7 +66,7 @@ def test_each_region_takes_its_colours_and_stripes_from_the_same_region_of_the_p
     assert across > 3 * down, f"blue stripes run down: {across:.3f} across vs {down:.3f} down"
 
 
-def test_no_pixel_takes_a_colour_from_another_region_even_at_borders() -> None:
+def test_no_pixel_takes_a_color_from_another_region_even_at_borders() -> None:
     painting, labels = striped_painting()
     doodle = disc_doodle()
     image = synthesize(painting, labels, doodle, 2, FAST)
@@ -252,7 +252,7 @@ def test_uniformity_spreads_the_painting_pixels_used() -> None:
     assert used[1] > 3 * used[0], f"painting pixels used without and with uniformity: {used}"
 
 
-def test_the_api_refuses_a_doodle_colour_the_map_lacks_by_name() -> None:
+def test_the_api_refuses_a_doodle_color_the_map_lacks_by_name() -> None:
     painting, labels = striped_painting()
     style_map = painted_map(labels.numpy(), MAP_COLOURS[:2], blur=False)
     style = api.Style(painting.permute(1, 2, 0)[None], masks_from_colors(style_map))
@@ -263,7 +263,7 @@ def test_the_api_refuses_a_doodle_colour_the_map_lacks_by_name() -> None:
         api.synthesize_image(style, doodle)
 
 
-def test_the_api_paints_an_anti_aliased_doodle_of_near_colours_in_the_maps_regions() -> None:
+def test_the_api_paints_an_anti_aliased_doodle_of_near_colors_in_the_maps_regions() -> None:
     painting, labels = striped_painting()
     style = api.Style(painting.permute(1, 2, 0)[None], masks_from_colors(painted_map(labels.numpy(), MAP_COLOURS[:2])))
     doodle_labels = disc_doodle().numpy()
@@ -275,7 +275,7 @@ def test_the_api_paints_an_anti_aliased_doodle_of_near_colours_in_the_maps_regio
     assert (image[0][red][:, 0] > image[0][red][:, 2]).all() and (image[0][~red][:, 2] > image[0][~red][:, 0]).all()
 
 
-def test_the_api_reads_a_style_map_with_extra_colours_and_a_doodle_using_fewer() -> None:
+def test_the_api_reads_a_style_map_with_extra_colors_and_a_doodle_using_fewer() -> None:
     painting, labels = striped_painting()
     labels = labels.clone()
     labels[:8, :8] = 2

@@ -307,7 +307,7 @@ def test_more_levels_on_resume_grow_the_generator_and_keep_adams_moments() -> No
     ("key", "value"),
     [("999.exp_avg", torch.zeros(1)), ("0", torch.zeros(1)), ("0.exp_avg", torch.zeros(2)), ("live.x", torch.zeros(1))],
 )
-def test_an_optimiser_state_that_does_not_fit_its_generator_is_refused(key: str, value: torch.Tensor) -> None:
+def test_an_optimizer_state_that_does_not_fit_its_generator_is_refused(key: str, value: torch.Tensor) -> None:
     image, masks = style_pair()
     bundle = train_generator(tiny_network(), "tiny", image, masks, TrainSettings(steps=1, size=32))
     bundle.optimizer_state[key] = value
@@ -342,7 +342,7 @@ def test_masks_drawn_ahead_in_a_thread_are_the_masks_drawn_in_turn() -> None:
     assert not torch.equal(in_turn[0][0], in_turn[1][0])
 
 
-def test_a_resume_reads_the_style_map_by_colour_not_by_region_order() -> None:
+def test_a_resume_reads_the_style_map_by_color_not_by_region_order() -> None:
     image, masks = style_pair()
     start = run(1)
     shuffled = RegionMasks(masks.masks[:, [2, 0, 1]], masks.palette[[2, 0, 1]])

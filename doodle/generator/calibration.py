@@ -74,11 +74,11 @@ def fit_calibration(
     return calibration
 
 
-def _gaussian(colours: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    mean = colours.mean(dim=1, keepdim=True)
-    centred = colours - mean
-    covariance = centred @ centred.T / colours.shape[1]
-    return mean, covariance + COVARIANCE_FLOOR * torch.eye(3, dtype=colours.dtype)
+def _gaussian(colors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    mean = colors.mean(dim=1, keepdim=True)
+    centred = colors - mean
+    covariance = centred @ centred.T / colors.shape[1]
+    return mean, covariance + COVARIANCE_FLOOR * torch.eye(3, dtype=colors.dtype)
 
 
 def _sqrtm(matrix: torch.Tensor) -> torch.Tensor:

@@ -78,7 +78,7 @@ def save_generator(bundle: GeneratorBundle, path: Path) -> Path:
         "doodle_format": FORMAT,
         "format_version": str(FORMAT_VERSION),
         "architecture": json.dumps(bundle.model.config.to_dict()),
-        "palette": json.dumps([[round(float(c), 6) for c in colour] for colour in bundle.palette]),
+        "palette": json.dumps([[round(float(c), 6) for c in color] for color in bundle.palette]),
         "n_regions": str(bundle.n_regions),
         "loss_network": bundle.loss_network,
         "training": json.dumps(bundle.training),
@@ -181,8 +181,8 @@ def read_palette(path: Path) -> tuple[torch.Tensor, tuple[str, ...]]:
 
 def generator_palette(path: Path) -> Palette:
     """A generator file's palette to paint with, its regions named as the file names them."""
-    colours, names = read_palette(path)
-    return Palette(colours, Path(path).name, names)
+    colors, names = read_palette(path)
+    return Palette(colors, Path(path).name, names)
 
 
 def checked_region_names(names: Sequence[str], n_regions: int, owner: str) -> tuple[str, ...]:
@@ -221,12 +221,12 @@ def _palette(metadata: dict[str, str], n_regions: int, owner: str) -> torch.Tens
         raise DoodleError(f"{owner}: the palette does not match its {n_regions} regions")
     if not ((palette >= 0) & (palette <= 1)).all():
         raise DoodleError(f"{owner}: the palette has colours outside 0..1 (a damaged file)")
-    colours = [tuple(colour) for colour in (palette * 255).round().int().tolist()]
-    twins = [(first, index) for index, colour in enumerate(colours) if (first := colours.index(colour)) != index]
+    colors = [tuple(color) for color in (palette * 255).round().int().tolist()]
+    twins = [(first, index) for index, color in enumerate(colors) if (first := colors.index(color)) != index]
     if twins:
         first, second = twins[0]
         raise DoodleError(
-            f"{owner}: regions {first} and {second} have the same palette colour {colours[first]}, so no doodle "
+            f"{owner}: regions {first} and {second} have the same palette colour {colors[first]}, so no doodle "
             "can tell them apart (a damaged file)"
         )
     return palette

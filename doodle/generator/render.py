@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import math
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass
 
 import torch
 
 from ..declared import check_declared, check_seed, declared
+from ..deprecated import warn_renamed
 from ..errors import DoodleError
 from ..limits import BLOWN_UP_DISTANCE, MAX_TILE_SIZE
 from ..maps.regions import check_region_count
@@ -43,10 +44,15 @@ class RenderSettings:
         step=16,
     )
     half_precision: bool = declared(False, "float16 on CUDA (ignored elsewhere)")
-    colour_calibration: bool = True
+    color_calibration: bool = True
     """Apply the generator's colour calibration, where its file has one (False: the network's own colours)."""
+    colour_calibration: InitVar[bool | None] = None
+    """Deprecated name of ``color_calibration``."""
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, colour_calibration: bool | None) -> None:
+        if colour_calibration is not None:
+            warn_renamed("RenderSettings(colour_calibration=...)", "color_calibration=...")
+            object.__setattr__(self, "color_calibration", colour_calibration)
         check_declared(self)
 
 
@@ -79,7 +85,7 @@ def render(
         else contextlib.nullcontext()
     )
     margin = TILE_MARGIN_STEPS * model.config.multiple
-    calibration = bundle.calibration if settings.colour_calibration else None
+    calibration = bundle.calibration if settings.color_calibration else None
     hint = "use a smaller tile_size, a smaller batch or a smaller image"
     with out_of_memory_as_error(f"rendering {width}x{height}", hint), torch.no_grad(), autocast:
         for index in range(masks.shape[0]):

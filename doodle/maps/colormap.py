@@ -56,7 +56,7 @@ def masks_from_colors(
         raise DoodleError(f"{N_COLORS} must be 0 (automatic) or a positive number, got {n_colors}")
     if palette_from is None:
         palette = detect_palette(rgb, n_colors)
-        labels = nearest_colour(rgb, palette)
+        labels = nearest_color(rgb, palette)
         return RegionMasks.from_labels(torch.from_numpy(labels), torch.from_numpy(palette / 255.0).float())
 
     reference = palette_from.palette.detach().cpu().double().numpy() * 255.0
@@ -67,11 +67,11 @@ def masks_from_colors(
     own = detect_palette(rgb, 0)
     if len(own) > len(reference):
         raise DoodleError(
-            f"the map has {len(own)} painted colours ({describe_colours(own)}) but {palette_name} has only "
-            f"{len(reference)} regions ({describe_colours(reference)}): repaint the extra colours with these"
+            f"the map has {len(own)} painted colours ({describe_colors(own)}) but {palette_name} has only "
+            f"{len(reference)} regions ({describe_colors(reference)}): repaint the extra colours with these"
         )
-    own_labels = nearest_colour(rgb, own)
-    labels = match_colours(own, reference, own_labels)[own_labels]
+    own_labels = nearest_color(rgb, own)
+    labels = match_colors(own, reference, own_labels)[own_labels]
     return RegionMasks.from_labels(torch.from_numpy(labels), palette_from.palette.detach().cpu().float())
 
 
@@ -99,35 +99,35 @@ def image_to_rgb8(image: torch.Tensor | Sequence[torch.Tensor]) -> np.ndarray:
 
 def detect_palette(rgb: np.ndarray, n_colors: int) -> np.ndarray:
     """The painted colours of ``uint8 [B, H, W, 3]`` maps, largest area first, as float RGB 0..255 ``[R, 3]``."""
-    colours, counts = _cluster_flat_colours(rgb)
+    colors, counts = _cluster_flat_colors(rgb)
     if n_colors == 0:
         keep = counts >= max(1.0, MIN_REGION_FRACTION * counts.sum())
         keep[0] = True
-        return colours[keep]
+        return colors[keep]
     minimum = MIN_REGION_FRACTION * counts.sum()
-    if len(colours) < n_colors:
+    if len(colors) < n_colors:
         raise DoodleError(
-            f"{N_COLORS} asks for {n_colors} regions but the map has only {len(colours)} painted colours "
-            f"({describe_colours(colours)}): lower it or set it to 0 (automatic)"
+            f"{N_COLORS} asks for {n_colors} regions but the map has only {len(colors)} painted colours "
+            f"({describe_colors(colors)}): lower it or set it to 0 (automatic)"
         )
-    if len(colours) > n_colors and counts[n_colors] >= minimum:
+    if len(colors) > n_colors and counts[n_colors] >= minimum:
         significant = int((counts >= minimum).sum())
         raise DoodleError(
             f"the map has {significant} painted colours but {N_COLORS} is {n_colors} "
-            f"({describe_colours(colours[:significant])}): set it to {significant} or 0 (automatic)"
+            f"({describe_colors(colors[:significant])}): set it to {significant} or 0 (automatic)"
         )
-    return colours[:n_colors]
+    return colors[:n_colors]
 
 
-def nearest_colour(rgb: np.ndarray, colours: np.ndarray) -> np.ndarray:
+def nearest_color(rgb: np.ndarray, colors: np.ndarray) -> np.ndarray:
     """Index of the nearest of ``colours`` for every pixel, ``int64 [B, H, W]``."""
     pixels = torch.from_numpy(rgb).float().reshape(-1, 3)
-    centres = torch.from_numpy(np.asarray(colours)).float()
+    centres = torch.from_numpy(np.asarray(colors)).float()
     labels = torch.cdist(pixels, centres).argmin(dim=1)
     return labels.reshape(rgb.shape[:3]).numpy()
 
 
-def match_colours(own: np.ndarray, reference: np.ndarray, own_labels: np.ndarray) -> np.ndarray:
+def match_colors(own: np.ndarray, reference: np.ndarray, own_labels: np.ndarray) -> np.ndarray:
     """For each of a map's painted colours, the index of its partner in ``reference`` (one-to-one).
 
     ``own_labels`` (each pixel's index into ``own``) only serves to say where a far colour is.
@@ -156,7 +156,7 @@ def aligned_to_palette(masks: RegionMasks, palette: torch.Tensor, palette_name: 
     """
     advice = f"make them with MaskFromColors or RandomDoodleMask in {palette_name}'s colours (palette_from)"
     check_region_count(masks.n_regions, palette_name, palette.shape[0], advice)
-    own, reference = (colours.detach().cpu().double().numpy() * 255.0 for colours in (masks.palette, palette))
+    own, reference = (colors.detach().cpu().double().numpy() * 255.0 for colors in (masks.palette, palette))
     partner, _ = _partners(own, reference)
     order = np.argsort(partner)  # channel order[k] of the masks is region k of the palette
     if (order == np.arange(len(order))).all():
@@ -174,14 +174,14 @@ def labels_in_palette(masks: RegionMasks, palette: torch.Tensor, palette_name: s
     if len(own) > len(reference):
         raise DoodleError(
             f"the doodle paints {len(own)} colours but {palette_name} has only {len(reference)} "
-            f"({describe_colours(reference)}): paint the doodle in {palette_name}'s colours"
+            f"({describe_colors(reference)}): paint the doodle in {palette_name}'s colours"
         )
     partner, distances = _partners(own, reference)
     far = [k for k, target in enumerate(partner) if distances[k, target] > FAR_COLOUR_DISTANCE]
     if far:
         raise DoodleError(
-            f"the doodle paints {describe_colours(own[far])}, which {palette_name} lacks (its colours: "
-            f"{describe_colours(reference)}): paint those parts in one of its colours"
+            f"the doodle paints {describe_colors(own[far])}, which {palette_name} lacks (its colours: "
+            f"{describe_colors(reference)}): paint those parts in one of its colours"
         )
     region = torch.zeros(masks.n_regions, dtype=torch.long)
     region[used] = torch.from_numpy(partner)
@@ -198,7 +198,7 @@ def _partners(own: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.nd
     return partner, distances
 
 
-def _cluster_flat_colours(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _cluster_flat_colors(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Greedy clustering of the flat pixels' colours, most frequent first: (centres [K, 3], counts [K])."""
     flat = _flat_pixels(rgb)
     if not flat.any():
@@ -260,10 +260,10 @@ def _flat_pixels(rgb: np.ndarray) -> np.ndarray:
     return flat
 
 
-def _rgb_text(colour: np.ndarray) -> str:
-    return "(" + ",".join(str(int(round(c))) for c in colour) + ")"
+def _rgb_text(color: np.ndarray) -> str:
+    return "(" + ",".join(str(int(round(c))) for c in color) + ")"
 
 
-def describe_colours(colours: np.ndarray) -> str:
+def describe_colors(colors: np.ndarray) -> str:
     """RGB 0..255 colours ``[N, 3]`` as messages write them: "(255,0,0) (0,0,255)"."""
-    return " ".join(_rgb_text(c) for c in colours)
+    return " ".join(_rgb_text(c) for c in colors)

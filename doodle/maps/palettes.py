@@ -14,10 +14,11 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from ..deprecated import RenamedAttribute
 from ..errors import DoodleError
 from ..files.image_io import check_image, load_image
 from ..limits import MAX_CANVAS_SIDE, MAX_COLORS
-from .colormap import MERGE_DISTANCE, describe_colours, detect_palette, image_to_rgb8
+from .colormap import MERGE_DISTANCE, describe_colors, detect_palette, image_to_rgb8
 from .random_masks import default_palette
 from .regions import RegionMasks
 
@@ -38,26 +39,27 @@ SPARE_DISTANCE = 2 * MERGE_DISTANCE
 class Palette:
     """The colours ``[R, 3]`` (RGB 0..1) of a source's regions, in its region order."""
 
-    colours: torch.Tensor
+    colors: torch.Tensor
     source: str
     names: tuple[str, ...] = ()
     """What each region depicts, where the source says so."""
+    colours = RenamedAttribute("colors")
 
     def __post_init__(self) -> None:
-        if self.names and len(self.names) != len(self.colours):
-            raise DoodleError(f"{self.source}: {len(self.names)} region names for {len(self.colours)} colours")
-        if self.colours.ndim != 2 or self.colours.shape[1] != 3 or len(self.colours) == 0:
-            raise DoodleError(f"{self.source}: a palette is [regions, 3], got {list(self.colours.shape)}")
+        if self.names and len(self.names) != len(self.colors):
+            raise DoodleError(f"{self.source}: {len(self.names)} region names for {len(self.colors)} colours")
+        if self.colors.ndim != 2 or self.colors.shape[1] != 3 or len(self.colors) == 0:
+            raise DoodleError(f"{self.source}: a palette is [regions, 3], got {list(self.colors.shape)}")
         if len(np.unique(self.rgb8, axis=0)) != len(self.rgb8):
-            raise DoodleError(f"{self.source}: two regions share one 8-bit colour ({describe_colours(self.rgb8)})")
+            raise DoodleError(f"{self.source}: two regions share one 8-bit colour ({describe_colors(self.rgb8)})")
 
     @property
     def rgb8(self) -> np.ndarray:
         """The colours as a canvas paints them, ``uint8 [R, 3]``."""
-        return (self.colours.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+        return (self.colors.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
 
     def to_json(self) -> dict:
-        return {"source": self.source, "colours": self.rgb8.tolist(), "names": list(self.names)}
+        return {"source": self.source, "colors": self.rgb8.tolist(), "names": list(self.names)}
 
     def masks_of(self, painting: torch.Tensor) -> RegionMasks:
         """One-hot masks of a painting ``[1, H, W, C]`` whose every pixel is exactly one of the colours."""
@@ -72,14 +74,14 @@ class Palette:
         slot = np.searchsorted(known[order], codes).clip(0, len(known) - 1)
         outside = known[order][slot] != codes
         if outside.any():
-            colours = np.unique(rgb.reshape(-1, 3)[outside], axis=0)
+            colors = np.unique(rgb.reshape(-1, 3)[outside], axis=0)
             raise DoodleError(
                 f"{int(outside.sum())} pixels of the painting are in colours outside {self.source}'s palette "
-                f"({describe_colours(colours[:MAX_OUTSIDE_SHOWN])}{' ...' if len(colours) > MAX_OUTSIDE_SHOWN else ''})"
+                f"({describe_colors(colors[:MAX_OUTSIDE_SHOWN])}{' ...' if len(colors) > MAX_OUTSIDE_SHOWN else ''})"
                 f": paint it with this palette's swatches, or load it into the canvas, which snaps colours to them"
             )
         labels = torch.from_numpy(order[slot].reshape(1, height, width))
-        return RegionMasks.from_labels(labels, self.colours)
+        return RegionMasks.from_labels(labels, self.colors)
 
     def image_of(self, masks: RegionMasks) -> torch.Tensor:
         """The masks as an IMAGE ``[B, H, W, 3]`` in the 8-bit colours painted (saved, they read back exact)."""
@@ -87,19 +89,19 @@ class Palette:
 
     def blank(self, width: int, height: int) -> RegionMasks:
         """A canvas painted all in the first (background) region."""
-        return RegionMasks.from_labels(torch.zeros(1, height, width, dtype=torch.long), self.colours)
+        return RegionMasks.from_labels(torch.zeros(1, height, width, dtype=torch.long), self.colors)
 
 
 def map_palette(path: Path) -> Palette:
     """The painted colours of a style map, largest region first (as ``MaskFromColors`` numbers them)."""
-    colours = detect_palette(image_to_rgb8(load_image(path)), 0)
-    return Palette(torch.from_numpy(colours / 255.0).float(), Path(path).name)
+    colors = detect_palette(image_to_rgb8(load_image(path)), 0)
+    return Palette(torch.from_numpy(colors / 255.0).float(), Path(path).name)
 
 
 def editing_palette(path: Path) -> Palette:
     """A style map's colours and then :data:`SPARE_REGIONS` spare ones, far from all of them, for regions a
     user adds while editing the map."""
-    own = map_palette(path).colours
+    own = map_palette(path).colors
     candidates = default_palette(CANDIDATE_COLOURS)
     far = torch.cdist(candidates * 255, own * 255).min(dim=1).values > SPARE_DISTANCE
     spares = candidates[far][:SPARE_REGIONS]
@@ -107,19 +109,19 @@ def editing_palette(path: Path) -> Palette:
     return Palette(torch.cat([own, spares]), Path(path).name, names)
 
 
-def is_colour_map(path: Path) -> bool:
+def is_color_map(path: Path) -> bool:
     """Whether the image at ``path`` is a flat colour map, the only kind of image a palette is taken from (a
     painting or a photo would give a palette of arbitrary greys); unreadable files are not."""
     try:
         stat = Path(path).stat()
     except OSError:
         return False
-    return _is_colour_map(str(path), stat.st_mtime_ns, stat.st_size)
+    return _is_color_map(str(path), stat.st_mtime_ns, stat.st_size)
 
 
 @functools.lru_cache(maxsize=256)
-def _is_colour_map(path: str, modified: int, size: int) -> bool:
-    """:func:`is_colour_map` of one version of a file (its time and size are the key: a changed file is read
+def _is_color_map(path: str, modified: int, size: int) -> bool:
+    """:func:`is_color_map` of one version of a file (its time and size are the key: a changed file is read
     again)."""
     try:
         with Image.open(path) as opened:

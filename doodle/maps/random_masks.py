@@ -229,8 +229,8 @@ def absorb_small_pieces(labels: np.ndarray, min_pixels: int) -> np.ndarray:
 
 def default_palette(n_regions: int) -> torch.Tensor:
     """Distinct, bright colours for previews: hues spread around the wheel, alternating lightness."""
-    colours = [colorsys.hsv_to_rgb(i / n_regions, 0.75, 1.0 if i % 2 == 0 else 0.7) for i in range(n_regions)]
-    return torch.tensor(colours, dtype=torch.float32)
+    colors = [colorsys.hsv_to_rgb(i / n_regions, 0.75, 1.0 if i % 2 == 0 else 0.7) for i in range(n_regions)]
+    return torch.tensor(colors, dtype=torch.float32)
 
 
 def _validate(width: int, height: int, n_regions: int, batch_size: int, min_piece: float) -> None:

@@ -131,13 +131,13 @@ def run_lbfgs(
     stops the run at once, with ``advice``.
     """
     pixels = start.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
-    optimiser = lbfgs_optimiser(pixels)
+    optimizer = lbfgs_optimizer(pixels)
 
     starting = True  # the closure's first evaluation of a step is at the pixels the last step ended on
 
     def closure() -> torch.Tensor:
         nonlocal starting
-        optimiser.zero_grad()
+        optimizer.zero_grad()
         loss = objective(pixels.clamp(0, 1)) + RANGE_PENALTY * out_of_range(pixels)
         if starting and not torch.isfinite(loss):  # else the line search goes on, trying steps from there
             raise DoodleError(f"the optimisation diverged (loss is not finite): {advice}")
@@ -147,9 +147,9 @@ def run_lbfgs(
 
     for step in range(steps):
         if step == SEARCHED_ITERATIONS:
-            stop_line_search(optimiser)
+            stop_line_search(optimizer)
         starting = True
-        optimiser.step(closure)
+        optimizer.step(closure)
         on_step(step + 1, lambda: pixels.detach().clamp(0, 1))
     return pixels.detach().clamp(0, 1)
 
@@ -161,7 +161,7 @@ def _divergence_advice(settings: OptimizeSettings) -> str:
     return f"lower {largest} ({getattr(settings, largest):g})"
 
 
-def lbfgs_optimiser(pixels: torch.Tensor) -> torch.optim.LBFGS:
+def lbfgs_optimizer(pixels: torch.Tensor) -> torch.optim.LBFGS:
     """L-BFGS over ``pixels`` as :func:`run_lbfgs` steps it: one iteration per ``step``, a long history, no
     tolerance that could end a run before its iterations are done, and the line search on until
     :func:`stop_line_search`."""
@@ -176,9 +176,9 @@ def lbfgs_optimiser(pixels: torch.Tensor) -> torch.optim.LBFGS:
     )
 
 
-def stop_line_search(optimiser: torch.optim.LBFGS) -> None:
+def stop_line_search(optimizer: torch.optim.LBFGS) -> None:
     """Plain L-BFGS steps from now on (torch reads the setting at each step); the history is kept."""
-    optimiser.param_groups[0]["line_search_fn"] = None
+    optimizer.param_groups[0]["line_search_fn"] = None
 
 
 def level_objective(

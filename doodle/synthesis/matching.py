@@ -63,8 +63,8 @@ class Matcher:
     def _describe(self, image: torch.Tensor, guides: torch.Tensor) -> torch.Tensor:
         """Each pixel's descriptor ``[H * W, D]``: its patch's principal colour components, then its guides."""
         half = self.patch_size // 2
-        colour = F.conv2d(F.pad(image[None], (half,) * 4, mode="replicate"), self.weight, self.bias)[0]
-        return torch.cat([colour, guides * self.guide_scale]).flatten(1).T.contiguous()
+        color = F.conv2d(F.pad(image[None], (half,) * 4, mode="replicate"), self.weight, self.bias)[0]
+        return torch.cat([color, guides * self.guide_scale]).flatten(1).T.contiguous()
 
     def random_field(self) -> Field:
         """Every doodle pixel on a random painting pixel of its own region."""

@@ -26,7 +26,7 @@ def vote(
     weight = (distance + VOTE_FLOOR).pow(-VOTE_POWER).view(height, width)
     source_row = (index // source_width).view(height, width)
     source_col = (index % source_width).view(height, width)
-    colours = painting.flatten(1)
+    colors = painting.flatten(1)
     flat_labels = source_labels.flatten()
     total = torch.zeros(3, height, width, device=painting.device)
     weights = torch.zeros(height, width, device=painting.device)
@@ -43,7 +43,7 @@ def vote(
             shape = row.shape
             source = (row * source_width + col).flatten()  # index_select: about twice as fast as indexing
             counted = weight[there] * (flat_labels.index_select(0, source).view(shape) == target_labels[here])
-            total[:, here[0], here[1]].addcmul_(colours.index_select(1, source).view(3, *shape), counted)
+            total[:, here[0], here[1]].addcmul_(colors.index_select(1, source).view(3, *shape), counted)
             weights[here] += counted
     return total / weights.clamp(min=1e-12)
 

@@ -107,9 +107,9 @@ def train_checked(
             world, "style, settings or resumed generator", *_run_identity(style_image, style_masks, settings, bundle)
         )
         trained = weights.live if world.size == 1 else nn.parallel.DistributedDataParallel(weights.live)
-        optimiser = torch.optim.Adam(weights.live.parameters(), lr=settings.learning_rate)
+        optimizer = torch.optim.Adam(weights.live.parameters(), lr=settings.learning_rate)
         if bundle.optimizer_state:
-            optimiser.load_state_dict(unflatten_optimizer(bundle.optimizer_state, optimiser))
+            optimizer.load_state_dict(unflatten_optimizer(bundle.optimizer_state, optimizer))
         run = Run.resuming(bundle.training, settings, list(style_image.shape[-2:]), world.size)
         preview_masks = normal_tensor(style_masks.masks[:1]).to(device)
         due = False
@@ -118,17 +118,17 @@ def train_checked(
                 masks = masks.to(device)
                 loss, value = _checked_loss(trained, objectives, masks, noise_seed, run, checkpoint_path, world)
                 if due:  # saved only now that this step's loss has vouched for the weights of the step before
-                    checkpoint(bundle, optimiser, weights, run, checkpoint_path)
-                _descend(loss, optimiser, weights.live, learning_rate_at(run.step, settings))
+                    checkpoint(bundle, optimizer, weights, run, checkpoint_path)
+                _descend(loss, optimizer, weights.live, learning_rate_at(run.step, settings))
                 weights.update(run.step)
                 run.advance(value)
                 due = run.step % settings.checkpoint_every == 0 and run.step < settings.steps
                 progress(run.step, settings.steps, lambda: _preview(bundle.model, preview_masks))
         except BaseException as error:
             if run.step > run.first_step and not isinstance(error, TrainingBlewUp):  # else the file stays as it was
-                checkpoint(bundle, optimiser, weights, run, checkpoint_path)
+                checkpoint(bundle, optimizer, weights, run, checkpoint_path)
             raise
-        checkpoint(bundle, optimiser, weights, run, checkpoint_path)
+        checkpoint(bundle, optimizer, weights, run, checkpoint_path)
         bundle.model.eval()
         return bundle
 
@@ -161,13 +161,13 @@ def _checked_loss(
     return loss, value
 
 
-def _descend(loss: torch.Tensor, optimiser: torch.optim.Optimizer, model: nn.Module, learning_rate: float) -> None:
-    optimiser.zero_grad()
+def _descend(loss: torch.Tensor, optimizer: torch.optim.Optimizer, model: nn.Module, learning_rate: float) -> None:
+    optimizer.zero_grad()
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), GRADIENT_CLIP)
-    for group in optimiser.param_groups:
+    for group in optimizer.param_groups:
         group["lr"] = learning_rate
-    optimiser.step()
+    optimizer.step()
 
 
 def _run_identity(

@@ -13,7 +13,7 @@ from ..files.atomic import check_writable
 from ..generator.file import GeneratorBundle, check_bundle
 from ..generator.model import BATCH_NORM, DEFAULT_WIDTHS, MAX_LEVELS, NORMALIZATION_HELP, NORMALIZATIONS
 from ..limits import MAX_BATCH, MAX_SEED, MAX_STEPS
-from ..maps.colormap import describe_colours
+from ..maps.colormap import describe_colors
 from ..maps.random_masks import MASK_SAMPLINGS
 from ..maps.regions import RegionMasks, check_region_count
 from ..neural.distribution_loss import declared_distribution_weight
@@ -119,9 +119,9 @@ def validate_training(
         raise DoodleError("a batch-normalised generator trains in one process only (its statistics are per batch)")
     absent = [index for index, area in enumerate(style_masks.masks.sum(dim=(0, 2, 3)).tolist()) if area == 0]
     if absent:
-        colours = describe_colours(style_masks.palette[absent].cpu().numpy() * 255)
+        colors = describe_colors(style_masks.palette[absent].cpu().numpy() * 255)
         raise DoodleError(
-            f"the style map has no pixels of region(s) {absent} ({colours}), so there is no texture to learn for "
+            f"the style map has no pixels of region(s) {absent} ({colors}), so there is no texture to learn for "
             "them: make style_masks from the style image's own map"
         )
     if resume is None and checkpoint_path is not None and checkpoint_path.exists():

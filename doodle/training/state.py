@@ -79,13 +79,13 @@ def _phases(training: dict) -> list:
 
 def checkpoint(
     bundle: GeneratorBundle,
-    optimiser: torch.optim.Optimizer,
+    optimizer: torch.optim.Optimizer,
     weights: WeightAverage,
     run: Run,
     path: Path | None,
 ) -> None:
     """Put the run's state into ``bundle`` and, given a path, save it there."""
-    bundle.optimizer_state = _flatten_optimizer(optimiser) | weights.live_state()
+    bundle.optimizer_state = _flatten_optimizer(optimizer) | weights.live_state()
     bundle.training = run.record(weights.live.config.levels)
     if path is not None:
         save_generator(bundle, path)
@@ -200,17 +200,17 @@ def _grown_optimizer_state(
     return state
 
 
-def _flatten_optimizer(optimiser: torch.optim.Adam) -> dict[str, torch.Tensor]:
+def _flatten_optimizer(optimizer: torch.optim.Adam) -> dict[str, torch.Tensor]:
     """Adam's per-parameter moments and step counts as flat named tensors (safetensors holds no pickles)."""
     flat = {}
-    for index, state in optimiser.state_dict()["state"].items():
+    for index, state in optimizer.state_dict()["state"].items():
         for key, value in state.items():
             flat[f"{index}.{key}"] = torch.as_tensor(value).detach().clone()
     return flat
 
 
-def unflatten_optimizer(flat: dict[str, torch.Tensor], optimiser: torch.optim.Adam) -> dict:
-    state_dict = optimiser.state_dict()
+def unflatten_optimizer(flat: dict[str, torch.Tensor], optimizer: torch.optim.Adam) -> dict:
+    state_dict = optimizer.state_dict()
     states: dict[int, dict[str, torch.Tensor]] = {}
     for name, value in flat.items():
         if name.startswith(LIVE):

@@ -2,7 +2,7 @@
 // (one per node, rewritten after each stroke); the node reads that file when the graph runs.
 import { History } from "./history.js";
 import { requestRender } from "./live.js";
-import { fillAll, floodFill, paintLine, recolour as recolourImage, snapToPalette } from "./paint.js";
+import { fillAll, floodFill, paintLine, recolor as recolorImage, snapToPalette } from "./paint.js";
 import { fetchPalette, fetchRandomDoodle, paintingUrl, SUBFOLDER, uploadPainting } from "./server.js";
 
 const SAVE_DELAY_MS = 300;
@@ -37,7 +37,7 @@ export class DoodleCanvasWidget {
   constructor(node, inputName) {
     this.node = node;
     this.palette = [];
-    this.colour = 1;
+    this.color = 1;
     this.tool = "brush";
     this.history = new History();
     this.value = "";
@@ -148,11 +148,11 @@ export class DoodleCanvasWidget {
   showPalette() {
     this.swatches.replaceChildren(...this.palette.map((rgb, k) => {
       const swatch = element("button", {
-        className: "doodle-canvas-swatch" + (k === this.colour ? " active" : ""),
+        className: "doodle-canvas-swatch" + (k === this.color ? " active" : ""),
         title: `region ${k}${this.names?.[k] ? ` ${this.names[k]}` : ""}${k === 0 ? " (background)" : ""}: ` +
           `rgb(${rgb.join(", ")})`,
         onclick: () => {
-          this.colour = k;
+          this.color = k;
           this.setTool(this.tool === "eraser" ? "brush" : this.tool);
           this.showPalette();
         },
@@ -242,8 +242,8 @@ export class DoodleCanvasWidget {
     return [(event.clientX - left) / scale, (event.clientY - top) / scale];
   }
 
-  paintColour() {
-    return this.palette[this.tool === "eraser" ? 0 : this.colour];
+  paintColor() {
+    return this.palette[this.tool === "eraser" ? 0 : this.color];
   }
 
   onPointerDown(event) {
@@ -253,12 +253,12 @@ export class DoodleCanvasWidget {
     if (this.tool === "fill") {
       const [x, y] = point.map(Math.floor);
       if (x < 0 || y < 0 || x >= this.canvas.width || y >= this.canvas.height) return;
-      return this.change((image) => floodFill(image, x, y, this.paintColour()));
+      return this.change((image) => floodFill(image, x, y, this.paintColor()));
     }
     if (!this.palette.length) return this.say("no palette yet: choose one above");
     this.canvas.setPointerCapture?.(event.pointerId);
     this.stroke = { last: point, before: new ImageData(new Uint8ClampedArray(this.image().data), this.canvas.width) };
-    paintLine(this.image(), point, point, Number(this.sizeSelect.value) / 2, this.paintColour());
+    paintLine(this.image(), point, point, Number(this.sizeSelect.value) / 2, this.paintColor());
     this.show();
   }
 
@@ -266,7 +266,7 @@ export class DoodleCanvasWidget {
     if (!this.stroke) return;
     event.stopPropagation();
     const point = this.at(event);
-    paintLine(this.image(), this.stroke.last, point, Number(this.sizeSelect.value) / 2, this.paintColour());
+    paintLine(this.image(), this.stroke.last, point, Number(this.sizeSelect.value) / 2, this.paintColor());
     this.stroke.last = point;
     this.show();
   }
@@ -290,10 +290,10 @@ export class DoodleCanvasWidget {
 
   // --- palette, files and the server ------------------------------------------------------------------------
 
-  /** Show `source`'s swatches; `recolour` (a palette the user chose) repaints region k in its colour k. A
+  /** Show `source`'s swatches; `recolor` (a palette the user chose) repaints region k in its colour k. A
    * source the page was not offered (a map a run or another canvas has yet to write) is asked for only when
    * `fresh`: its file was just written. */
-  async usePalette(source, recolour = false, fresh = false) {
+  async usePalette(source, recolor = false, fresh = false) {
     this.source = source;
     const offered = this.node.widgets?.find((w) => w.name === "palette")?.options?.values ?? [];
     if (!fresh && Array.isArray(offered) && !offered.includes(source)) {
@@ -301,9 +301,9 @@ export class DoodleCanvasWidget {
       this.showPalette();
       return this.say(`${source} is not in input/ yet: a map appears when the graph runs or its canvas is painted`);
     }
-    let colours, names;
+    let colors, names;
     try {
-      ({ colours, names } = await fetchPalette(source));
+      ({ colors, names } = await fetchPalette(source));
     } catch (error) {
       this.palette = [];
       this.showPalette();
@@ -311,14 +311,14 @@ export class DoodleCanvasWidget {
     }
     if (source !== this.source) return;
     const old = this.palette;
-    this.palette = colours;
+    this.palette = colors;
     this.names = names;
-    this.colour = Math.min(this.colour, colours.length - 1);
+    this.color = Math.min(this.color, colors.length - 1);
     this.showPalette();
     this.node.setDirtyCanvas?.(true, true);  // the palette combo shows its new value at once
     this.say("");
-    if (!this.painted && !this.value) fillAll(this.image(), colours[0]);
-    else if (recolour && old.length) recolourImage(this.image(), old, colours);
+    if (!this.painted && !this.value) fillAll(this.image(), colors[0]);
+    else if (recolor && old.length) recolorImage(this.image(), old, colors);
     else return;
     this.show();
     if (this.painted) this.scheduleSave();

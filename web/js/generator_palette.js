@@ -5,8 +5,8 @@ import { fetchPalette } from "./server.js";
 
 const SWATCH_ROW = 24;
 
-function show(list, { colours, names }) {
-  list.replaceChildren(...colours.map((rgb, k) => {
+function show(list, { colors, names }) {
+  list.replaceChildren(...colors.map((rgb, k) => {
     const swatch = document.createElement("span");
     swatch.className = "doodle-palette-swatch";
     swatch.style.background = `rgb(${rgb.join(",")})`;

@@ -86,7 +86,7 @@ export function snapToPalette(image, palette) {
 }
 
 /** Region k of the old palette becomes region k of the new one; other colours snap to the nearest. */
-export function recolour(image, oldPalette, newPalette) {
+export function recolor(image, oldPalette, newPalette) {
   const byKey = new Map(oldPalette.slice(0, newPalette.length).map((c, k) => [(c[0] << 16) | (c[1] << 8) | c[2], k]));
   for (let y = 0; y < image.height; y++) {
     for (let x = 0; x < image.width; x++) {
