@@ -67,7 +67,6 @@ class RenderDoodle(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="RenderDoodle",
-            has_intermediate_output=True,  # its preview survives a page reload
             search_aliases=["neural doodle", "semantic style transfer", "paint doodle", "texture synthesis"],
             display_name="Render Doodle",
             category=CATEGORY,
@@ -118,8 +117,7 @@ class RenderDoodle(io.ComfyNode):
             )
         finally:
             host.free_memory()
-        image = image.to(host.output_device())
-        return io.NodeOutput(image, ui=ui.PreviewImage(image, cls=cls))
+        return io.NodeOutput(image.to(host.output_device()))  # shown by a Preview or Save node, as ComfyUI's own
 
 
 class TrainDoodleStyle(io.ComfyNode):
@@ -184,7 +182,7 @@ class TrainDoodleStyle(io.ComfyNode):
             bundle = api.train_style(
                 api.Style(style_image, style_masks),
                 settings,
-                network=host.loss_network(loss_network),
+                network_choice=host.network_choice(loss_network),
                 resume=resume_from,
                 checkpoint_path=path,
                 progress=progress,

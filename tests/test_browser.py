@@ -175,7 +175,7 @@ def click(page: ComfyPage, selector: str) -> None:
     page.page.locator(selector).first.click()
 
 
-def test_canvas_paints_palette_colors_queues_undoes_and_survives_a_reload(page: ComfyPage) -> None:
+def test_canvas_paints_palette_colors_queues_undoes_and_survives_a_reload_undo_history_too(page: ComfyPage) -> None:
     page.load(workflow_json(PAINT_TEMPLATE))
     page.run(
         """() => { const n = app.graph.nodes.find((n) => n.type === 'LoadDoodleGenerator');
@@ -224,10 +224,20 @@ def test_canvas_paints_palette_colors_queues_undoes_and_survives_a_reload(page: 
     render = next(i for i in images if len(np.unique(i.reshape(-1, 3), axis=0)) > 4)
     assert render.shape == painted.shape and region_colors_differ(render.astype(float), painted)
 
+    steps = page.run(f"() => {CANVAS}.history.undoStack.length")
+    assert steps >= 4  # clear, two strokes, the fill
     page.page.reload()
     page.open()
     page.wait_for(f"() => {{ try {{ return {CANVAS}.painted; }} catch {{ return false; }} }}")
     assert page.run(f"() => {CANVAS}.value") == value
+    assert (canvas_pixels(page) == painted).all()
+    page.wait_for(f"() => {CANVAS}.history.undoStack.length === {steps}")  # the steps of before the reload
+    click(page, ".doodle-canvas-tools button[title^='Undo']")  # the history of before the reload: the fill
+    assert tuple(canvas_pixels(page)[20, 20]) == tuple(renoir[0])
+    click(page, ".doodle-canvas-tools button[title^='Undo']")  # and the second stroke
+    assert tuple(canvas_pixels(page)[60, 250]) == tuple(renoir[0])
+    click(page, ".doodle-canvas-tools button[title^='Redo']")
+    click(page, ".doodle-canvas-tools button[title^='Redo']")
     assert (canvas_pixels(page) == painted).all()
     assert page.new_errors() == []
 

@@ -1,6 +1,7 @@
 // The DoodleCanvas widget: a palette-aware canvas in the node. Its value names the painting's file in input/
 // (one per node, rewritten after each stroke); the node reads that file when the graph runs.
 import { History } from "./history.js";
+import { loadHistory, storeHistory } from "./history_store.js";
 import { requestRender } from "./live.js";
 import { fillAll, floodFill, paintLine, recolor as recolorImage, snapToPalette } from "./paint.js";
 import { fetchPalette, fetchRandomDoodle, paintingUrl, SUBFOLDER, uploadPainting } from "./server.js";
@@ -390,6 +391,8 @@ export class DoodleCanvasWidget {
       const picture = await loadImage(paintingUrl(this.value));
       this.drawPicture(picture);
       this.painted = true;
+      const kept = await loadHistory(this.value).catch(() => null);  // the undo steps of before a reload
+      if (kept && this.history.empty) this.history.restore(kept);
     } catch {
       if (this.palette.length) fillAll(this.image(), this.palette[0]), this.show();
       this.say(`the painting ${this.value} is missing from input/: this canvas starts blank`);
@@ -421,6 +424,7 @@ export class DoodleCanvasWidget {
       const blob = await new Promise((resolve) => this.canvas.toBlob(resolve, "image/png"));
       this.value = await uploadPainting(blob, this.fileName());
       this.say("");
+      storeHistory(this.value, this.history).catch(() => {});  // undo survives a reload; without storage, not
       for (const node of this.node.graph?._nodes ?? []) {  // canvases painting with this one's colours
         node.widgets?.find((w) => w.doodle)?.doodle.refreshPaletteFrom(this.value.replace(/ \[input\]$/, ""));
       }

@@ -29,4 +29,14 @@ export class History {
     this.undoStack.push(current);
     return this.redoStack.pop();
   }
+
+  get empty() {
+    return !this.undoStack.length && !this.redoStack.length;
+  }
+
+  /** Take the steps kept from an earlier page (history_store.js). */
+  restore({ undo, redo }) {
+    this.undoStack = undo;
+    this.redoStack = redo;
+  }
 }
