@@ -19,6 +19,8 @@ from tests.comfyui_harness import ComfyUIClient, FileRef
 from tests.helpers import EXAMPLES, REPO, region_colors_differ
 
 WORKFLOWS = sorted((REPO / "example_workflows").glob("*.json"))
+SAVED_BEFORE = sorted((REPO / "tests" / "data" / "saved_before_declarations").glob("*.json"))
+"""Templates as saved before the settings declared their own widgets (commit 30d40c3^): they must load the same."""
 PAINT_TEMPLATE = REPO / "example_workflows" / "0_paint_a_doodle.json"
 INSTANT_TEMPLATE = REPO / "example_workflows" / "7_instant_painting.json"
 NEW_STYLE_TEMPLATE = REPO / "example_workflows" / "9_new_style_from_any_painting.json"
@@ -46,8 +48,12 @@ GRAPH_STATE = """() => app.graph.serialize().nodes.map((n) => ({
 """The graph as the page would save it again: a widget that lost its value shows here."""
 
 
-@pytest.mark.parametrize("path", WORKFLOWS, ids=[w.stem for w in WORKFLOWS])
-def test_every_template_loads_with_its_nodes_and_widget_values_and_no_errors(page: ComfyPage, path) -> None:
+@pytest.mark.parametrize(
+    "path", WORKFLOWS + SAVED_BEFORE, ids=[w.stem for w in WORKFLOWS] + [f"old {w.stem}" for w in SAVED_BEFORE]
+)
+def test_every_template_and_an_old_saved_workflow_load_with_their_nodes_and_widget_values_and_no_errors(
+    page: ComfyPage, path
+) -> None:
     workflow = workflow_json(path)
     page.load(workflow)
     nodes = {node["id"]: node for node in page.run(GRAPH_STATE)}

@@ -31,6 +31,8 @@ NODE_IDS = (
     "MaskToDoodleMasks",
 )
 WORKFLOWS = sorted((REPO / "example_workflows").glob("*.json"))
+SAVED_BEFORE = sorted((REPO / "tests" / "data" / "saved_before_declarations").glob("*.json"))
+"""Templates as saved before the settings declared their own widgets (commit 30d40c3^): they must run the same."""
 FAST_SETTINGS = {
     "OptimizeDoodle-LBFGS": {"iterations": 4, "size": 64},
     "TrainDoodleStyle": {
@@ -224,8 +226,12 @@ def edit_the_automatic_map_as_the_page_would(comfy: ComfyUIClient, prompt: dict)
     edited.write_bytes(saved.read_bytes())
 
 
-@pytest.mark.parametrize("workflow", WORKFLOWS, ids=[w.stem for w in WORKFLOWS])
-def test_every_example_workflow_runs_and_paints_each_region(comfy: ComfyUIClient, workflow: Path) -> None:
+@pytest.mark.parametrize(
+    "workflow", WORKFLOWS + SAVED_BEFORE, ids=[w.stem for w in WORKFLOWS] + [f"old {w.stem}" for w in SAVED_BEFORE]
+)
+def test_every_example_workflow_and_an_old_saved_one_runs_and_paints_each_region(
+    comfy: ComfyUIClient, workflow: Path
+) -> None:
     prompt = fast_prompt(comfy, workflow)
     if workflow.stem == "9_new_style_from_any_painting":
         edit_the_automatic_map_as_the_page_would(comfy, prompt)
