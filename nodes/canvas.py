@@ -6,12 +6,16 @@ reads that file, so saved workflows reopen with the painting and nothing is base
 
 from __future__ import annotations
 
+import logging
+
 from comfy_api.latest import io
 
 from ..doodle import api
 from ..doodle.limits import MAX_CANVAS_SIDE, MIN_DOODLE_SIDE, NEW_DOODLE_HEIGHT, NEW_DOODLE_WIDTH
 from . import host
 from .types import CATEGORY, MasksSocket
+
+log = logging.getLogger(__name__)
 
 WIDGET_TYPE = "DOODLE_CANVAS"
 """The page's widget for the ``painting`` input (``web/js/doodle_canvas.js``)."""
@@ -47,7 +51,8 @@ class DoodleCanvas(io.ComfyNode):
     @classmethod
     def validate_inputs(cls, palette: str, painting: str, width: int, height: int) -> bool | str:
         try:
-            host.palette_source_path(palette)
+            if host.awaited_map(palette) is None:  # a map not made yet is waited for when the graph runs
+                host.palette_source_path(palette)
         except api.DoodleError as error:
             return f"palette: {error}"
         if painting.strip() and host.painting_path(painting) is None:
@@ -61,6 +66,10 @@ class DoodleCanvas(io.ComfyNode):
 
     @classmethod
     def execute(cls, palette: str, painting: str, width: int, height: int) -> io.NodeOutput:
+        awaited = host.awaited_map(palette)
+        if awaited:  # e.g. template 9's first run, which makes the map: the nodes after the canvas wait
+            log.warning("DoodleCanvas: %s is not in input/ yet; the nodes after this canvas wait for it", awaited)
+            return io.NodeOutput(*host.waiting(2))
         colors = host.palette(palette)
         path = host.painting_path(painting)
         masks = colors.blank(width, height) if path is None else colors.masks_of(api.load_image(path))

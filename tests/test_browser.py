@@ -582,15 +582,24 @@ def show(page: ComfyPage, node_id: int) -> None:
     page.page.wait_for_timeout(300)
 
 
+NODE_ERRORS = """() => Object.fromEntries([...document.querySelectorAll('.p-toast-message-error')]
+    .map((toast, k) => [k, toast.textContent]).concat(Object.entries(app.lastNodeErrors ?? {})))"""
+"""The page's error toasts and the nodes it marks with an error, after the last queue."""
+
+
 def test_a_new_painting_becomes_a_map_an_edited_map_and_a_painted_doodle_in_the_page(page: ComfyPage) -> None:
     input_dir = page.client.input_dir
     for stale in (input_dir / "new_style_map.png", input_dir / "doodle_canvas" / "new_style_map_edited.png"):
         stale.unlink(missing_ok=True)  # a first-time user's input/
+    page.client.post_json("/free", {"free_memory": True})  # nor a map node cached by other tests' runs
+    page.page.reload()  # and the file lists of a page opened now
+    page.open()
     page.load(workflow_json(NEW_STYLE_TEMPLATE))
     started = time.monotonic()
     first = page.queue_and_wait()  # 1. the map is made; the canvases wait for it
     seconds = [time.monotonic() - started]
     assert first["status"]["status_str"] == "success", first["status"]
+    assert page.run(NODE_ERRORS) == {}  # no "Invalid input": the canvases wait for the map without an error
     automatic = map_palette(input_dir / "new_style_map.png").rgb8
     assert len(automatic) == 4
 

@@ -123,8 +123,10 @@ def test_a_random_doodle_of_impossible_size_is_refused(comfy: ComfyUIClient) -> 
         ("doodle_canvas/missing.png [input]", MONET, "is not in input/"),
         ("../../main.py [input]", MONET, "is not in input/"),
         ("", "generator: removed.safetensors", "is not a generator or a colour map in input/"),
+        ("", "style map: ../../main.py", "is not a generator or a colour map in input/"),
+        ("", "style map: elsewhere/map.png", "is not a generator or a colour map in input/"),
     ],
-    ids=["missing-file", "path-out-of-input", "vanished-palette"],
+    ids=["missing-file", "path-out-of-input", "vanished-palette", "map-out-of-input", "map-in-another-folder"],
 )
 def test_bad_canvas_inputs_are_refused_before_the_graph_runs(
     comfy: ComfyUIClient, painting: str, palette: str, message: str
@@ -132,6 +134,21 @@ def test_bad_canvas_inputs_are_refused_before_the_graph_runs(
     with pytest.raises(PromptValidationError) as refused:
         comfy.run(canvas_prompt(painting, palette))
     assert message in json.dumps(refused.value.node_errors) + json.dumps(refused.value.error)
+
+
+@pytest.mark.parametrize("source", ["edit style map: {}", "style map: {}", "style map: doodle_canvas/{}"])
+def test_a_canvas_whose_style_map_is_not_made_yet_holds_its_graph_back_without_an_error_until_it_is(
+    comfy: ComfyUIClient, source: str
+) -> None:
+    name = f"awaited_{abs(hash(source))}.png"
+    prompt = canvas_prompt("", source.format(name))
+    waited = comfy.run(prompt)  # template 9's first run: the map is made in it, after the canvas has run
+    assert waited.status["status_str"] == "success" and "2" not in waited.outputs  # the preview waited
+    target = comfy.input_dir / source.format(name).split(": ")[1]
+    target.parent.mkdir(exist_ok=True)
+    target.write_bytes((EXAMPLES / "monet" / "style_mask.png").read_bytes())
+    shown = comfy.run(prompt).image("2")  # the map is there now: the blank canvas is its largest region
+    assert shown.shape == (48, 64, 3) and (shown == map_palette(target).rgb8[0]).all()
 
 
 def test_a_painting_in_other_colors_or_not_an_image_says_so(comfy: ComfyUIClient) -> None:
