@@ -28,6 +28,8 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "samples"
 GENERATORS_FOLDER = "doodle_generators"
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 PREVIEW_SECONDS = 2.0
+"""A live preview at most this often, the first this long after the start: a short run (a live stroke's) sends
+none, so its time goes to the picture."""
 MAX_SHOWN = 2048
 """The longest side of a result sent as a node's last preview (a larger one is shown scaled down)."""
 GENERATOR_SOURCE = "generator: "
@@ -242,20 +244,24 @@ class ComfyProgress:
 
     def __init__(self, total: int) -> None:
         self.bar = comfy.utils.ProgressBar(total)
-        self.last_preview = 0.0
+        self.last_preview = time.monotonic()
+        self.previewed = False
 
     def __call__(self, done: int, total: int, preview: api.Preview | None = None) -> None:
         comfy.model_management.throw_exception_if_processing_interrupted()
         payload = None
         now = time.monotonic()
-        if preview is not None and (now - self.last_preview >= PREVIEW_SECONDS or done >= total):
+        if preview is not None and now - self.last_preview >= PREVIEW_SECONDS:
             image = to_pil(preview())
             payload = ("JPEG", image, min(args.preview_size, max(image.size)))  # ComfyUI's --preview-size
             self.last_preview = now
+            self.previewed = True
         self.bar.update_absolute(done, total, payload)
 
     def show_result(self, image: torch.Tensor) -> None:
         """Make ``image`` (IMAGE) the node's last preview, at its own size: the page shows a node's newest
         preview over its output images, so a run would otherwise end showing its last live preview."""
+        if not self.previewed:
+            return
         picture = to_pil(image[0])
         self.bar.update_absolute(self.bar.total, self.bar.total, ("PNG", picture, min(max(picture.size), MAX_SHOWN)))

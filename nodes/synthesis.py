@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from comfy_api.latest import io, ui
+from comfy_api.latest import io
 
 from ..doodle import api
 from . import host
@@ -18,7 +18,6 @@ class SynthesizeDoodle(io.ComfyNode):
             node_id="SynthesizeDoodle",
             display_name="Synthesize Doodle (instant, any painting)",
             category=CATEGORY,
-            has_intermediate_output=True,  # its preview survives a page reload
             search_aliases=[
                 "neural doodle",
                 "texture by numbers",
@@ -55,5 +54,5 @@ class SynthesizeDoodle(io.ComfyNode):
             progress=progress,
         )
         image = image.to(host.output_device())
-        progress.show_result(image)
-        return io.NodeOutput(image, ui=ui.PreviewImage(image, cls=cls))
+        progress.show_result(image)  # over the live previews of a long run; a short one sent none
+        return io.NodeOutput(image)  # shown by a Preview or Save node, as ComfyUI's own
