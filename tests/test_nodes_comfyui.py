@@ -265,7 +265,10 @@ def test_every_example_workflow_and_an_old_saved_one_runs_and_paints_each_region
 def test_trained_generator_loads_back_and_renders_and_a_rerun_keeps_it(comfy: ComfyUIClient) -> None:
     folder = comfy.models_dir / "doodle_generators"
     before = {path.name: path.read_bytes() for path in folder.glob("my_renoir*.safetensors")}
-    comfy.run(fast_prompt(comfy, REPO / "example_workflows" / "2_train_your_own_style.json"), timeout=600)
+    prompt = fast_prompt(comfy, REPO / "example_workflows" / "2_train_your_own_style.json")
+    train = next(node for node in prompt.values() if node["class_type"] == "TrainDoodleStyle")
+    train["inputs"]["seed"] = 1000 + len(before)  # a prompt no earlier test ran: ComfyUI would reuse that run
+    comfy.run(prompt, timeout=600)
     after = {path.name: path.read_bytes() for path in folder.glob("my_renoir*.safetensors")}
     assert {name: after[name] for name in before} == before, "a new run replaced a trained generator"
     (new_file,) = set(after) - set(before)
