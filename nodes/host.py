@@ -116,23 +116,27 @@ def palette_source_path(source: str) -> Path:
         )
     if source.startswith(GENERATOR_SOURCE):
         return generator_path(source.removeprefix(GENERATOR_SOURCE))
-    return Path(folder_paths.get_input_directory()) / source.removeprefix(MAP_SOURCE).removeprefix(EDIT_SOURCE)
+    return Path(folder_paths.get_input_directory()) / _map_file(source)
+
+
+def _map_file(source: str) -> str:
+    """The file in ``input/`` a style map source names (``style map: x.png``, ``edit style map: x.png``), or ""."""
+    for prefix in (MAP_SOURCE, EDIT_SOURCE):
+        if source.startswith(prefix):
+            return source.removeprefix(prefix)
+    return ""
 
 
 def awaited_map(source: str) -> str | None:
     """The file of a style map palette that is not in ``input/`` yet, or None: a map StyleMapFromPainting or a
     canvas will write (a plain PNG name, at the top or in the canvases' folder), maybe in this very run."""
-    for prefix in (MAP_SOURCE, EDIT_SOURCE):
-        if not source.startswith(prefix):
-            continue
-        folder, _, file = source.removeprefix(prefix).rpartition("/")
-        if folder not in ("", CANVAS_FOLDER) or not file.lower().endswith(".png"):
-            return None
-        if plain_name_error("palette", file, ".png") is not None:
-            return None
-        name = f"{folder}/{file}" if folder else file
-        return None if (Path(folder_paths.get_input_directory()) / name).exists() else name
-    return None
+    name = _map_file(source)
+    folder, _, file = name.rpartition("/")
+    if folder not in ("", CANVAS_FOLDER) or not file.lower().endswith(".png"):
+        return None
+    if plain_name_error("palette", file, ".png") is not None:
+        return None
+    return None if (Path(folder_paths.get_input_directory()) / name).exists() else name
 
 
 def waiting(outputs: int) -> tuple[ExecutionBlocker, ...]:
