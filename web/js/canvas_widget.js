@@ -4,7 +4,7 @@ import { History } from "./history.js";
 import { loadHistory, storeHistory } from "./history_store.js";
 import { requestRender } from "./live.js";
 import { fillAll, floodFill, paintLine, recolor as recolorImage, snapToPalette } from "./paint.js";
-import { fetchPalette, fetchRandomDoodle, paintingUrl, SUBFOLDER, uploadPainting } from "./server.js";
+import { fetchPalette, fetchRandomDoodle, inputFile, paintingUrl, SUBFOLDER, uploadPainting } from "./server.js";
 
 const SAVE_DELAY_MS = 300;
 const BRUSH_SIZES = [2, 4, 8, 16, 32, 64];
@@ -23,6 +23,20 @@ function newFileName() {
 /** The file in input/ a style map palette source names (`style map: x.png`, `edit style map: x.png`), or "". */
 function mapFile(source) {
   return source?.match(/^(?:edit )?style map: (.+)$/)?.[1] ?? "";
+}
+
+/** The canvas of a DoodleCanvas node, or undefined. */
+export function canvasOf(node) {
+  return node.widgets?.find((w) => w.doodle)?.doodle;
+}
+
+function canvasesIn(graph) {
+  return (graph?._nodes ?? []).map(canvasOf).filter(Boolean);
+}
+
+/** A map was just written into input/ (by a canvas or a run): the canvases painting with its colours fetch them. */
+export function mapWritten(graph, file) {
+  for (const canvas of canvasesIn(graph)) canvas.refreshPaletteFrom(file);
 }
 
 function loadImage(url) {
@@ -355,7 +369,7 @@ export class DoodleCanvasWidget {
     const name = mapFile(this.source);
     if (!name) return this.say("From map needs a style map palette (a generator has no map to start from)");
     await this.usePalette(this.source, false, true);  // the map may have been made since the page opened
-    await this.loadPicture(paintingUrl(`${name} [input]`), name);
+    await this.loadPicture(paintingUrl(name), name);
   }
 
   /** Draw the picture at `url` as the new painting (undoable), its colours snapped to the palette. */
@@ -403,10 +417,8 @@ export class DoodleCanvasWidget {
   fileName() {
     const edited = this.source?.startsWith("edit ") && mapFile(this.source).replace(/\.\w+$/, "");
     if (edited && !this.value) return `${edited}_edited.png`;  // a name the doodle's canvas can be given
-    const mine = this.value.replace(/ \[input\]$/, "");
-    const others = (this.node.graph?._nodes ?? [])
-      .filter((n) => n !== this.node)
-      .map((n) => n.widgets?.find((w) => w.doodle)?.doodle.value);
+    const mine = inputFile(this.value);
+    const others = canvasesIn(this.node.graph).filter((canvas) => canvas !== this).map((canvas) => canvas.value);
     if (!mine.startsWith(SUBFOLDER + "/") || others.includes(this.value)) return newFileName();
     return mine.slice(SUBFOLDER.length + 1);
   }
@@ -425,9 +437,7 @@ export class DoodleCanvasWidget {
       this.value = await uploadPainting(blob, this.fileName());
       this.say("");
       storeHistory(this.value, this.history).catch(() => {});  // undo survives a reload; without storage, not
-      for (const node of this.node.graph?._nodes ?? []) {  // canvases painting with this one's colours
-        node.widgets?.find((w) => w.doodle)?.doodle.refreshPaletteFrom(this.value.replace(/ \[input\]$/, ""));
-      }
+      mapWritten(this.node.graph, inputFile(this.value));  // canvases painting with this one's colours
       if (this.liveBox.checked) requestRender(this);
     } catch (error) {
       this.say(`not saved: ${error.message} (the painting stays here; it is saved again at the next stroke)`);

@@ -1,7 +1,7 @@
 // Registers the DoodleCanvas widget (the node's `painting` input) and ties it to the node's other widgets.
 import { api } from "../../../scripts/api.js";
 import { app } from "../../../scripts/app.js";
-import { DoodleCanvasWidget } from "./canvas_widget.js";
+import { canvasOf, DoodleCanvasWidget, mapWritten } from "./canvas_widget.js";
 
 const STYLE = `
 .doodle-canvas { display: flex; flex-direction: column; gap: 4px; font: 12px sans-serif; outline: none; }
@@ -26,9 +26,7 @@ app.registerExtension({
     document.head.append(Object.assign(document.createElement("style"), { textContent: STYLE }));
     // A StyleMapFromPainting run saved a map in input/: canvases painting with it fetch its colours again.
     api.addEventListener("executed", ({ detail }) => {
-      for (const file of detail?.output?.doodle_saved_map ?? []) {
-        for (const node of app.graph?._nodes ?? []) node.widgets?.find((w) => w.doodle)?.doodle.refreshPaletteFrom(file);
-      }
+      for (const file of detail?.output?.doodle_saved_map ?? []) mapWritten(app.graph, file);
     });
   },
 
@@ -43,7 +41,7 @@ app.registerExtension({
   nodeCreated(node) {
     if (node.comfyClass !== "DoodleCanvas") return;
     const find = (name) => node.widgets.find((w) => w.name === name);
-    const canvas = node.widgets.find((w) => w.doodle)?.doodle;
+    const canvas = canvasOf(node);
     if (!canvas) return;
     const palette = find("palette"), width = find("width"), height = find("height");
     const chain = (widget, action) => {

@@ -37,9 +37,14 @@ export async function uploadPainting(blob, fileName) {
   return `${saved.subfolder ? saved.subfolder + "/" : ""}${saved.name} [input]`;
 }
 
+/** The file in input/ a value such as ``doodle_canvas/canvas-x.png [input]`` names: ``doodle_canvas/canvas-x.png``. */
+export function inputFile(value) {
+  return value.replace(/ \[input\]$/, "");
+}
+
 /** The URL of a painting value such as ``doodle_canvas/canvas-x.png [input]``. */
 export function paintingUrl(value) {
-  const path = value.replace(/ \[input\]$/, "");
+  const path = inputFile(value);
   const slash = path.lastIndexOf("/");
   const query = new URLSearchParams({
     filename: path.slice(slash + 1),
